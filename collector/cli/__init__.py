@@ -1,0 +1,19 @@
+"""`facetrove collector ...`: one module per area registers its commands here."""
+
+from __future__ import annotations
+
+import click
+
+from collector.cli import ingest as _ingest
+from collector.cli import versions as _versions
+from collector.cli import web as _web
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def collector() -> None:
+    """The central collector: broker, ingest, store, review web app, versions and exports."""
+
+
+for _module in (_ingest, _web, _versions):
+    for _cmd in _module.COMMANDS:
+        collector.add_command(_cmd)

@@ -1,0 +1,10 @@
+"""The collector's store: SQLite rows (through sqlite-utils) and a content-addressed blob store.
+
+Kept narrow so a server database or an object store can replace it later.
+"""
+
+from collector.store.blobs import BlobStore
+from collector.store.db import DB_NAME, connect
+from collector.store.schema import DEFAULT_CLASSES, migrate
+
+__all__ = ["DB_NAME", "DEFAULT_CLASSES", "BlobStore", "connect", "migrate"]

@@ -1,0 +1,211 @@
+"""The collector's SQLite schema, created and changed by numbered migrations at start-up.
+
+Rules: a migration is never edited once released; add a new one. Pre-labels are immutable facts
+of a sample; human decisions live in ``decisions`` and a sample's ``state``/``label`` columns are
+a cache derived from them (see collector.store.reviews) so the queue can be indexed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+DEFAULT_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("samples").create(
+        {
+            "id": str,  # sample id made at the edge (ULID)
+            "device_id": str,
+            "captured_at": str,  # ISO 8601 UTC
+            "received_at": str,
+            "source": str,
+            "frame_width": int,
+            "frame_height": int,
+            "box_xmin": int,
+            "box_ymin": int,
+            "box_xmax": int,
+            "box_ymax": int,
+            "detector": str,
+            "detector_score": float,
+            "track_id": int,
+            "blur": float,
+            "brightness": float,
+            "face_px": int,
+            "yaw": float,
+            "prelabel_model_id": str,
+            "prelabel_model_sha256": str,
+            "prelabel_label": str,
+            "prelabel_confidence": float,  # max class probability
+            "prelabel_margin": float,  # top-1 minus top-2 probability
+            "prelabel_probs": str,  # JSON object class -> probability
+            "provided_label": str,
+            "crop_sha256": str,
+            "crop_width": int,
+            "crop_height": int,
+            "crop_bytes": int,
+            "frame_sha256": str,
+            "frame_image_width": int,
+            "frame_image_height": int,
+            "duplicate_of": str,  # earlier sample id with byte-identical crop
+            "state": str,  # derived: pending | confirmed | rejected
+            "label": str,  # derived: confirmed label
+            "decided_at": str,  # derived: time of the decision that set state
+        },
+        pk="id",
+        not_null={"device_id", "captured_at", "received_at", "crop_sha256", "state"},
+        defaults={"state": "pending"},
+    )
+    db.table("samples").create_index(["state", "prelabel_confidence"])
+    db.table("samples").create_index(["device_id", "captured_at"])
+    db.table("samples").create_index(["crop_sha256"])
+    db.table("samples").create_index(["device_id", "track_id"])
+    db.table("samples").create_index(["label"])
+
+    db.table("devices").create(
+        {
+            "id": str,
+            "state": str,  # online | offline
+            "first_seen": str,
+            "last_seen": str,
+            "software": str,
+            "model_id": str,
+            "detector": str,
+            "source": str,
+            "stats": str,  # JSON of the last Stats message
+            "samples": int,  # samples stored from this device
+            "config": str,  # JSON of the retained AgentConfig last published
+            "config_revision": int,
+        },
+        pk="id",
+        defaults={"samples": 0, "config_revision": 0},
+    )
+
+    db.table("quarantine").create(
+        {
+            "id": int,
+            "received_at": str,
+            "topic": str,
+            "device_id": str,
+            "reason": str,
+            "detail": str,
+            "payload_len": int,
+            "payload_head": bytes,  # first bytes of the payload, for an operator to inspect
+        },
+        pk="id",
+    )
+    db.table("quarantine").create_index(["reason"])
+
+    db.table("counters").create({"name": str, "value": int}, pk="name")
+
+    db.table("users").create(
+        {
+            "id": int,
+            "username": str,
+            "password_hash": str,
+            "role": str,  # admin | reviewer
+            "created_at": str,
+            "token_hash": str,  # sha256 of the API token, if one was issued
+            "active": int,
+        },
+        pk="id",
+        defaults={"active": 1},
+    )
+    db.table("users").create_index(["username"], unique=True)
+
+    db.table("decisions").create(
+        {
+            "id": int,
+            "sample_id": str,
+            "user_id": int,
+            "decided_at": str,
+            "action": str,  # confirm | correct | reject | undo
+            "label": str,
+            "undoes": int,  # decision id an undo cancels
+        },
+        pk="id",
+        foreign_keys=[("sample_id", "samples", "id"), ("user_id", "users", "id")],
+    )
+    db.table("decisions").create_index(["sample_id"])
+    db.table("decisions").create_index(["user_id", "decided_at"])
+
+    db.table("leases").create({"sample_id": str, "user_id": int, "expires_at": str}, pk="sample_id")
+    db.table("leases").create_index(["user_id"])
+
+    db.table("audit").create(
+        {"id": int, "at": str, "user_id": int, "action": str, "target": str, "detail": str},
+        pk="id",
+    )
+
+    db.table("classes").create(
+        {"name": str, "position": int, "created_at": str, "renamed_from": str, "active": int},
+        pk="name",
+        defaults={"active": 1},
+    )
+    db.table("classes").insert_all(
+        {"name": n, "position": i, "created_at": "1970-01-01T00:00:00+00:00", "active": 1}
+        for i, n in enumerate(DEFAULT_CLASSES)
+    )
+
+    db.table("settings").create({"key": str, "value": str}, pk="key")
+
+    db.table("versions").create(
+        {
+            "id": str,  # slug, e.g. v3-emotions
+            "created_at": str,
+            "created_by": int,
+            "recipe": str,  # YAML text as given
+            "recipe_sha256": str,
+            "snapshot_sha256": str,  # hash of the sorted (sample id, label) list
+            "samples": int,
+            "card": str,  # JSON card
+            "path": str,  # folder under data_dir/versions
+            "status": str,  # building | ready | failed
+            "error": str,
+        },
+        pk="id",
+    )
+    db.table("version_samples").create(
+        {"version_id": str, "sample_id": str, "split": str, "label": str},
+        pk=("version_id", "sample_id"),
+        foreign_keys=[("version_id", "versions", "id"), ("sample_id", "samples", "id")],
+    )
+
+    db.table("models").create(
+        {
+            "id": str,
+            "sha256": str,
+            "created_at": str,
+            "classes": str,
+            "path": str,
+            "notes": str,
+        },
+        pk="id",
+    )
+
+
+#: Ordered migrations; the name is recorded in ``_migrations`` once applied.
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_initial", _m001_initial),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction. Returns their names."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for name, func in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            func(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", [name]
+            )
+        applied.append(name)
+    return applied

@@ -1,0 +1,64 @@
+"""The `facetrove` command: one entry point, a group per side.
+
+The `agent` and `collector` groups are loaded lazily so that an agent-only install (no Flask) and
+a collector-only install (no MediaPipe) both get a working command.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from facetrove import __version__
+
+# group name -> (module, attribute, extra that provides it)
+_GROUPS = {
+    "agent": ("agent.cli", "agent", "agent"),
+    "collector": ("collector.cli", "collector", "collector"),
+    "demo": ("facetrove.demo", "demo", "all"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subgroups are imported only when used (or listed in --help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_GROUPS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _GROUPS:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr, extra = _GROUPS[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            return _missing(cmd_name, extra, exc)
+        cmd: click.Command = getattr(module, attr)
+        return cmd
+
+
+def _missing(name: str, extra: str, exc: ImportError) -> click.Command:
+    @click.command(name, help=f"(not installed: pip install 'facetrove[{extra}]')")
+    def _cmd() -> None:
+        raise click.ClickException(
+            f"'facetrove {name}' needs the {extra} extra ({exc}). "
+            f"Install it with: pip install 'facetrove[{extra}]' (see README, Installing)."
+        )
+
+    return _cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="facetrove")
+def cli() -> None:
+    """facetrove: grow face and emotion datasets from the field.
+
+    Agents on camera devices detect, crop and pre-label faces and send them over MQTT; the
+    collector stores them, queues them for human review and exports versioned datasets.
+    """
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()

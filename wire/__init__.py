@@ -1,0 +1,57 @@
+"""The wire contract between facetrove agents and the collector.
+
+This package is the only code that both sides import. It depends on the standard library and
+pydantic only. See docs/protocol.md for the language-neutral description.
+"""
+
+from wire.errors import REASONS, WireError
+from wire.framing import MAX_PAYLOAD_BYTES, Sample, decode_sample, encode_sample, image_part
+from wire.ids import new_sample_id, sample_id_time
+from wire.messages import (
+    SCHEMA_VERSION,
+    AgentConfig,
+    Box,
+    ImagePart,
+    ModelAnnouncement,
+    Prelabel,
+    Quality,
+    QualityOverrides,
+    SampleHeader,
+    SamplingOverrides,
+    Stats,
+    Status,
+    decode_json_message,
+    utcnow,
+)
+from wire.topics import Kind, check_device_id, parse_topic, subscription, topic
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "REASONS",
+    "SCHEMA_VERSION",
+    "AgentConfig",
+    "Box",
+    "ImagePart",
+    "Kind",
+    "ModelAnnouncement",
+    "Prelabel",
+    "Quality",
+    "QualityOverrides",
+    "Sample",
+    "SampleHeader",
+    "SamplingOverrides",
+    "Stats",
+    "Status",
+    "WireError",
+    "check_device_id",
+    "decode_json_message",
+    "decode_sample",
+    "encode_sample",
+    "image_part",
+    "new_sample_id",
+    "parse_topic",
+    "sample_id_time",
+    "subscription",
+    "topic",
+    "utcnow",
+]

@@ -1,0 +1,241 @@
+"""Message types for every topic (see docs/protocol.md).
+
+Validation is strict about types (a string is not a number) and ignores unknown fields, so a
+newer agent can add fields without breaking an older collector.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from wire.errors import WireError
+from wire.ids import SAMPLE_ID_RE
+from wire.topics import DEVICE_ID_RE, Kind
+
+SCHEMA_VERSION = 1
+MAX_JSON_BYTES = 64 * 1024
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lower-case hex sha256")]
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_RE.pattern, description="device id")]
+Label = Annotated[str, Field(min_length=1, max_length=64, description="class name")]
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+class Box(_Msg):
+    """A face box in pixel coordinates of the frame it was found in (xmax/ymax exclusive)."""
+
+    xmin: int = Field(ge=0, description="left edge, pixels")
+    ymin: int = Field(ge=0, description="top edge, pixels")
+    xmax: int = Field(gt=0, description="right edge (exclusive), pixels")
+    ymax: int = Field(gt=0, description="bottom edge (exclusive), pixels")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Box:
+        if self.xmax <= self.xmin or self.ymax <= self.ymin:
+            raise ValueError("box must have xmin < xmax and ymin < ymax")
+        return self
+
+    @property
+    def width(self) -> int:
+        return self.xmax - self.xmin
+
+    @property
+    def height(self) -> int:
+        return self.ymax - self.ymin
+
+
+class Quality(_Msg):
+    """Image quality figures of the face region, measured on the agent."""
+
+    blur: float = Field(ge=0.0, description="variance of the Laplacian; higher is sharper")
+    brightness: float = Field(ge=0.0, le=255.0, description="mean grey level, 0-255")
+    face_px: int = Field(ge=0, description="shorter side of the face box in frame pixels")
+    yaw: float | None = Field(default=None, description="estimated yaw in degrees, if known")
+
+
+class Prelabel(_Msg):
+    """The emotion model's guess, an immutable fact of the sample."""
+
+    model_id: str = Field(min_length=1, max_length=128)
+    model_sha256: Sha256
+    label: Label
+    probs: dict[Label, Prob] = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _label_in_probs(self) -> Prelabel:
+        if self.label not in self.probs:
+            raise ValueError("label must be one of the keys of probs")
+        return self
+
+
+class ImagePart(_Msg):
+    """One JPEG section of a sample payload."""
+
+    width: int = Field(ge=1, le=16384)
+    height: int = Field(ge=1, le=16384)
+    length: int = Field(ge=4, description="number of bytes of the JPEG in the payload")
+    sha256: Sha256
+
+
+class SampleHeader(_Msg):
+    """The JSON header of a sample; the JPEG bytes follow it in the binary frame."""
+
+    schema_version: int = Field(description="wire schema version, currently 1")
+    sample_id: str = Field(pattern=SAMPLE_ID_RE.pattern, description="ULID made at the edge")
+    device_id: DeviceId
+    captured_at: datetime = Field(description="capture time, ISO 8601 with a UTC offset")
+    source: str = Field(max_length=512, description="camera:0, file:<name>, rtsp:<host>, ...")
+    frame_width: int = Field(ge=1, le=16384)
+    frame_height: int = Field(ge=1, le=16384)
+    box: Box
+    detector: str = Field(min_length=1, max_length=64)
+    detector_score: float = Field(ge=0.0, le=1.0)
+    track_id: int = Field(ge=0, le=2**53)
+    quality: Quality
+    prelabel: Prelabel | None = None
+    provided_label: Label | None = Field(
+        default=None, description="label given by the source, e.g. the class folder name"
+    )
+    crop: ImagePart
+    frame: ImagePart | None = Field(
+        default=None, description="optional downscaled full frame; box scales by width ratio"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SampleHeader:
+        if self.captured_at.tzinfo is None:
+            raise ValueError("captured_at must carry a UTC offset")
+        if self.box.xmax > self.frame_width or self.box.ymax > self.frame_height:
+            raise ValueError(
+                f"box {self.box.xmin},{self.box.ymin},{self.box.xmax},{self.box.ymax} lies "
+                f"outside the {self.frame_width}x{self.frame_height} frame"
+            )
+        return self
+
+
+class Status(_Msg):
+    """Retained availability of a device; the last will sets ``state`` to offline."""
+
+    device_id: DeviceId
+    state: Literal["online", "offline"]
+    at: datetime | None = None
+    software: str | None = Field(default=None, max_length=64)
+    model_id: str | None = Field(default=None, max_length=128)
+    detector: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=512)
+
+
+class Stats(_Msg):
+    """Periodic counters of a running agent."""
+
+    device_id: DeviceId
+    at: datetime
+    uptime_s: float = Field(ge=0)
+    fps: float = Field(ge=0)
+    frames: int = Field(ge=0)
+    faces: int = Field(ge=0)
+    samples_accepted: int = Field(ge=0)
+    samples_sent: int = Field(ge=0)
+    outbox_depth: int = Field(ge=0)
+    outbox_bytes: int = Field(ge=0)
+    outbox_dropped: int = Field(ge=0)
+    drops: dict[str, int] = Field(default_factory=dict, description="drops by reason")
+    model_id: str | None = None
+    paused: bool = False
+    config_revision: int | None = None
+
+
+class SamplingOverrides(_Msg):
+    """Sampling settings the collector may change at run time (unset fields keep local values)."""
+
+    max_per_track: int | None = Field(default=None, ge=0)
+    track_window_s: float | None = Field(default=None, gt=0)
+    per_minute: int | None = Field(default=None, ge=0)
+    per_hour: int | None = Field(default=None, ge=0)
+    per_day: int | None = Field(default=None, ge=0)
+    traffic_percent: float | None = Field(default=None, ge=0, le=100)
+    prefer_uncertain: bool | None = None
+
+
+class QualityOverrides(_Msg):
+    """Quality-gate thresholds the collector may change at run time."""
+
+    min_blur: float | None = Field(default=None, ge=0)
+    min_brightness: float | None = Field(default=None, ge=0, le=255)
+    max_brightness: float | None = Field(default=None, ge=0, le=255)
+    min_face_px: int | None = Field(default=None, ge=0)
+    max_abs_yaw: float | None = Field(default=None, ge=0, le=180)
+
+
+class AgentConfig(_Msg):
+    """Retained run-time configuration from the collector to one agent."""
+
+    revision: int = Field(ge=0, description="increases with every change")
+    paused: bool = False
+    sampling: SamplingOverrides = Field(default_factory=SamplingOverrides)
+    quality: QualityOverrides = Field(default_factory=QualityOverrides)
+    class_targets: dict[Label, float] = Field(
+        default_factory=dict,
+        description="relative want per class (1.0 = as is, >1 send more, <1 send fewer)",
+    )
+
+
+class ModelAnnouncement(_Msg):
+    """Retained: which pre-label model an agent should run, and where to fetch it."""
+
+    model_id: str = Field(min_length=1, max_length=128)
+    sha256: Sha256
+    url: str = Field(max_length=2048, description="HTTP(S) URL of the ONNX file")
+    size: int = Field(ge=1, le=512 * 1024 * 1024)
+    classes: list[Label] = Field(min_length=2, max_length=64)
+
+
+_JSON_TYPES: dict[Kind, type[_Msg]] = {
+    Kind.STATUS: Status,
+    Kind.STATS: Stats,
+    Kind.CONFIG: AgentConfig,
+    Kind.MODEL: ModelAnnouncement,
+}
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def decode_json_message(kind: Kind, payload: bytes) -> _Msg:
+    """Decode the JSON payload of a status, stats, config or model message.
+
+    Raises:
+        WireError: ``too_large``, ``json`` or ``schema``.
+    """
+    if len(payload) > MAX_JSON_BYTES:
+        raise WireError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES}")
+    model = _JSON_TYPES.get(Kind(kind))
+    if model is None:
+        raise WireError("topic", f"{kind.value} is not a JSON message kind")
+    try:
+        json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WireError("json", f"not JSON: {exc}") from None
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise WireError("schema", _summarise(exc)) from None
+
+
+def _summarise(exc: ValidationError) -> str:
+    """One line naming each failing field path."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
