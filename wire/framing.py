@@ -15,15 +15,12 @@ sample about a third smaller on the wire.
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from wire.errors import WireError
 from wire.jpeg import jpeg_size
-from wire.messages import SCHEMA_VERSION, ImagePart, SampleHeader, _summarise
+from wire.messages import SCHEMA_VERSION, ImagePart, SampleHeader, load_json, validate_json
 
 MAGIC = b"FTS1"
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -58,6 +55,8 @@ def encode_sample(header: SampleHeader, crop: bytes, frame: bytes | None = None)
     if frame is not None and header.frame is not None and header.frame.length != len(frame):
         raise ValueError("header frame length does not match the frame bytes")
     head = header.model_dump_json(exclude_none=True).encode()
+    if len(head) > MAX_HEADER_BYTES:
+        raise ValueError(f"header of {len(head)} bytes is over the {MAX_HEADER_BYTES}-byte limit")
     return b"".join((_PREFIX.pack(MAGIC, len(head)), head, crop, frame or b""))
 
 
@@ -106,19 +105,13 @@ def decode_sample(
 
 
 def _parse_header(raw: bytes) -> SampleHeader:
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WireError("json", f"header is not JSON: {exc}") from None
+    obj = load_json(raw, "header")
     if not isinstance(obj, dict):
         raise WireError("json", f"header must be a JSON object, not {type(obj).__name__}")
     version = obj.get("schema_version")
     if version != SCHEMA_VERSION or isinstance(version, bool):
         raise WireError("version", f"schema_version {version!r} is not {SCHEMA_VERSION}")
-    try:
-        return SampleHeader.model_validate_json(raw)
-    except ValidationError as exc:
-        raise WireError("schema", _summarise(exc)) from None
+    return validate_json(SampleHeader, raw)
 
 
 def _check_image(name: str, data: bytes, part: ImagePart, verify_hash: bool) -> None:

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from wire.errors import WireError
 from wire.ids import SAMPLE_ID_RE
@@ -26,7 +33,8 @@ Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Msg(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    # allow_inf_nan=False: NaN slips past range checks and would come back as null on re-encode.
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class Box(_Msg):
@@ -91,7 +99,7 @@ class SampleHeader(_Msg):
     schema_version: int = Field(description="wire schema version, currently 1")
     sample_id: str = Field(pattern=SAMPLE_ID_RE.pattern, description="ULID made at the edge")
     device_id: DeviceId
-    captured_at: datetime = Field(description="capture time, ISO 8601 with a UTC offset")
+    captured_at: AwareDatetime = Field(description="capture time, ISO 8601 with a UTC offset")
     source: str = Field(max_length=512, description="camera:0, file:<name>, rtsp:<host>, ...")
     frame_width: int = Field(ge=1, le=16384)
     frame_height: int = Field(ge=1, le=16384)
@@ -111,8 +119,6 @@ class SampleHeader(_Msg):
 
     @model_validator(mode="after")
     def _consistent(self) -> SampleHeader:
-        if self.captured_at.tzinfo is None:
-            raise ValueError("captured_at must carry a UTC offset")
         if self.box.xmax > self.frame_width or self.box.ymax > self.frame_height:
             raise ValueError(
                 f"box {self.box.xmin},{self.box.ymin},{self.box.xmax},{self.box.ymax} lies "
@@ -126,7 +132,7 @@ class Status(_Msg):
 
     device_id: DeviceId
     state: Literal["online", "offline"]
-    at: datetime | None = None
+    at: AwareDatetime | None = Field(default=None, description="time of the change, with offset")
     software: str | None = Field(default=None, max_length=64)
     model_id: str | None = Field(default=None, max_length=128)
     detector: str | None = Field(default=None, max_length=64)
@@ -137,7 +143,7 @@ class Stats(_Msg):
     """Periodic counters of a running agent."""
 
     device_id: DeviceId
-    at: datetime
+    at: AwareDatetime = Field(description="time of the reading, ISO 8601 with a UTC offset")
     uptime_s: float = Field(ge=0)
     fps: float = Field(ge=0)
     frames: int = Field(ge=0)
@@ -217,19 +223,48 @@ def decode_json_message(kind: Kind, payload: bytes) -> _Msg:
     Raises:
         WireError: ``too_large``, ``json`` or ``schema``.
     """
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise WireError("json", f"payload must be bytes, not {type(payload).__name__}")
+    payload = bytes(payload)
     if len(payload) > MAX_JSON_BYTES:
-        raise WireError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES}")
+        raise WireError("too_large", f"{len(payload)} bytes > limit of {MAX_JSON_BYTES}")
     model = _JSON_TYPES.get(Kind(kind))
     if model is None:
         raise WireError("topic", f"{kind.value} is not a JSON message kind")
+    load_json(payload, "payload")
+    return validate_json(model, payload)
+
+
+def load_json(raw: bytes, what: str) -> object:
+    """Parse ``raw`` as UTF-8 JSON with the standard library.
+
+    Parsing first with the stdlib makes a JSON problem (bad UTF-8, a BOM, nesting deep enough to
+    exhaust the recursion limit) a ``json`` error rather than a crash or a ``schema`` error.
+
+    Raises:
+        WireError: ``json``.
+    """
     try:
-        json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WireError("json", f"not JSON: {exc}") from None
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WireError("json", f"{what} is not UTF-8 JSON: {str(exc)[:200]}") from None
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def validate_json(model: type[_M], raw: bytes) -> _M:
+    """Validate JSON bytes against ``model``.
+
+    Raises:
+        WireError: ``json`` if pydantic's parser refuses what the stdlib accepted (lone
+            surrogates), else ``schema`` naming each failing field.
+    """
     try:
-        return model.model_validate_json(payload)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise WireError("schema", _summarise(exc)) from None
+        reason = "json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
+        raise WireError(reason, _summarise(exc)) from None
 
 
 def _summarise(exc: ValidationError) -> str:
@@ -238,4 +273,5 @@ def _summarise(exc: ValidationError) -> str:
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err["loc"]) or "<root>"
         parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
+    # Field paths can hold attacker-chosen dict keys: keep the message bounded.
+    return "; ".join(parts)[:500]
