@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
 
 from collector.config.base import Section
 
@@ -17,3 +19,51 @@ class BrokerConfig(Section):
     embedded_port: int = Field(default=1883, ge=0, le=65535, description="embedded broker port")
     username: str = Field(default="collector", description="MQTT username of the collector")
     password: str | None = Field(default=None, description="MQTT password (supports ${ENV})")
+    agent_username: str = Field(
+        default="agent",
+        min_length=1,
+        description="username the embedded broker creates for agents (password generated "
+        "once and kept in <data_dir>/broker/credentials.json)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_broker_url(value)
+        return value
+
+
+class BrokerAddress(Section):
+    """Host, port and credentials taken from a broker URL."""
+
+    host: str = Field(description="broker host name or address")
+    port: int = Field(ge=1, le=65535, description="broker TCP port")
+    tls: bool = Field(default=False, description="mqtts:// (TLS)")
+    username: str | None = Field(default=None, description="username from the URL")
+    password: str | None = Field(default=None, description="password from the URL")
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """Split ``mqtt://user:pass@host:port`` (or ``mqtts://``) into its parts.
+
+    Raises:
+        ValueError: the URL has another scheme, no host or a bad port.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp"):
+        raise ValueError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"broker URL {url!r} has a bad port") from None
+    if not parts.hostname:
+        raise ValueError(f"broker URL {url!r} has no host")
+    tls = parts.scheme == "mqtts"
+    return BrokerAddress(
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )

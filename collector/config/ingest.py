@@ -1,0 +1,56 @@
+"""`ingest:` section: how the collector takes samples off the broker and commits them."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from collector.config.base import Section
+from wire import MAX_PAYLOAD_BYTES
+
+
+class IngestConfig(Section):
+    batch_max: int = Field(
+        default=256, ge=1, le=10_000, description="most samples committed in one transaction"
+    )
+    batch_ms: float = Field(
+        default=20.0,
+        gt=0,
+        le=5_000,
+        description="longest wait (ms) for more samples before committing a partial batch; "
+        "acks wait at most this long plus the commit",
+    )
+    max_payload_bytes: int = Field(
+        default=MAX_PAYLOAD_BYTES,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="samples larger than this are rejected (reason too_large) before parsing",
+    )
+    quarantine_max_rows: int = Field(
+        default=10_000, ge=0, description="rejected messages kept for inspection; oldest pruned"
+    )
+    quarantine_head_bytes: int = Field(
+        default=256, ge=0, le=65_536, description="bytes of each rejected payload kept"
+    )
+    shared_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="MQTT shared subscription group ($share/<group>/...) so several ingest "
+        "processes split the samples; unset = one ingest process",
+    )
+    client_id: str = Field(
+        default="facetrove-ingest",
+        min_length=1,
+        max_length=64,
+        description="stable MQTT client id: the broker keeps this session's unacknowledged "
+        "samples while ingest is down; give each ingest process its own",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="how long the broker keeps the session (MQTT 5 brokers; 3.1.1 keeps it "
+        "until the broker's own limit)",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds")
+    backoff_max_s: float = Field(
+        default=30.0, gt=0, description="longest pause between retries when the disk is full"
+    )

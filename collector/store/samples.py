@@ -1,0 +1,209 @@
+"""Sample rows: turning a decoded wire sample into a row, idempotent inserts, look-ups.
+
+Used by ingest (many rows per transaction) and by the web and versions code (look-ups). A sample
+id is stored once however often it arrives (``INSERT OR IGNORE``); a crop whose bytes were already
+stored under another id is kept but points at the earlier sample through ``duplicate_of``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from collector.store.blobs import BlobStore
+from wire import Sample
+
+SAMPLE_COLUMNS = (
+    "id",
+    "device_id",
+    "captured_at",
+    "received_at",
+    "source",
+    "frame_width",
+    "frame_height",
+    "box_xmin",
+    "box_ymin",
+    "box_xmax",
+    "box_ymax",
+    "detector",
+    "detector_score",
+    "track_id",
+    "blur",
+    "brightness",
+    "face_px",
+    "yaw",
+    "prelabel_model_id",
+    "prelabel_model_sha256",
+    "prelabel_label",
+    "prelabel_confidence",
+    "prelabel_margin",
+    "prelabel_probs",
+    "provided_label",
+    "crop_sha256",
+    "crop_width",
+    "crop_height",
+    "crop_bytes",
+    "frame_sha256",
+    "frame_image_width",
+    "frame_image_height",
+    "duplicate_of",
+    "state",
+)
+
+_INSERT_SQL = (
+    f"INSERT OR IGNORE INTO samples ({', '.join(SAMPLE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in SAMPLE_COLUMNS)})"
+)
+
+
+class SampleNotFound(LookupError):
+    """No sample with the given id."""
+
+
+@dataclass
+class InsertResult:
+    """What one ``insert_samples`` call did."""
+
+    inserted: list[str] = field(default_factory=list)  # ids that are new rows
+    already: list[str] = field(default_factory=list)  # ids already stored (redelivery)
+    duplicates: dict[str, str] = field(default_factory=dict)  # new id -> earlier id, same crop
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 text of an aware datetime, normalised to UTC with a ``+00:00`` offset."""
+    return str(dt.astimezone(timezone.utc).isoformat())
+
+
+def row_from_sample(sample: Sample, received_at: str) -> dict[str, Any]:
+    """The ``samples`` row for a decoded sample (state ``pending``, no duplicate link yet)."""
+    h = sample.header
+    pre = h.prelabel
+    confidence = margin = None
+    if pre is not None:
+        ranked = sorted(pre.probs.values(), reverse=True)
+        confidence = ranked[0]
+        margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
+    return {
+        "id": h.sample_id,
+        "device_id": h.device_id,
+        "captured_at": iso(h.captured_at),
+        "received_at": received_at,
+        "source": h.source,
+        "frame_width": h.frame_width,
+        "frame_height": h.frame_height,
+        "box_xmin": h.box.xmin,
+        "box_ymin": h.box.ymin,
+        "box_xmax": h.box.xmax,
+        "box_ymax": h.box.ymax,
+        "detector": h.detector,
+        "detector_score": h.detector_score,
+        "track_id": h.track_id,
+        "blur": h.quality.blur,
+        "brightness": h.quality.brightness,
+        "face_px": h.quality.face_px,
+        "yaw": h.quality.yaw,
+        "prelabel_model_id": pre.model_id if pre else None,
+        "prelabel_model_sha256": pre.model_sha256 if pre else None,
+        "prelabel_label": pre.label if pre else None,
+        "prelabel_confidence": confidence,
+        "prelabel_margin": margin,
+        "prelabel_probs": json.dumps(pre.probs, sort_keys=True) if pre else None,
+        "provided_label": h.provided_label,
+        "crop_sha256": h.crop.sha256,
+        "crop_width": h.crop.width,
+        "crop_height": h.crop.height,
+        "crop_bytes": h.crop.length,
+        "frame_sha256": h.frame.sha256 if h.frame else None,
+        "frame_image_width": h.frame.width if h.frame else None,
+        "frame_image_height": h.frame.height if h.frame else None,
+        "duplicate_of": None,
+        "state": "pending",
+    }
+
+
+def insert_samples(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]]) -> InsertResult:
+    """Insert sample rows idempotently. Call inside a transaction; this does not commit.
+
+    Rows are handled in order, so a duplicate crop within the same batch links to the first one.
+    Each new row adds one to its device's ``samples`` count (creating the device row if needed).
+    """
+    result = InsertResult()
+    conn = db.conn
+    per_device: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        earlier = conn.execute(
+            "SELECT id FROM samples WHERE crop_sha256 = ? AND id != ? ORDER BY id LIMIT 1",
+            (row["crop_sha256"], row["id"]),
+        ).fetchone()
+        values = dict(row)
+        values["duplicate_of"] = earlier[0] if earlier else None
+        cur = conn.execute(_INSERT_SQL, [values.get(c) for c in SAMPLE_COLUMNS])
+        if cur.rowcount == 1:
+            result.inserted.append(row["id"])
+            if earlier:
+                result.duplicates[row["id"]] = earlier[0]
+            count, _ = per_device.get(row["device_id"], (0, ""))
+            per_device[row["device_id"]] = (count + 1, row["received_at"])
+        else:
+            result.already.append(row["id"])
+    for device_id, (count, seen) in per_device.items():
+        conn.execute(
+            "INSERT INTO devices (id, first_seen, last_seen, samples) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET samples = COALESCE(samples, 0) + excluded.samples, "
+            "last_seen = MAX(COALESCE(last_seen, ''), excluded.last_seen)",
+            (device_id, seen, seen, count),
+        )
+    return result
+
+
+def bump_counters(db: sqlite_utils.Database, counts: Mapping[str, int]) -> None:
+    """Add to named counters (created at zero). Call inside a transaction."""
+    for name, n in counts.items():
+        if n:
+            db.conn.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (name, n),
+            )
+
+
+def counters(db: sqlite_utils.Database, prefix: str = "") -> dict[str, int]:
+    """Counters whose name starts with ``prefix``, by name."""
+    rows = db.conn.execute(
+        "SELECT name, value FROM counters WHERE name LIKE ? ORDER BY name", (prefix + "%",)
+    ).fetchall()
+    return {name: int(value) for name, value in rows}
+
+
+def get_sample(db: sqlite_utils.Database, sample_id: str) -> dict[str, Any]:
+    """The row of one sample. Raises ``SampleNotFound``."""
+    cur = db.conn.execute("SELECT * FROM samples WHERE id = ?", (sample_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise SampleNotFound(f"no sample with id {sample_id!r}")
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def sample_count(db: sqlite_utils.Database, state: str | None = None) -> int:
+    """Number of stored samples, optionally only those in ``state``."""
+    if state is None:
+        return int(db.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+    sql = "SELECT COUNT(*) FROM samples WHERE state = ?"
+    return int(db.conn.execute(sql, (state,)).fetchone()[0])
+
+
+def crop_path(blobs: BlobStore, row: Mapping[str, Any]) -> Path:
+    """Where the crop JPEG of a sample row lives."""
+    return blobs.path(str(row["crop_sha256"]))
+
+
+def frame_path(blobs: BlobStore, row: Mapping[str, Any]) -> Path | None:
+    """Where the full-frame JPEG of a sample row lives, or None if it has none."""
+    sha = row.get("frame_sha256")
+    return blobs.path(str(sha)) if sha else None
