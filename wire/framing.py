@@ -61,12 +61,17 @@ def encode_sample(header: SampleHeader, crop: bytes, frame: bytes | None = None)
 
 
 def decode_sample(
-    payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES, verify_hash: bool = True
+    payload: bytes,
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+    verify_hash: bool = True,
+    *,
+    device_id: str | None = None,
 ) -> Sample:
     """Decode and validate a sample payload, trusting nothing in it.
 
-    Checks, in order: total size, magic and lengths, JSON, schema version, schema, then each
-    JPEG's own header against the declared size, and its sha256.
+    Checks, in order: total size, magic and lengths, JSON, schema version, schema, the device id
+    (if ``device_id`` is given: the one from the topic it arrived on), then each JPEG's own header
+    against the declared size, and its sha256.
 
     Raises:
         WireError: the only exception this raises, with a reason from ``wire.errors.REASONS``.
@@ -88,6 +93,11 @@ def decode_sample(
     if end_head > total:
         raise WireError("framing", f"header length {head_len} runs past the payload end")
     header = _parse_header(payload[_PREFIX.size : end_head])
+    if device_id is not None and header.device_id != device_id:
+        raise WireError(
+            "device_mismatch",
+            f"topic device {device_id[:80]!r} differs from payload device {header.device_id!r}",
+        )
     crop_end = end_head + header.crop.length
     frame_len = header.frame.length if header.frame else 0
     if crop_end + frame_len != total:

@@ -217,11 +217,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def decode_json_message(kind: Kind, payload: bytes) -> _Msg:
+def decode_json_message(kind: Kind, payload: bytes, *, device_id: str | None = None) -> _Msg:
     """Decode the JSON payload of a status, stats, config or model message.
 
+    If ``device_id`` is given (the one from the topic), a status or stats payload must carry the
+    same device id.
+
     Raises:
-        WireError: ``too_large``, ``json`` or ``schema``.
+        WireError: ``too_large``, ``json``, ``schema``, ``topic`` (not a JSON kind) or
+            ``device_mismatch``.
     """
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise WireError("json", f"payload must be bytes, not {type(payload).__name__}")
@@ -232,7 +236,14 @@ def decode_json_message(kind: Kind, payload: bytes) -> _Msg:
     if model is None:
         raise WireError("topic", f"{kind.value} is not a JSON message kind")
     load_json(payload, "payload")
-    return validate_json(model, payload)
+    msg = validate_json(model, payload)
+    sender = getattr(msg, "device_id", None)
+    if device_id is not None and sender is not None and sender != device_id:
+        raise WireError(
+            "device_mismatch",
+            f"topic device {device_id[:80]!r} differs from payload device {sender!r}",
+        )
+    return msg
 
 
 def load_json(raw: bytes, what: str) -> object:
