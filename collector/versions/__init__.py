@@ -1,0 +1,1 @@
+"""Dataset versions: immutable snapshots of confirmed samples, split, preprocessed and augmented."""

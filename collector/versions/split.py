@@ -1,0 +1,143 @@
+"""Train/valid/test split: stratified by class, grouped so that a group never straddles splits.
+
+A group is every sample of one track (or one device), joined with every sample whose crop bytes are
+identical, so near-identical frames of one person never sit in both train and test. Groups are
+assigned greedily, largest first, to the split furthest below its target share of that class; the
+order among equal-sized groups comes from a seeded shuffle, so the same seed gives the same split.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.versions.recipe import SPLITS, SplitSpec
+
+
+@dataclass(frozen=True)
+class SplitSample:
+    """What the split needs to know about one sample."""
+
+    id: str
+    label: str
+    device_id: str
+    track_id: int | None
+    crop_sha256: str
+
+
+@dataclass
+class SplitResult:
+    """The split of every sample id plus a leakage report for the version card."""
+
+    assignment: dict[str, str]
+    leakage: dict[str, Any] = field(default_factory=dict)
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _group_key(s: SplitSample, group_by: str) -> tuple[str, ...] | None:
+    if group_by == "device":
+        return ("device", s.device_id)
+    if group_by == "track" and s.track_id is not None:
+        return ("track", s.device_id, str(s.track_id))
+    return None
+
+
+def build_groups(samples: Sequence[SplitSample], group_by: str) -> list[list[int]]:
+    """Indices of ``samples`` grouped by track/device and by identical crop bytes."""
+    uf = _UnionFind(len(samples))
+    first: dict[tuple[str, ...], int] = {}
+    for i, s in enumerate(samples):
+        keys = [("crop", s.crop_sha256)]
+        key = _group_key(s, group_by)
+        if key is not None:
+            keys.append(key)
+        for k in keys:
+            if k in first:
+                uf.union(first[k], i)
+            else:
+                first[k] = i
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(samples)):
+        groups[uf.find(i)].append(i)
+    return [groups[root] for root in sorted(groups)]
+
+
+def split_samples(
+    samples: Sequence[SplitSample], spec: SplitSpec, seed: int, classes: Sequence[str]
+) -> SplitResult:
+    """Assign every sample to train/valid/test; see the module docstring for how."""
+    ordered = sorted(samples, key=lambda s: s.id)
+    class_rank = {c: i for i, c in enumerate(classes)}
+    groups = build_groups(ordered, spec.group_by)
+    ratios = spec.ratios()
+
+    by_class: dict[str, list[list[int]]] = defaultdict(list)
+    for g in groups:
+        counts = Counter(ordered[i].label for i in g)
+        dominant = min(counts, key=lambda c: (-counts[c], class_rank.get(c, len(class_rank)), c))
+        by_class[dominant].append(g)
+
+    rng = random.Random(seed)
+    assignment: dict[str, str] = {}
+    for label in sorted(by_class, key=lambda c: (class_rank.get(c, len(class_rank)), c)):
+        class_groups = by_class[label]
+        rng.shuffle(class_groups)
+        class_groups.sort(key=len, reverse=True)  # stable: equal sizes keep the shuffled order
+        total = sum(len(g) for g in class_groups)
+        have = dict.fromkeys(SPLITS, 0)
+        for g in class_groups:
+            split = max(
+                (s for s in SPLITS if ratios[s] > 0),
+                key=lambda s: (ratios[s] * total - have[s], ratios[s], -SPLITS.index(s)),
+            )
+            have[split] += len(g)
+            for i in g:
+                assignment[ordered[i].id] = split
+    return SplitResult(assignment, leakage_report(ordered, assignment, groups))
+
+
+def leakage_report(
+    samples: Sequence[SplitSample], assignment: dict[str, str], groups: list[list[int]]
+) -> dict[str, Any]:
+    """What could leak between splits, measured on the final assignment (not assumed)."""
+
+    def straddling(key_of: Any) -> list[str]:
+        splits_of: dict[str, set[str]] = defaultdict(set)
+        for s in samples:
+            key = key_of(s)
+            if key is not None:
+                splits_of[key].add(assignment[s.id])
+        return sorted(k for k, v in splits_of.items() if len(v) > 1)
+
+    tracks = straddling(
+        lambda s: None if s.track_id is None else f"{s.device_id}/track {s.track_id}"
+    )
+    crops = straddling(lambda s: s.crop_sha256)
+    devices = straddling(lambda s: s.device_id)
+    return {
+        "groups": len(groups),
+        "largest_group": max((len(g) for g in groups), default=0),
+        "tracks_straddling_splits": len(tracks),
+        "tracks_straddling_examples": tracks[:10],
+        "identical_images_across_splits": len(crops),
+        "devices_in_several_splits": len(devices),
+        "samples_without_track": sum(1 for s in samples if s.track_id is None),
+    }
