@@ -25,11 +25,11 @@ class _Model(BaseModel):
 
 
 class SplitSpec(_Model):
-    train: float = Field(0.7, ge=0, le=1, description="fraction of groups for training")
-    valid: float = Field(0.2, ge=0, le=1, description="fraction of groups for validation")
-    test: float = Field(0.1, ge=0, le=1, description="fraction of groups for testing")
+    train: float = Field(default=0.7, ge=0, le=1, description="fraction of groups for training")
+    valid: float = Field(default=0.2, ge=0, le=1, description="fraction of groups for validation")
+    test: float = Field(default=0.1, ge=0, le=1, description="fraction of groups for testing")
     group_by: Literal["track", "device", "none"] = Field(
-        "track",
+        default="track",
         description="keep all samples of one track (or one device) in the same split",
     )
 
@@ -49,10 +49,18 @@ class SplitSpec(_Model):
 
 
 class StaticCrop(_Model):
-    x_min: float = Field(0.0, ge=0, lt=1, description="left edge, fraction of the frame width")
-    y_min: float = Field(0.0, ge=0, lt=1, description="top edge, fraction of the frame height")
-    x_max: float = Field(1.0, gt=0, le=1, description="right edge, fraction of the frame width")
-    y_max: float = Field(1.0, gt=0, le=1, description="bottom edge, fraction of the frame height")
+    x_min: float = Field(
+        default=0.0, ge=0, lt=1, description="left edge, fraction of the frame width"
+    )
+    y_min: float = Field(
+        default=0.0, ge=0, lt=1, description="top edge, fraction of the frame height"
+    )
+    x_max: float = Field(
+        default=1.0, gt=0, le=1, description="right edge, fraction of the frame width"
+    )
+    y_max: float = Field(
+        default=1.0, gt=0, le=1, description="bottom edge, fraction of the frame height"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> StaticCrop:
@@ -62,22 +70,23 @@ class StaticCrop(_Model):
 
 
 class ResizeSpec(_Model):
-    width: int = Field(640, ge=8, le=4096, description="output width in pixels")
-    height: int = Field(640, ge=8, le=4096, description="output height in pixels")
+    width: int = Field(default=640, ge=8, le=4096, description="output width in pixels")
+    height: int = Field(default=640, ge=8, le=4096, description="output height in pixels")
     mode: Literal["stretch", "fit", "fill"] = Field(
-        "stretch",
+        default="stretch",
         description="stretch to size; fit inside with black padding; fill and centre-crop",
     )
 
 
 class Preprocess(_Model):
     static_crop: StaticCrop | None = Field(
-        None, description="keep only this region of each frame (frames only; crops are faces)"
+        default=None,
+        description="keep only this region of each frame (frames only; crops are faces)",
     )
-    resize: ResizeSpec | None = Field(None, description="resize every image (all splits)")
-    grayscale: bool = Field(False, description="convert to grayscale (kept as 3 channels)")
+    resize: ResizeSpec | None = Field(default=None, description="resize every image (all splits)")
+    grayscale: bool = Field(default=False, description="convert to grayscale (kept as 3 channels)")
     equalize: Literal["none", "clahe", "histogram"] = Field(
-        "none", description="contrast equalisation: CLAHE (adaptive) or global histogram"
+        default="none", description="contrast equalisation: CLAHE (adaptive) or global histogram"
     )
 
     def is_identity(self) -> bool:
@@ -91,12 +100,12 @@ class Preprocess(_Model):
 
 
 def _p(default: float = 0.5) -> Any:
-    return Field(default, ge=0, le=1, description="probability of applying it to an image")
+    return Field(default=default, ge=0, le=1, description="probability of applying it to an image")
 
 
 class Flip(_Model):
-    horizontal: bool = Field(True, description="mirror left-right")
-    vertical: bool = Field(False, description="mirror top-bottom")
+    horizontal: bool = Field(default=True, description="mirror left-right")
+    vertical: bool = Field(default=False, description="mirror top-bottom")
     p: float = _p()
 
 
@@ -105,18 +114,21 @@ class Rotate90(_Model):
 
 
 class Rotation(_Model):
-    degrees: float = Field(15, gt=0, le=180, description="rotate by up to +/- this angle")
+    degrees: float = Field(default=15, gt=0, le=180, description="rotate by up to +/- this angle")
     p: float = _p()
 
 
 class Shear(_Model):
-    degrees: float = Field(10, gt=0, le=45, description="shear by up to +/- this angle")
+    degrees: float = Field(default=10, gt=0, le=45, description="shear by up to +/- this angle")
     p: float = _p()
 
 
 class Crop(_Model):
     max_percent: float = Field(
-        0.2, gt=0, le=0.5, description="crop up to this fraction from each side, then scale back"
+        default=0.2,
+        gt=0,
+        le=0.5,
+        description="crop up to this fraction from each side, then scale back",
     )
     p: float = _p()
 
@@ -126,27 +138,37 @@ class Grayscale(_Model):
 
 
 class Hue(_Model):
-    degrees: float = Field(15, gt=0, le=180, description="shift hue by up to +/- this many degrees")
+    degrees: float = Field(
+        default=15, gt=0, le=180, description="shift hue by up to +/- this many degrees"
+    )
     p: float = _p()
 
 
 class Saturation(_Model):
-    percent: float = Field(25, gt=0, le=100, description="change saturation by up to +/- percent")
+    percent: float = Field(
+        default=25, gt=0, le=100, description="change saturation by up to +/- percent"
+    )
     p: float = _p()
 
 
 class Brightness(_Model):
-    percent: float = Field(25, gt=0, le=100, description="change brightness by up to +/- percent")
+    percent: float = Field(
+        default=25, gt=0, le=100, description="change brightness by up to +/- percent"
+    )
     p: float = _p()
 
 
 class Exposure(_Model):
-    percent: float = Field(15, gt=0, lt=100, description="gamma change of up to +/- percent")
+    percent: float = Field(
+        default=15, gt=0, lt=100, description="gamma change of up to +/- percent"
+    )
     p: float = _p()
 
 
 class Blur(_Model):
-    max_kernel: int = Field(5, ge=3, le=31, description="largest box blur kernel (odd pixels)")
+    max_kernel: int = Field(
+        default=5, ge=3, le=31, description="largest box blur kernel (odd pixels)"
+    )
     p: float = _p()
 
     @model_validator(mode="after")
@@ -157,37 +179,47 @@ class Blur(_Model):
 
 
 class MotionBlur(Blur):
-    max_kernel: int = Field(7, ge=3, le=31, description="largest motion blur kernel (odd pixels)")
+    max_kernel: int = Field(
+        default=7, ge=3, le=31, description="largest motion blur kernel (odd pixels)"
+    )
 
 
 class Noise(_Model):
-    percent: float = Field(5, gt=0, le=50, description="Gaussian noise std up to percent of 255")
+    percent: float = Field(
+        default=5, gt=0, le=50, description="Gaussian noise std up to percent of 255"
+    )
     p: float = _p()
 
 
 class Cutout(_Model):
-    holes: int = Field(3, ge=1, le=20, description="up to this many black rectangles")
-    size: float = Field(0.1, gt=0, le=0.5, description="rectangle side as a fraction of the image")
+    holes: int = Field(default=3, ge=1, le=20, description="up to this many black rectangles")
+    size: float = Field(
+        default=0.1, gt=0, le=0.5, description="rectangle side as a fraction of the image"
+    )
     p: float = _p()
 
 
 class Augmentations(_Model):
     """Train-split augmentations; applied in this fixed order whatever the YAML order."""
 
-    flip: Flip | None = Field(None, description="horizontal and/or vertical mirror")
-    rotate90: Rotate90 | None = Field(None, description="rotate by 0, 90, 180 or 270 degrees")
-    rotation: Rotation | None = Field(None, description="rotate by a small random angle")
-    shear: Shear | None = Field(None, description="shear horizontally and vertically")
-    crop: Crop | None = Field(None, description="random crop (zoom in), same output size")
-    grayscale: Grayscale | None = Field(None, description="convert some images to grayscale")
-    hue: Hue | None = Field(None, description="shift hue")
-    saturation: Saturation | None = Field(None, description="change saturation")
-    brightness: Brightness | None = Field(None, description="change brightness")
-    exposure: Exposure | None = Field(None, description="change exposure (gamma)")
-    blur: Blur | None = Field(None, description="box blur")
-    motion_blur: MotionBlur | None = Field(None, description="motion blur")
-    noise: Noise | None = Field(None, description="Gaussian noise")
-    cutout: Cutout | None = Field(None, description="black out small random rectangles")
+    flip: Flip | None = Field(default=None, description="horizontal and/or vertical mirror")
+    rotate90: Rotate90 | None = Field(
+        default=None, description="rotate by 0, 90, 180 or 270 degrees"
+    )
+    rotation: Rotation | None = Field(default=None, description="rotate by a small random angle")
+    shear: Shear | None = Field(default=None, description="shear horizontally and vertically")
+    crop: Crop | None = Field(default=None, description="random crop (zoom in), same output size")
+    grayscale: Grayscale | None = Field(
+        default=None, description="convert some images to grayscale"
+    )
+    hue: Hue | None = Field(default=None, description="shift hue")
+    saturation: Saturation | None = Field(default=None, description="change saturation")
+    brightness: Brightness | None = Field(default=None, description="change brightness")
+    exposure: Exposure | None = Field(default=None, description="change exposure (gamma)")
+    blur: Blur | None = Field(default=None, description="box blur")
+    motion_blur: MotionBlur | None = Field(default=None, description="motion blur")
+    noise: Noise | None = Field(default=None, description="Gaussian noise")
+    cutout: Cutout | None = Field(default=None, description="black out small random rectangles")
 
     def enabled(self) -> list[str]:
         """Names of the augmentations the recipe turns on, in application order."""
@@ -199,30 +231,32 @@ AUGMENTATION_NAMES = tuple(Augmentations.model_fields)
 
 class Recipe(_Model):
     name: str | None = Field(
-        None,
+        default=None,
         pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
         description="version name (lower case, digits, . _ -); default v<N>",
     )
     classes: list[str] | None = Field(
-        None, min_length=1, description="classes to include, in this order; default all active"
+        default=None,
+        min_length=1,
+        description="classes to include, in this order; default all active",
     )
     task: Literal["classification", "detection", "both"] = Field(
-        "both",
+        default="both",
         description="classification = face crops; detection = frames with face boxes",
     )
-    seed: int = Field(0, ge=0, description="seed for the split and the augmentations")
-    split: SplitSpec = Field(default_factory=SplitSpec, description="split ratios and grouping")
-    preprocess: Preprocess = Field(default_factory=Preprocess, description="all splits")
-    augmentations: Augmentations = Field(
-        default_factory=Augmentations, description="train split only"
-    )
+    seed: int = Field(default=0, ge=0, description="seed for the split and the augmentations")
+    split: SplitSpec = Field(default=SplitSpec(), description="split ratios and grouping")
+    preprocess: Preprocess = Field(default=Preprocess(), description="all splits")
+    augmentations: Augmentations = Field(default=Augmentations(), description="train split only")
     multiplier: int = Field(
-        1, ge=1, le=10, description="augmented copies made of each training image (1 to 10)"
+        default=1, ge=1, le=10, description="augmented copies made of each training image (1 to 10)"
     )
     keep_original: bool = Field(
-        True, description="also keep the un-augmented training image next to its copies"
+        default=True, description="also keep the un-augmented training image next to its copies"
     )
-    jpeg_quality: int = Field(95, ge=50, le=100, description="JPEG quality of written images")
+    jpeg_quality: int = Field(
+        default=95, ge=50, le=100, description="JPEG quality of written images"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:

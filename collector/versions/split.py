@@ -65,7 +65,7 @@ def build_groups(samples: Sequence[SplitSample], group_by: str) -> list[list[int
     uf = _UnionFind(len(samples))
     first: dict[tuple[str, ...], int] = {}
     for i, s in enumerate(samples):
-        keys = [("crop", s.crop_sha256)]
+        keys: list[tuple[str, ...]] = [("crop", s.crop_sha256)]
         key = _group_key(s, group_by)
         if key is not None:
             keys.append(key)
