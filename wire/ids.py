@@ -37,4 +37,9 @@ def sample_id_time(sample_id: str) -> datetime:
     value = 0
     for ch in sample_id:
         value = (value << 5) | _ALPHABET.index(ch)
-    return datetime.fromtimestamp((value >> 80) / 1000, tz=timezone.utc)
+    ms = value >> 80
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    except (OverflowError, ValueError):
+        # 48 bits of milliseconds reach the year 10889; datetime stops at 9999
+        raise ValueError(f"sample id {sample_id!r} encodes a time after the year 9999") from None

@@ -23,7 +23,7 @@ def test_ids_sort_by_creation_time() -> None:
     ids = [new_sample_id(t) for t in times]
     assert ids == sorted(ids)
     # across the whole 48-bit millisecond range (up to the year 10889)
-    spread = [new_sample_id(t) for t in (0.0, 1.0, 1e9, 1.7e9, 2.8e11)]
+    spread = [new_sample_id(t) for t in (0.0, 1.0, 1e9, 1.7e9, 2.5e11, 2.8e11)]
     assert spread == sorted(spread)
 
 
@@ -59,3 +59,9 @@ def test_default_time_is_now() -> None:
 def test_malformed_ids_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="not a sample id"):
         sample_id_time(bad)
+
+
+def test_time_past_year_9999_is_a_clear_value_error() -> None:
+    late = new_sample_id(2.8e11)  # the 48-bit field reaches the year 10889
+    with pytest.raises(ValueError, match="after the year 9999"):
+        sample_id_time(late)
