@@ -1,0 +1,239 @@
+"""Face detectors: MediaPipe Tasks (BlazeFace) and an OpenCV Haar fallback, one interface.
+
+MediaPipe is imported lazily so an agent without it still runs on the Haar detector.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import cv2
+import numpy as np
+
+from agent.config.capture import DetectorConfig
+
+log = logging.getLogger(__name__)
+
+Point = tuple[float, float]
+_C = TypeVar("_C", bound="_Closing")
+
+
+class DetectorError(RuntimeError):
+    """A detector cannot be created (missing model file, missing package)."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face in a frame.
+
+    Attributes:
+        box: ``(xmin, ymin, xmax, ymax)`` in frame pixels, clamped to the frame, max exclusive.
+        score: detector confidence, 0..1.
+        keypoints: BlazeFace's six points in frame pixels (right eye, left eye, nose tip,
+            mouth, right ear, left ear; "right" is the subject's), or None (Haar).
+    """
+
+    box: tuple[int, int, int, int]
+    score: float
+    keypoints: tuple[Point, ...] | None = None
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+    @property
+    def min_side(self) -> int:
+        return min(self.width, self.height)
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """Finds faces in a BGR frame."""
+
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[Detection]: ...
+
+    def close(self) -> None: ...
+
+
+class _Closing:
+    name = "detector"
+
+    def close(self) -> None:
+        """Release the detector's resources."""
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def clamp_box(
+    x0: float, y0: float, x1: float, y1: float, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """Round a box to ints inside a ``width`` x ``height`` frame; None if nothing is left."""
+    bx0 = min(max(round(float(x0)), 0), width)
+    by0 = min(max(round(float(y0)), 0), height)
+    bx1 = min(max(round(float(x1)), 0), width)
+    by1 = min(max(round(float(y1)), 0), height)
+    if bx1 <= bx0 or by1 <= by0:
+        return None
+    return bx0, by0, bx1, by1
+
+
+class MediaPipeDetector(_Closing):
+    """BlazeFace through the MediaPipe Tasks ``FaceDetector`` (mediapipe >= 0.10.30).
+
+    Call ``close()`` (or use it as a context manager): MediaPipe's own finaliser raises at exit.
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self.model_path = self._model_path()
+        self.name = f"mediapipe-{self.config.model.replace('_', '-')}"
+        try:
+            from mediapipe import Image, ImageFormat
+            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python.core.base_options import BaseOptions
+        except ImportError as exc:
+            raise DetectorError(f"mediapipe is not installed ({exc})") from None
+        self._image_cls: Any = Image
+        self._srgb: Any = ImageFormat.SRGB
+        options = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(self.model_path)),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=self.config.min_confidence,
+        )
+        try:
+            self._task: Any = vision.FaceDetector.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise DetectorError(f"cannot load {self.model_path}: {exc}") from None
+
+    def _model_path(self) -> Path:
+        if self.config.model_path is not None:
+            if not self.config.model_path.is_file():
+                raise DetectorError(f"detector model {self.config.model_path} does not exist")
+            return self.config.model_path
+        import models
+
+        name = models.SHORT_RANGE if self.config.model == "short_range" else models.FULL_RANGE
+        try:
+            return models.path(name)
+        except models.ModelNotFound as exc:
+            raise DetectorError(str(exc)) from None
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in a BGR frame, above ``min_confidence`` and ``min_face_px``."""
+        if self._task is None:
+            raise DetectorError("detector is closed")
+        h, w = image.shape[:2]
+        rgb = np.ascontiguousarray(image[:, :, ::-1])
+        result = self._task.detect(self._image_cls(image_format=self._srgb, data=rgb))
+        found = []
+        for det in result.detections:
+            score = float(det.categories[0].score) if det.categories else 0.0
+            bb = det.bounding_box
+            box = clamp_box(
+                bb.origin_x, bb.origin_y, bb.origin_x + bb.width, bb.origin_y + bb.height, w, h
+            )
+            if box is None or score < self.config.min_confidence:
+                continue
+            keypoints = tuple((float(k.x) * w, float(k.y) * h) for k in det.keypoints) or None
+            found.append(Detection(box=box, score=min(max(score, 0.0), 1.0), keypoints=keypoints))
+        return [d for d in found if d.min_side >= self.config.min_face_px]
+
+    def close(self) -> None:
+        """Release the MediaPipe task (safe to call twice)."""
+        task, self._task = getattr(self, "_task", None), None
+        if task is not None:
+            task.close()
+
+
+class HaarDetector(_Closing):
+    """OpenCV's frontal-face Haar cascade: no MediaPipe needed, no keypoints, no real score.
+
+    The score is a fixed 0.6 scaled by how many neighbouring windows agreed (capped at 1),
+    so ``min_confidence`` still filters the weakest hits.
+    """
+
+    name = "haar-frontalface"
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        folder = cv2.data.haarcascades  # type: ignore[attr-defined]
+        file = Path(folder) / "haarcascade_frontalface_default.xml"
+        self._cascade = cv2.CascadeClassifier(str(file))
+        if self._cascade.empty():
+            raise DetectorError(f"cannot load the Haar cascade {file}")
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in a BGR frame, above ``min_confidence`` and ``min_face_px``."""
+        h, w = image.shape[:2]
+        gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+        size = max(self.config.min_face_px, 20)
+        boxes, _levels, weights = self._cascade.detectMultiScale3(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(size, size), outputRejectLevels=True
+        )
+        found = []
+        for (x, y, bw, bh), weight in zip(boxes, np.ravel(weights), strict=False):
+            score = float(min(1.0, 0.5 + 0.1 * max(float(weight), 0.0)))
+            box = clamp_box(x, y, x + bw, y + bh, w, h)
+            if box is not None and score >= self.config.min_confidence:
+                found.append(Detection(box=box, score=score))
+        return [d for d in found if d.min_side >= self.config.min_face_px]
+
+
+class FixedDetector(_Closing):
+    """Test double: returns the detections given for each call, in turn (then the last)."""
+
+    name = "fixed"
+
+    def __init__(self, per_frame: Sequence[Sequence[Detection]]) -> None:
+        self.per_frame = [list(d) for d in per_frame] or [[]]
+        self.calls = 0
+        self.closed = False
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """The next list of detections."""
+        found = self.per_frame[min(self.calls, len(self.per_frame) - 1)]
+        self.calls += 1
+        return list(found)
+
+    def close(self) -> None:
+        """Remember that close was called."""
+        self.closed = True
+
+
+def make_detector(config: DetectorConfig | None = None) -> FaceDetector:
+    """The detector the config names; Haar (with a warning) when MediaPipe is missing and
+    ``fallback_to_haar`` allows it.
+
+    Raises:
+        DetectorError: the detector cannot be created.
+    """
+    config = config or DetectorConfig()
+    if config.backend == "haar":
+        return HaarDetector(config)
+    try:
+        return MediaPipeDetector(config)
+    except DetectorError as exc:
+        if config.fallback_to_haar and "not installed" in str(exc):
+            log.warning("%s; falling back to the OpenCV Haar detector", exc)
+            return HaarDetector(config)
+        raise
