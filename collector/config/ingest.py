@@ -44,12 +44,6 @@ class IngestConfig(Section):
         description="stable MQTT client id: the broker keeps this session's unacknowledged "
         "samples while ingest is down; give each ingest process its own",
     )
-    session_expiry_s: int = Field(
-        default=7 * 24 * 3600,
-        ge=0,
-        description="how long the broker keeps the session (MQTT 5 brokers; 3.1.1 keeps it "
-        "until the broker's own limit)",
-    )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds")
     backoff_max_s: float = Field(
         default=30.0, gt=0, description="longest pause between retries when the disk is full"

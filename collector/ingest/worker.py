@@ -1,0 +1,247 @@
+"""The ingest loop: paho with manual acknowledgement, a bounded queue and a batching writer.
+
+paho's network thread validates each message and queues it; this module's ``run`` drains the
+queue into batches, commits each (``Writer``) and only then acknowledges its messages. A message
+that is never acknowledged (crash, disk full, shutdown mid-batch) is redelivered by the broker
+to the same persistent session, and the idempotent insert makes the second copy harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from collector.config import CollectorConfig
+from collector.config.broker import parse_broker_url
+from collector.ingest.validate import Outcome, Rejected, validate_message
+from collector.ingest.writer import FileSystem, StorageError, Writer
+from collector.store import DB_NAME, BlobStore, connect
+from wire import Kind, subscription
+
+log = logging.getLogger("facetrove.ingest")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One validated message waiting for its commit and acknowledgement."""
+
+    outcome: Outcome
+    mid: int
+    qos: int
+    generation: int  # connection it arrived on: acks for an older connection are not sent
+
+
+@dataclass
+class IngestStats:
+    """Running totals of this process (the store's ``counters`` hold the durable ones)."""
+
+    batches: int = 0
+    stored: int = 0
+    redelivered: int = 0
+    rejected: int = 0
+    storage_errors: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def broker_endpoint(config: CollectorConfig) -> tuple[str, int, str | None, str | None]:
+    """Host, port, username and password of the broker ingest connects to."""
+    b = config.broker
+    if b.url:
+        addr = parse_broker_url(b.url)
+        return addr.host, addr.port, addr.username or b.username, addr.password or b.password
+    return b.embedded_host, b.embedded_port, b.username, b.password
+
+
+class IngestWorker:
+    """Subscribes to samples, status and stats and commits them durably before acknowledging."""
+
+    def __init__(self, config: CollectorConfig, *, fs: FileSystem | None = None) -> None:
+        self.config = config
+        self.cfg = config.ingest
+        self.stats = IngestStats()
+        self._fs = fs
+        self._queue: queue.Queue[Delivery] = queue.Queue(maxsize=4 * self.cfg.batch_max)
+        self._generation = 0
+        self._stop = threading.Event()
+        self.subscribed = threading.Event()
+        self._client: mqtt.Client | None = None
+
+    # -- paho callbacks (network thread) -------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, _ud: Any, flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        group = self.cfg.shared_group
+        topics = [(subscription(kind, group), kind.qos) for kind in Kind if _ingests(kind)]
+        client.subscribe(topics)
+        log.info(
+            "connected (session present: %s), subscribing to %s",
+            flags.session_present,
+            ", ".join(t for t, _ in topics),
+        )
+
+    def _on_subscribe(self, _c: mqtt.Client, _ud: Any, _mid: int, codes: Any, _p: Any) -> None:
+        if any(code.is_failure for code in codes):
+            log.error("broker refused a subscription: %s", codes)
+            return
+        log.info("subscribed")
+        self.subscribed.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if not self._stop.is_set():
+            log.warning("disconnected from broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            outcome = validate_message(msg.topic, bytes(msg.payload), self.cfg.max_payload_bytes)
+            delivery = Delivery(outcome, msg.mid, msg.qos, self._generation)
+            # A full queue blocks the network thread: TCP back-pressure instead of memory.
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(delivery, timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+        except Exception:  # the network thread must survive anything a payload does
+            log.exception("unexpected error handling a message on %r", msg.topic[:200])
+
+    # -- the writer loop (caller's thread) -----------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> IngestStats:
+        """Connect, ingest until ``stop`` is set, flush what was received, disconnect."""
+        stop = stop or threading.Event()
+        data_dir = self.config.data_dir
+        db = connect(data_dir / DB_NAME)
+        writer = Writer(
+            db,
+            BlobStore(data_dir / "blobs"),
+            quarantine_max_rows=self.cfg.quarantine_max_rows,
+            quarantine_head_bytes=self.cfg.quarantine_head_bytes,
+            fs=self._fs,
+        )
+        host, port, user, password = broker_endpoint(self.config)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.cfg.client_id,
+            clean_session=False,  # the broker keeps our subscription and unacked samples
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if user:
+            client.username_pw_set(user, password)
+        if self.config.broker.url and parse_broker_url(self.config.broker.url).tls:
+            client.tls_set()
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(1, 5)
+        self._client = client
+        log.info("ingest %s -> %s:%d, store %s", self.cfg.client_id, host, port, data_dir)
+        client.connect_async(host, port, keepalive=self.cfg.keepalive_s)
+        client.loop_start()
+        try:
+            while not stop.is_set():
+                batch = self._next_batch(stop)
+                if batch:
+                    self._commit_and_ack(writer, batch, stop)
+            self._stop.set()
+            # Flush what is already queued so a clean stop acknowledges all it received.
+            rest = self._drain()
+            if rest:
+                self._commit_and_ack(writer, rest, None)
+        finally:
+            self._stop.set()
+            client.disconnect()
+            client.loop_stop()
+            db.close()
+        log.info(
+            "ingest stopped: %d stored, %d redelivered, %d rejected",
+            self.stats.stored,
+            self.stats.redelivered,
+            self.stats.rejected,
+        )
+        return self.stats
+
+    def _next_batch(self, stop: threading.Event) -> list[Delivery]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.cfg.batch_ms / 1000
+        while len(batch) < self.cfg.batch_max and not stop.is_set():
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(
+                    self._queue.get_nowait()
+                    if remaining <= 0
+                    else self._queue.get(timeout=remaining)
+                )
+            except queue.Empty:
+                break
+        return batch
+
+    def _drain(self) -> list[Delivery]:
+        items = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _commit_and_ack(
+        self, writer: Writer, batch: list[Delivery], stop: threading.Event | None
+    ) -> None:
+        delay = 0.5
+        while True:
+            received_at = datetime.now(timezone.utc).isoformat()
+            try:
+                result = writer.commit([d.outcome for d in batch], received_at)
+                break
+            except StorageError as exc:
+                self.stats.storage_errors += 1
+                log.error(
+                    "%s%s; %d messages NOT acknowledged, retrying in %.1fs",
+                    "DISK FULL: " if exc.disk_full else "",
+                    exc,
+                    len(batch),
+                    delay,
+                )
+                if stop is None or stop.wait(delay):
+                    log.warning(
+                        "stopping with %d uncommitted messages: broker redelivers", len(batch)
+                    )
+                    return
+                delay = min(delay * 2, self.cfg.backoff_max_s)
+        client = self._client
+        for d in batch:
+            if d.qos > 0 and client is not None and d.generation == self._generation:
+                client.ack(d.mid, d.qos)
+        self.stats.batches += 1
+        self.stats.stored += result.stored
+        self.stats.redelivered += result.redelivered
+        for reason, n in result.rejected.items():
+            self.stats.rejected += n
+            self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + n
+        for d in batch:
+            if isinstance(d.outcome, Rejected):
+                log.debug(
+                    "rejected %s: %s %s", d.outcome.topic[:120], d.outcome.reason, d.outcome.detail
+                )
+
+
+def _ingests(kind: Kind) -> bool:
+    return kind in (Kind.SAMPLE, Kind.STATUS, Kind.STATS)
