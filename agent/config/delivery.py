@@ -1,0 +1,191 @@
+"""Config sections of the delivery half of the agent: outbox, broker, stats and the run loop.
+
+Every field has a description; docs/agent.md lists them with their defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from agent.config.base import Section
+
+_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
+
+
+class TlsConfig(Section):
+    """TLS towards the broker (used when `enabled` is true or the URL scheme is mqtts://)."""
+
+    enabled: bool | None = Field(
+        default=None, description="force TLS on or off; unset = on for mqtts:// URLs only"
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the broker's certificate; "
+        "unset = the system's trusted CAs",
+    )
+    cert_file: Path | None = Field(
+        default=None, description="PEM client certificate, for brokers that require one"
+    )
+    key_file: Path | None = Field(
+        default=None, description="PEM private key of the client certificate"
+    )
+    insecure: bool = Field(
+        default=False,
+        description="skip the broker certificate and host name check (testing only)",
+    )
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together")
+        return self
+
+
+class BrokerConfig(Section):
+    """The MQTT broker samples go to."""
+
+    url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="mqtt://[user:pass@]host[:port] or mqtts://... (TLS, default port 8883)",
+    )
+    username: str | None = Field(
+        default=None, description="MQTT username (overrides one in the URL)"
+    )
+    password: SecretStr | None = Field(
+        default=None, description="MQTT password; use ${ENV} to keep it out of the file"
+    )
+    protocol: Literal["3.1.1", "5"] = Field(default="3.1.1", description="MQTT protocol version")
+    client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; default facetrove-agent-<device_id> (stable, so the "
+        "broker keeps the session across restarts)",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds")
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="MQTT 5: how long the broker keeps the session while the agent is away",
+    )
+    max_inflight: int = Field(
+        default=20, ge=1, le=1000, description="samples published but not yet acknowledged"
+    )
+    reconnect_min_s: int = Field(default=1, ge=1, description="first reconnect wait, seconds")
+    reconnect_max_s: int = Field(
+        default=30, ge=1, description="reconnect waits double up to this, seconds"
+    )
+    connect_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="finite sources (files, folders): give up after this long without a "
+        "broker connection once capture is done; the samples stay in the outbox",
+    )
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings")
+
+    @field_validator("url")
+    @classmethod
+    def _url_ok(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(_SCHEMES)}, e.g. mqtt://host:1883")
+        if not parts.hostname:
+            raise ValueError("the URL names no host, e.g. mqtt://host:1883")
+        try:
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _backoff(self) -> BrokerConfig:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
+
+    @property
+    def use_tls(self) -> bool:
+        """Whether to connect with TLS."""
+        if self.tls.enabled is not None:
+            return self.tls.enabled
+        return _SCHEMES[urlsplit(self.url).scheme]
+
+    @property
+    def host(self) -> str:
+        """Host name of the broker."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """TCP port of the broker (1883, or 8883 with TLS, unless the URL names one)."""
+        return urlsplit(self.url).port or (8883 if self.use_tls else 1883)
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        """(username, password): the fields win over credentials in the URL."""
+        parts = urlsplit(self.url)
+        user = self.username or (unquote(parts.username) if parts.username else None)
+        if self.password is not None:
+            pw: str | None = self.password.get_secret_value()
+        else:
+            pw = unquote(parts.password) if parts.password else None
+        return user, pw
+
+    def masked_url(self) -> str:
+        """The URL with any password replaced by ***."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+
+class OutboxConfig(Section):
+    """The durable queue on disk that holds samples until the broker acknowledged them."""
+
+    path: Path = Field(
+        default=Path("./facetrove-outbox.db"),
+        description="SQLite file of the outbox (kept across restarts)",
+    )
+    max_rows: int = Field(default=20_000, ge=1, description="most samples kept")
+    max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="most payload bytes kept"
+    )
+    max_age_s: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="samples older than this are dropped"
+    )
+    policy: Literal["drop_oldest", "drop_newest"] = Field(
+        default="drop_oldest",
+        description="when a limit is reached: drop_oldest makes room for the new sample, "
+        "drop_newest refuses the new one (counted either way)",
+    )
+
+
+class RunConfig(Section):
+    """How the agent runs and stops."""
+
+    stats_interval_s: float = Field(
+        default=30.0, gt=0, description="how often the stats message is published, seconds"
+    )
+    flush_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="on SIGINT/SIGTERM: wait this long for the broker to acknowledge what is "
+        "in flight before disconnecting (unsent samples stay in the outbox)",
+    )
+    drain_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="finite sources: after capture ends, wait at most this long for the outbox "
+        "to drain while connected",
+    )
+    preview: bool = Field(
+        default=False, description="show boxes, track ids and pre-labels in a window (needs a GUI)"
+    )
+    summary_json: bool = Field(
+        default=False, description="print one JSON summary line on stdout when the agent exits"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="log level of the agent (logs go to stderr)"
+    )

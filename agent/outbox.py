@@ -1,0 +1,295 @@
+"""The durable outbox: a SQLite queue on disk between capture and the broker.
+
+A sample is committed here (WAL, ``synchronous=FULL``) before any network I/O, and its row is
+deleted only after the broker acknowledged it (QoS 1 PUBACK). So a sample survives a broker
+outage, ``kill -9`` and a power cut. The queue is bounded by rows, bytes and age with an explicit
+policy, and every drop is counted by reason in the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    size INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+#: Persistent counters: samples put, acknowledged, and dropped by reason.
+COUNTERS = ("put", "acked", "dropped_rows", "dropped_bytes", "dropped_age")
+
+
+class OutboxError(RuntimeError):
+    """The outbox file cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One sample waiting for delivery."""
+
+    seq: int
+    sample_id: str
+    payload: bytes
+
+
+class Outbox:
+    """A bounded, durable FIFO of encoded sample payloads, safe to use from several threads.
+
+    In-flight tracking is in memory: a row handed out by :meth:`next_batch` is not handed out
+    again until :meth:`release` (or a restart, which re-sends everything not acknowledged).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        max_rows: int = 20_000,
+        max_bytes: int = 256 * 1024 * 1024,
+        max_age_s: float = 7 * 24 * 3600.0,
+        policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest",
+    ) -> None:
+        self.path = Path(path)
+        self.max_rows, self.max_bytes, self.max_age_s, self.policy = (
+            max_rows,
+            max_bytes,
+            max_age_s,
+            policy,
+        )
+        self._lock = threading.Lock()
+        self._inflight: set[str] = set()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None, timeout=10
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
+        self._rows, self._bytes = int(row[0]), int(row[1])
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def put(self, sample_id: str, payload: bytes, created: float | None = None) -> list[str]:
+        """Commit one sample durably; return the ids dropped to respect the limits.
+
+        With policy ``drop_newest`` a full outbox refuses the new sample: its own id is returned.
+        """
+        created = time.time() if created is None else created
+        size = len(payload)
+        with self._lock:
+            dropped = self._expire_locked(created)
+            if self.policy == "drop_newest" and (
+                self._rows + 1 > self.max_rows or self._bytes + size > self.max_bytes
+            ):
+                reason = "dropped_rows" if self._rows + 1 > self.max_rows else "dropped_bytes"
+                self._bump(reason, 1)
+                return [*dropped, sample_id]
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                victims = self._make_room_locked(size)
+                self._db.execute(
+                    "INSERT INTO outbox (sample_id, created, size, payload) VALUES (?, ?, ?, ?)",
+                    (sample_id, created, size, payload),
+                )
+                self._db.execute(
+                    "INSERT INTO counters VALUES ('put', 1) "
+                    "ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
+            for _, vid, vsize in victims:
+                self._rows -= 1
+                self._bytes -= vsize
+                self._inflight.discard(vid)
+            self._rows += 1
+            self._bytes += size
+            return [*dropped, *(v[1] for v in victims)]
+
+    def _make_room_locked(self, size: int) -> list[tuple[str, str, int]]:
+        """Delete the oldest rows until one more of ``size`` bytes fits (inside a transaction)."""
+        victims: list[tuple[str, str, int]] = []
+        rows, total = self._rows, self._bytes
+        if rows + 1 <= self.max_rows and total + size <= self.max_bytes:
+            return victims
+        cur = self._db.execute("SELECT sample_id, size FROM outbox ORDER BY seq")
+        for sid, vsize in cur:
+            if rows + 1 <= self.max_rows and total + size <= self.max_bytes:
+                break
+            reason = "dropped_rows" if rows + 1 > self.max_rows else "dropped_bytes"
+            victims.append((reason, sid, int(vsize)))
+            rows -= 1
+            total -= int(vsize)
+        cur.close()
+        for reason, sid, _ in victims:
+            self._db.execute("DELETE FROM outbox WHERE sample_id = ?", (sid,))
+            self._count_in_tx(reason, 1)
+        return victims
+
+    def expire(self, now: float | None = None) -> list[str]:
+        """Drop samples older than ``max_age_s``; return their ids."""
+        with self._lock:
+            return self._expire_locked(time.time() if now is None else now)
+
+    def _expire_locked(self, now: float) -> list[str]:
+        cutoff = now - self.max_age_s
+        try:
+            old = self._db.execute(
+                "SELECT sample_id, size FROM outbox WHERE created < ? ORDER BY seq", (cutoff,)
+            ).fetchall()
+            if not old:
+                return []
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM outbox WHERE created < ?", (cutoff,))
+            self._count_in_tx("dropped_age", len(old))
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OutboxError(f"cannot expire old samples in {self.path}: {exc}") from None
+        for sid, size in old:
+            self._rows -= 1
+            self._bytes -= int(size)
+            self._inflight.discard(sid)
+        return [sid for sid, _ in old]
+
+    def ack(self, sample_id: str) -> bool:
+        """The broker acknowledged ``sample_id``: delete it. Returns False if it was not there."""
+        with self._lock:
+            self._inflight.discard(sample_id)
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                row = self._db.execute(
+                    "DELETE FROM outbox WHERE sample_id = ? RETURNING size", (sample_id,)
+                ).fetchone()
+                if row is not None:
+                    self._count_in_tx("acked", 1)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise OutboxError(f"cannot delete an acknowledged sample: {exc}") from None
+            if row is None:
+                return False
+            self._rows -= 1
+            self._bytes -= int(row[0])
+            return True
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def next_batch(self, limit: int) -> list[Pending]:
+        """Up to ``limit`` oldest samples not already in flight; they are marked in flight."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            skip = len(self._inflight)
+            rows = self._db.execute(
+                "SELECT seq, sample_id, payload FROM outbox ORDER BY seq LIMIT ?",
+                (limit + skip,),
+            ).fetchall()
+            out = [Pending(int(s), str(i), bytes(p)) for s, i, p in rows if i not in self._inflight]
+            out = out[:limit]
+            self._inflight.update(p.sample_id for p in out)
+            return out
+
+    def release(self, sample_id: str | None = None) -> None:
+        """Forget that one (or every) sample is in flight, so it will be handed out again."""
+        with self._lock:
+            if sample_id is None:
+                self._inflight.clear()
+            else:
+                self._inflight.discard(sample_id)
+
+    def ids(self) -> list[str]:
+        """Every sample id in the outbox, oldest first."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT sample_id FROM outbox ORDER BY seq")]
+
+    @property
+    def depth(self) -> int:
+        """Number of samples waiting (including those in flight)."""
+        return self._rows
+
+    @property
+    def bytes(self) -> int:
+        """Payload bytes waiting."""
+        return self._bytes
+
+    @property
+    def inflight(self) -> int:
+        """Number of samples handed out and not yet acknowledged."""
+        return len(self._inflight)
+
+    def counters(self) -> dict[str, int]:
+        """Persistent counters (survive restarts): put, acked, dropped_rows/bytes/age."""
+        with self._lock:
+            found = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+        return {name: int(found.get(name, 0)) for name in COUNTERS}
+
+    def get_value(self, name: str, default: int = 0) -> int:
+        """A persistent integer kept next to the queue (e.g. the next track id)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else default
+
+    def set_value(self, name: str, value: int) -> None:
+        """Store a persistent integer (committed durably)."""
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO counters VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (name, int(value)),
+                )
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
+
+    def drops(self) -> dict[str, int]:
+        """Samples dropped by the outbox, by reason (``outbox_rows``, ``outbox_bytes``, ...)."""
+        c = self.counters()
+        return {f"outbox_{k.removeprefix('dropped_')}": c[k] for k in COUNTERS if "dropped" in k}
+
+    def close(self) -> None:
+        """Checkpoint and close the file."""
+        with self._lock:
+            # Another process may hold the WAL; closing is still safe then.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _bump(self, name: str, n: int) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._count_in_tx(name, n)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OutboxError(f"cannot update outbox counters: {exc}") from None
+
+    def _count_in_tx(self, name: str, n: int) -> None:
+        self._db.execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
+            (name, n, n),
+        )
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # no transaction was open
+            self._db.execute("ROLLBACK")

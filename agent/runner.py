@@ -1,0 +1,366 @@
+"""The agent's run loop: source -> pipeline -> outbox -> publisher, and a clean shutdown.
+
+Threads: the capture loop runs in the calling (main) thread, which also handles signals and the
+preview window; the publisher's delivery thread drains the outbox; paho's network thread talks
+to the broker. A finite source (file, folder) ends with a bounded drain of the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+import wire
+from agent.config import AgentConfig
+from agent.outbox import Outbox, OutboxError
+from agent.publisher import Publisher, PublisherError, check_tls_files
+from agent.sources import STREAM_SCHEMES, Frame, Source, SourceError
+from agent.stats import IdLog, RunStats, build_stats
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # the source or the pipeline failed
+EXIT_CONFIG = 2  # invalid config or TLS file, found before capture
+EXIT_UNDELIVERED = 3  # broker refused us or stayed unreachable: samples stay in the outbox
+_TRACK_KEY = "next_track_id"
+
+
+class Ready(Protocol):
+    """What the pipeline hands over: a sample ready to encode."""
+
+    header: wire.SampleHeader
+
+    def encode(self) -> bytes: ...
+
+
+class PipelineLike(Protocol):
+    """The part of ``agent.pipeline.Pipeline`` the runner uses (test doubles implement it)."""
+
+    detector_name: str
+    model_id: str | None
+    next_track_id: int
+
+    def process(self, frame: Frame) -> Iterable[Ready]: ...
+
+    def flush(self) -> Iterable[Ready]: ...
+
+    def apply_config(self, cfg: wire.AgentConfig) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunResult:
+    """How a run ended; ``summary`` is what ``--summary-json`` prints."""
+
+    exit_code: int
+    reason: str
+    message: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def is_live(spec: str) -> bool:
+    """A camera index or stream URL never ends by itself; files and folders do."""
+    text = spec.strip()
+    return text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
+
+
+def _default_source(config: AgentConfig) -> Source:
+    from agent.sources import open_source
+
+    return open_source(config.source.spec, config.source)
+
+
+def _default_pipeline(config: AgentConfig, start_track_id: int) -> PipelineLike:
+    from agent.pipeline import Pipeline
+
+    pipeline: PipelineLike = Pipeline.from_config(  # type: ignore[attr-defined]
+        config.device_id,
+        detector=config.detector,
+        quality=config.quality,
+        sampler=config.sampler,
+        crop=config.crop,
+        prelabel=config.prelabel,
+        start_track_id=start_track_id,
+    )
+    return pipeline
+
+
+class Runner:
+    """One agent run. ``run()`` returns a :class:`RunResult`; it never calls ``sys.exit``."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        source_factory: Callable[[AgentConfig], Source] = _default_source,
+        pipeline_factory: Callable[[AgentConfig, int], PipelineLike] = _default_pipeline,
+        id_log: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.source_factory, self.pipeline_factory = source_factory, pipeline_factory
+        self.id_log = IdLog(id_log)
+        self.stats = RunStats()
+        self.accepted_ids: list[str] = []
+        self.paused = False
+        self.revision: int | None = None
+        self.announced_model: str | None = None
+        self._stop = threading.Event()
+        self._pending_cfg: wire.AgentConfig | None = None
+        self._cfg_lock = threading.Lock()
+        self.outbox: Outbox | None = None
+        self.publisher: Publisher | None = None
+        self.pipeline: PipelineLike | None = None
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        """Stop capturing and shut down cleanly (signal handler)."""
+        if signum is not None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+        self._stop.set()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Run until the source ends and the outbox drained, a signal, or a fatal error."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self.request_stop)
+            signal.signal(signal.SIGTERM, self.request_stop)
+        try:
+            result = self._run()
+        finally:
+            self._shutdown()
+        result.summary = self._summary(result)
+        return result
+
+    def _run(self) -> RunResult:
+        cfg = self.config
+        try:
+            check_tls_files(cfg)
+        except PublisherError as exc:
+            return RunResult(EXIT_CONFIG, "config", str(exc))
+        try:
+            o = cfg.outbox
+            self.outbox = Outbox(o.path, o.max_rows, o.max_bytes, o.max_age_s, o.policy)
+        except OutboxError as exc:
+            return RunResult(EXIT_ERROR, "outbox", str(exc))
+        try:
+            source = self.source_factory(cfg)
+        except SourceError as exc:
+            return RunResult(EXIT_ERROR, "source", str(exc))
+        try:
+            try:
+                self.pipeline = self.pipeline_factory(cfg, self.outbox.get_value(_TRACK_KEY))
+            except (RuntimeError, OSError, ValueError) as exc:
+                return RunResult(EXIT_ERROR, "pipeline", f"cannot start the pipeline: {exc}")
+            self.publisher = Publisher(
+                cfg,
+                self.outbox,
+                on_config=self._on_config,
+                on_model=self._on_model,
+                stats=self._stats,
+                status_extra={
+                    "model_id": self.pipeline.model_id,
+                    "detector": self.pipeline.detector_name,
+                    "source": getattr(source, "label", cfg.source.spec)[:512],
+                },
+                id_log=self.id_log,
+            )
+            self.publisher.start()
+            ended = self._capture(source)
+        except SourceError as exc:
+            return RunResult(EXIT_ERROR, "source", str(exc))
+        except OutboxError as exc:
+            return RunResult(EXIT_ERROR, "outbox", str(exc))
+        finally:
+            source.close()
+        if self.publisher.fatal:
+            return RunResult(EXIT_UNDELIVERED, "refused", self._kept(self.publisher.fatal))
+        if ended and not is_live(cfg.source.spec):
+            return self._drain()
+        return RunResult(EXIT_OK, "stopped")
+
+    def _capture(self, source: Source) -> bool:
+        """The capture loop; True if the source ended by itself, False if stopped."""
+        assert self.pipeline is not None and self.publisher is not None
+        live = is_live(self.config.source.spec)
+        preview = None
+        if self.config.run.preview:
+            from agent.preview import open_preview
+
+            preview = open_preview()
+        for frame in source:
+            self._apply_pending()
+            while self.paused and not live and not self._stopping():
+                time.sleep(0.05)
+                self._apply_pending()
+            if self._stopping():
+                return False
+            if self.paused:
+                continue  # live sources keep reading so the camera buffer stays fresh
+            self._deliver(self.pipeline.process(frame))
+            if preview is not None and not preview.show(frame, self.pipeline):
+                preview = None
+        self._deliver(self.pipeline.flush())
+        return not self._stopping()
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or bool(self.publisher and self.publisher.fatal)
+
+    def _deliver(self, ready: Iterable[Ready]) -> None:
+        assert self.outbox is not None and self.publisher is not None
+        for item in ready:
+            sid = item.header.sample_id
+            dropped = self.outbox.put(sid, item.encode())
+            self.stats.accepted += 1
+            self.accepted_ids.append(sid)
+            self.id_log.write("put", sid)
+            for d in dropped:
+                self.id_log.write("drop", d)
+            if dropped:
+                log.warning("outbox full: dropped %d sample(s) (%s)", len(dropped), "limit")
+            self.publisher.wake()
+
+    def _drain(self) -> RunResult:
+        """After a finite source ended: wait (bounded) until the broker acknowledged everything."""
+        assert self.outbox is not None and self.publisher is not None
+        pub, run_cfg = self.publisher, self.config.run
+        start = time.monotonic()
+        log.info("source ended; delivering %d sample(s) from the outbox", self.outbox.depth)
+        while self.outbox.depth > 0:
+            now = time.monotonic()
+            if pub.fatal:
+                return RunResult(EXIT_UNDELIVERED, "refused", self._kept(pub.fatal))
+            if self._stop.is_set():
+                return RunResult(EXIT_OK, "stopped")
+            since = pub.disconnected_since
+            if since is not None and now - max(since, start) > self.config.broker.connect_timeout_s:
+                return RunResult(
+                    EXIT_UNDELIVERED,
+                    "unreachable",
+                    self._kept(
+                        f"no connection to the broker {self.config.broker.masked_url()} for "
+                        f"{self.config.broker.connect_timeout_s:g}s"
+                    ),
+                )
+            if now - start > run_cfg.drain_timeout_s:
+                return RunResult(
+                    EXIT_UNDELIVERED,
+                    "timeout",
+                    self._kept(f"the outbox did not drain in {run_cfg.drain_timeout_s:g}s"),
+                )
+            self._apply_pending()
+            time.sleep(0.05)
+        return RunResult(EXIT_OK, "drained")
+
+    def _kept(self, why: str) -> str:
+        depth = self.outbox.depth if self.outbox else 0
+        path = self.config.outbox.path
+        return f"{why}; {depth} sample(s) are kept in the outbox {path} and will be sent next run"
+
+    def _shutdown(self) -> None:
+        """Flush, close the detector, publish status offline, disconnect. Never raises."""
+        pub, outbox = self.publisher, self.outbox
+        connected = pub is not None and pub.connected.is_set() and not pub.fatal
+        flushed = (
+            pub.flush(self.config.run.flush_timeout_s, drain=True) if pub and connected else True
+        )
+        if not flushed and outbox is not None:
+            log.warning("%d sample(s) stay in the outbox for the next run", outbox.depth)
+        if self.pipeline is not None:
+            try:
+                if outbox is not None:
+                    outbox.set_value(_TRACK_KEY, self.pipeline.next_track_id)
+                self.pipeline.close()
+            except (RuntimeError, OSError, OutboxError) as exc:
+                log.warning("closing the pipeline: %s", exc)
+        if pub is not None:
+            pub.stop()
+        if outbox is not None:
+            self.final_depth = outbox.depth
+            self.final_drops = outbox.drops()
+            outbox.close()
+        self.id_log.close()
+
+    # -- config and model from the collector (network thread) -----------------------------------
+
+    def _on_config(self, cfg: wire.AgentConfig) -> None:
+        with self._cfg_lock:
+            self._pending_cfg = cfg
+        # Pause takes effect at once for delivery; the pipeline picks the rest up between frames.
+        self.paused = cfg.paused
+        if self.publisher is not None:
+            self.publisher.paused = cfg.paused
+        log.info("config revision %d received (paused=%s)", cfg.revision, cfg.paused)
+
+    def _apply_pending(self) -> None:
+        with self._cfg_lock:
+            cfg, self._pending_cfg = self._pending_cfg, None
+        if cfg is None or self.pipeline is None:
+            return
+        self.pipeline.apply_config(cfg)
+        self.revision = cfg.revision
+        log.info("applied config revision %d", cfg.revision)
+
+    def _on_model(self, ann: wire.ModelAnnouncement) -> None:
+        self.announced_model = ann.model_id
+        log.info(
+            "model %s announced (%s); this agent keeps its local model until one is installed",
+            ann.model_id,
+            ann.url,
+        )
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def _stats(self) -> wire.Stats:
+        assert self.outbox is not None and self.publisher is not None
+        counters = getattr(self.pipeline, "counters", None)
+        if counters is not None:
+            self.stats.frames, self.stats.faces = counters.frames, counters.faces
+        return build_stats(
+            device_id=self.config.device_id,
+            run=self.stats,
+            sent=self.publisher.sent,
+            depth=self.outbox.depth,
+            outbox_bytes=self.outbox.bytes,
+            outbox_drops=self.outbox.drops(),
+            pipeline_drops=dict(counters.drops) if counters is not None else {},
+            model_id=self.pipeline.model_id if self.pipeline else None,
+            paused=self.paused,
+            revision=self.revision,
+        )
+
+    def _summary(self, result: RunResult) -> dict[str, Any]:
+        counters = getattr(self.pipeline, "counters", None)
+        return {
+            "event": "summary",
+            "device_id": self.config.device_id,
+            "exit_code": result.exit_code,
+            "reason": result.reason,
+            "message": result.message,
+            "source": self.config.source.spec,
+            "duration_s": round(self.stats.uptime(), 3),
+            "frames": counters.frames if counters else 0,
+            "faces": counters.faces if counters else 0,
+            "samples_accepted": self.stats.accepted,
+            "samples_sent": self.publisher.sent if self.publisher else 0,
+            "outbox_depth": getattr(self, "final_depth", None),
+            "outbox_path": str(self.config.outbox.path),
+            "outbox_dropped": getattr(self, "final_drops", {}),
+            "drops": dict(counters.drops) if counters else {},
+            "config_revision": self.revision,
+            "accepted_ids": self.accepted_ids,
+        }
+
+
+def summary_line(result: RunResult) -> str:
+    """The one-line JSON summary printed by ``--summary-json``."""
+    return json.dumps(result.summary, separators=(",", ":"), sort_keys=False)
