@@ -55,6 +55,14 @@ def frames_per_second(fn: Callable[[], object], seconds: float) -> float:
     return count / elapsed
 
 
+def read_bgr(file: Path) -> np.ndarray:
+    """An image file as a BGR array; a clear error if OpenCV cannot read it."""
+    image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+    if image is None:
+        raise click.ClickException(f"cannot read image {file}")
+    return image
+
+
 def preprocess(crop_bgr: np.ndarray) -> np.ndarray:
     """What the agent does to a face crop before the emotion model."""
     gray = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
@@ -84,7 +92,7 @@ def main(runs: int, seconds: float) -> None:
     session = ort.InferenceSession(
         str(models.path(models.EMOTION_ONNX)), options, providers=["CPUExecutionProvider"]
     )
-    face = cv2.imread(str(expression_file("hao")))[174:475, 103:404]  # the detected face box
+    face = read_bgr(expression_file("hao"))[174:475, 103:404]  # the detected face box
     single = preprocess(face)
     batch = np.repeat(single, 8, axis=0)
     pre_ms = median_ms(lambda: preprocess(face), runs)
@@ -96,7 +104,7 @@ def main(runs: int, seconds: float) -> None:
     emotion.add_row("ONNX, batch of 8, per face", f"{batch_ms:.3f}", f"{batch_ms / pre_ms:.1f}")
     console.print(emotion)
 
-    frame = cv2.cvtColor(cv2.imread(str(face_file("multi_face.jpg"))), cv2.COLOR_BGR2RGB)
+    frame = cv2.cvtColor(read_bgr(face_file("multi_face.jpg")), cv2.COLOR_BGR2RGB)
     frame = np.ascontiguousarray(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA))
     detectors = Table("detector, 640x480 (1 CPU)", "faces", "frames/s", "ms/frame", "x short")
     short_fps = 0.0
