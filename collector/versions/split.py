@@ -26,6 +26,7 @@ class SplitSample:
     device_id: str
     track_id: int | None
     crop_sha256: str
+    frame_sha256: str | None = None
 
 
 @dataclass
@@ -61,11 +62,13 @@ def _group_key(s: SplitSample, group_by: str) -> tuple[str, ...] | None:
 
 
 def build_groups(samples: Sequence[SplitSample], group_by: str) -> list[list[int]]:
-    """Indices of ``samples`` grouped by track/device and by identical crop bytes."""
+    """Indices of ``samples`` grouped by track/device, identical crop bytes and shared frames."""
     uf = _UnionFind(len(samples))
     first: dict[tuple[str, ...], int] = {}
     for i, s in enumerate(samples):
         keys: list[tuple[str, ...]] = [("crop", s.crop_sha256)]
+        if s.frame_sha256:  # faces cut from one frame end up in one detection image
+            keys.append(("frame", s.frame_sha256))
         key = _group_key(s, group_by)
         if key is not None:
             keys.append(key)

@@ -1,0 +1,275 @@
+"""Creating a version: an immutable snapshot of confirmed samples, split, processed and carded.
+
+Order of work: parse and check the recipe (nothing touched yet), select the confirmed samples,
+split them once, write every image under ``versions/<id>.partial/`` with a process pool, write the
+manifest and the card, rename the folder to ``versions/<id>`` and record the rows. A failed build
+leaves the store's samples untouched and marks the version ``failed`` with the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from rich.progress import Progress
+
+from collector.store.blobs import BlobStore
+from collector.versions import card as cards
+from collector.versions.preprocess import Box, clip_box
+from collector.versions.recipe import (
+    Recipe,
+    RecipeError,
+    canonical_yaml,
+    parse_recipe,
+    recipe_sha256,
+)
+from collector.versions.split import SplitSample, split_samples
+from collector.versions.work import Done, Job, Worker, describe, init_worker, run_chunk
+
+MANIFEST = "manifest.jsonl"
+_SPLIT_FIELDS = ("id", "label", "device_id", "track_id", "crop_sha256", "frame_sha256")
+CHUNK = 64
+
+
+class VersionError(Exception):
+    """A version that cannot be created or found; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class BuiltVersion:
+    id: str
+    path: Path
+    samples: int
+    images: int
+    card: dict[str, Any]
+
+
+def versions_root(data_dir: Path) -> Path:
+    return data_dir / "versions"
+
+
+def store_classes(db: sqlite_utils.Database) -> list[str]:
+    """Active classes in their display order."""
+    rows = db.query("select name from classes where active = 1 order by position, name")
+    return [r["name"] for r in rows]
+
+
+def confirmed_samples(db: sqlite_utils.Database, classes: Sequence[str]) -> list[dict[str, Any]]:
+    """Confirmed samples whose label is one of ``classes``, by id."""
+    marks = ",".join("?" for _ in classes)
+    sql = (
+        "select * from samples where state = 'confirmed' and label is not null"
+        f" and label in ({marks}) order by id"
+    )
+    return list(db.query(sql, list(classes)))
+
+
+def next_version_id(db: sqlite_utils.Database, name: str | None) -> str:
+    """``name`` if given and free, else ``v<N>`` with the next free N."""
+    taken = {r["id"] for r in db.query("select id from versions")}
+    if name:
+        if name in taken:
+            raise VersionError(f"version {name!r} already exists; versions are immutable")
+        return name
+    numbers = [int(m.group(1)) for t in taken if (m := re.fullmatch(r"v(\d+)", t))]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def create_version(
+    data_dir: Path,
+    db: sqlite_utils.Database,
+    recipe_text: str,
+    *,
+    name: str | None = None,
+    created_by: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> BuiltVersion:
+    """Build a version from recipe YAML; raises RecipeError/VersionError before any work."""
+    recipe = parse_recipe(recipe_text)
+    classes = recipe.check_classes(store_classes(db))
+    samples = confirmed_samples(db, classes)
+    if not samples:
+        raise VersionError(f"no confirmed samples with a label in: {', '.join(classes)}")
+    version_id = next_version_id(db, name or recipe.name)
+
+    split = split_samples(
+        [SplitSample(*(s[k] for k in _SPLIT_FIELDS)) for s in samples],
+        recipe.split,
+        recipe.seed,
+        classes,
+    )
+    final = versions_root(data_dir) / version_id
+    partial = final.with_name(version_id + ".partial")
+    if final.exists():
+        raise VersionError(f"{final} already exists; remove it or choose another name")
+    shutil.rmtree(partial, ignore_errors=True)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    db.table("versions").insert(
+        {
+            "id": version_id,
+            "created_at": now,
+            "created_by": created_by,
+            "recipe": recipe_text,
+            "recipe_sha256": recipe_sha256(recipe_text),
+            "snapshot_sha256": snapshot_sha256(samples),
+            "samples": len(samples),
+            "path": str(final),
+            "status": "building",
+        }
+    )
+    try:
+        jobs = list(plan_jobs(recipe, samples, split.assignment, BlobStore(data_dir / "blobs")))
+        for sub in {str(Path(j.out).parent) for j in jobs}:
+            (partial / sub).mkdir(parents=True, exist_ok=True)
+        done = run_jobs(recipe, partial, jobs, workers=workers, progress=progress)
+        rows = manifest_rows(jobs, done)
+        with open(partial / MANIFEST, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, sort_keys=True) + "\n")
+        card = cards.make_card(version_id, recipe, classes, samples, split, rows)
+        (partial / "recipe.yaml").write_text(canonical_yaml(recipe), encoding="utf-8")
+        (partial / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+        (partial / "card.md").write_text(cards.card_markdown(card), encoding="utf-8")
+        partial.rename(final)
+    except (OSError, ValueError) as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        db.table("versions").update(version_id, {"status": "failed", "error": str(exc)})
+        raise VersionError(f"building {version_id} failed: {exc}") from exc
+    with db.conn:
+        db.table("version_samples").insert_all(
+            {"version_id": version_id, "sample_id": s["id"], "split": split.assignment[s["id"]],
+             "label": s["label"]}
+            for s in samples
+        )  # fmt: skip
+        db.table("versions").update(version_id, {"status": "ready", "card": json.dumps(card)})
+    return BuiltVersion(version_id, final, len(samples), len(rows), card)
+
+
+def snapshot_sha256(samples: Sequence[dict[str, Any]]) -> str:
+    """Digest of the sorted (sample id, label) list: equal snapshots have equal digests."""
+    h = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: s["id"]):
+        h.update(f"{s['id']}\t{s['label']}\n".encode())
+    return h.hexdigest()
+
+
+def _frame_box(s: dict[str, Any]) -> Box | None:
+    """The sample's face box in the stored frame JPEG's pixels (frames are sent downscaled)."""
+    if not (s["frame_width"] and s["frame_image_width"] and s["box_xmax"] is not None):
+        return None
+    sx = s["frame_image_width"] / s["frame_width"]
+    sy = s["frame_image_height"] / s["frame_height"]
+    box = (s["box_xmin"] * sx, s["box_ymin"] * sy, s["box_xmax"] * sx, s["box_ymax"] * sy)
+    return clip_box(box, s["frame_image_width"], s["frame_image_height"])
+
+
+def plan_jobs(
+    recipe: Recipe, samples: Sequence[dict[str, Any]], assignment: dict[str, str], blobs: BlobStore
+) -> Iterator[Job]:
+    """Every output image of the version, in a fixed order."""
+    copies_train = list(range(1, recipe.multiplier + 1)) if recipe.augmentations.enabled() else []
+    if recipe.keep_original or not copies_train:
+        copies_train = [0, *copies_train]
+    index = 0
+
+    def copies(split: str) -> list[int]:
+        return copies_train if split == "train" else [0]
+
+    if recipe.task in ("classification", "both"):
+        for s in samples:
+            split = assignment[s["id"]]
+            for c in copies(split):
+                suffix = f"-a{c}" if c else ""
+                yield Job(
+                    index, "crop", str(blobs.path(s["crop_sha256"])),
+                    f"crops/{split}/{s['id']}{suffix}.jpg", s["id"], c,
+                    s["crop_width"], s["crop_height"], (), (s["label"],),
+                )  # fmt: skip
+                index += 1
+    if recipe.task in ("detection", "both"):
+        # Samples cut from one frame share one image carrying all their boxes; the split keeps
+        # them together because they are grouped by track or, failing that, by frame below.
+        frames: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for s in samples:
+            if s["frame_sha256"] and _frame_box(s) is not None:
+                frames[(s["frame_sha256"], assignment[s["id"]])].append(s)
+        for (sha, split), group in sorted(frames.items(), key=lambda kv: kv[1][0]["id"]):
+            first = group[0]
+            boxes = tuple(b for s in group if (b := _frame_box(s)) is not None)
+            for c in copies(split):
+                suffix = f"-a{c}" if c else ""
+                yield Job(
+                    index, "frame", str(blobs.path(sha)),
+                    f"frames/{split}/{first['id']}{suffix}.jpg", first["id"], c,
+                    first["frame_image_width"], first["frame_image_height"],
+                    boxes, tuple(s["label"] for s in group),
+                )  # fmt: skip
+                index += 1
+
+
+def run_jobs(
+    recipe: Recipe,
+    root: Path,
+    jobs: list[Job],
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[Done]:
+    """Run the jobs on ``workers`` processes (default: all cores) with a progress bar."""
+    workers = workers or os.cpu_count() or 1
+    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    results: list[Done] = []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("images", total=len(jobs))
+        if workers == 1 or len(chunks) <= 1:
+            worker = Worker(recipe, root)
+            for job in jobs:
+                results.append(worker.run(job))
+                bar.advance(task)
+        else:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["collector.versions.work"])
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=init_worker,
+                initargs=(recipe.model_dump_json(), str(root)),
+            ) as pool:  # fmt: skip
+                futures = [pool.submit(run_chunk, c) for c in chunks]
+                for fut in as_completed(futures):
+                    part = fut.result()
+                    results.extend(part)
+                    bar.advance(task, len(part))
+    results.sort(key=lambda d: d.index)
+    return results
+
+
+def manifest_rows(jobs: list[Job], done: list[Done]) -> list[dict[str, Any]]:
+    """One manifest row per image, in job order."""
+    rows = []
+    for job, d in zip(jobs, done, strict=True):
+        rows.append(
+            {
+                "file": job.out,
+                "kind": job.kind,
+                "split": job.out.split("/")[1],
+                "sample_id": job.name,
+                "copy": job.copy,
+                **describe(d),
+            }
+        )
+    return rows
+
+
+__all__ = ["BuiltVersion", "RecipeError", "VersionError", "create_version"]
