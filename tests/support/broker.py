@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -56,6 +57,10 @@ class Mosquitto:
             "max_inflight_messages 0",
             "message_size_limit 0",
         ]
+        if os.geteuid() == 0:
+            # As root mosquitto drops to user "mosquitto", which cannot read the password file
+            # or write the persistence file in pytest's private tmp dir.
+            lines.append("user root")
         if passwords:
             pwfile = self.workdir / "passwd"
             pwfile.write_text("")
