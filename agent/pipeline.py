@@ -1,19 +1,37 @@
-"""The capture pipeline: frame -> faces -> tracks -> quality -> sampler -> crop -> pre-label.
+"""The capture pipeline: frame -> faces -> tracks -> sampler pre-check -> quality -> crop ->
+pre-label -> sampler -> ready samples.
 
 ``Pipeline.process(frame)`` returns the samples that are ready to send (usually none: the
 sampler holds a track's candidates for ``best_of_s`` and keeps the sharpest). Call ``flush()``
 when the source ends so held candidates are not lost.
 
-(Public shape committed first so the delivery side can build against it; stages follow.)
+The hot path stays cheap: detection runs on every frame, but pixel work beyond it happens only
+for faces the sampler would still take (rate limits and the track's budget are checked first),
+and cropping plus pre-labelling only for a face sharper than the one its track already holds.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from types import TracebackType
 
 import wire
+from agent.config.capture import (
+    CropConfig,
+    DetectorConfig,
+    PrelabelConfig,
+    QualityConfig,
+    SamplerConfig,
+)
+from agent.crop import Cropper
+from agent.detect import FaceDetector, make_detector
+from agent.prelabel import EmotionClassifier, OnnxEmotionClassifier
+from agent.quality import QualityGate
+from agent.sampler import Candidate, Sampler
 from agent.sources import Frame
+from agent.track import IouTracker
 
 
 @dataclass(frozen=True)
@@ -31,7 +49,8 @@ class ReadySample:
 
 @dataclass
 class PipelineCounters:
-    """Running totals; ``drops`` counts every face that did not become a sample, by reason."""
+    """Running totals; ``drops`` counts every face that did not become a sample, by reason
+    (quality-gate rejects and sampler drops)."""
 
     frames: int = 0
     faces: int = 0
@@ -43,26 +62,187 @@ class PipelineCounters:
 class Pipeline:
     """Turns frames into ready samples. Not thread-safe: one pipeline per source loop.
 
-    Signature (stable; the runner builds against it)::
-
-        Pipeline(device_id, detector, classifier=None, quality=QualityConfig(),
-                 sampler=SamplerConfig(), crop=CropConfig(), start_track_id=0)
-        Pipeline.from_config(device_id, detector=DetectorConfig(), quality=..., sampler=...,
-                             crop=..., prelabel=PrelabelConfig(), start_track_id=0)
-        process(frame: Frame) -> list[ReadySample]
-        flush() -> list[ReadySample]
-        apply_config(cfg: wire.AgentConfig) -> None  # sampling/quality overrides, class targets
-        counters: PipelineCounters
-        next_track_id: int            # persist it to keep track ids unique across restarts
-        detector_name: str
-        model_id: str | None
-        close() -> None               # closes detector and classifier; context manager too
+    Args:
+        device_id: this device's id, written into every sample header.
+        detector: finds faces (closed by ``close()``).
+        classifier: pre-labels accepted faces, or None to send samples without a pre-label.
+        quality, sampler, crop: the stage configs.
+        start_track_id: first track id (persist ``next_track_id`` across restarts).
+        rng_seed: overrides ``sampler.seed`` (tests and benchmarks).
     """
+
+    def __init__(
+        self,
+        device_id: str,
+        detector: FaceDetector,
+        classifier: EmotionClassifier | None = None,
+        quality: QualityConfig | None = None,
+        sampler: SamplerConfig | None = None,
+        crop: CropConfig | None = None,
+        start_track_id: int = 0,
+    ) -> None:
+        self.device_id = wire.check_device_id(device_id)
+        self.detector = detector
+        self.classifier = classifier
+        self.gate = QualityGate(quality)
+        self.sampler = Sampler(sampler)
+        self.cropper = Cropper(crop)
+        self.tracker = IouTracker(start_id=start_track_id)
+        self._frames = 0
+        self._faces = 0
+        self._ticks: deque[float] = deque(maxlen=60)
+        self._last_now = 0.0
+
+    @classmethod
+    def from_config(
+        cls,
+        device_id: str,
+        detector: DetectorConfig | None = None,
+        quality: QualityConfig | None = None,
+        sampler: SamplerConfig | None = None,
+        crop: CropConfig | None = None,
+        prelabel: PrelabelConfig | None = None,
+        start_track_id: int = 0,
+    ) -> Pipeline:
+        """Build the real stages from config sections.
+
+        Raises:
+            agent.detect.DetectorError, agent.prelabel.PrelabelError: a model cannot be loaded.
+        """
+        prelabel = prelabel or PrelabelConfig()
+        face_detector = make_detector(detector)
+        try:
+            classifier = OnnxEmotionClassifier.from_config(prelabel) if prelabel.enabled else None
+        except BaseException:
+            face_detector.close()
+            raise
+        return cls(device_id, face_detector, classifier, quality, sampler, crop, start_track_id)
+
+    # -- properties the runner reports -----------------------------------------------------
+
+    @property
+    def counters(self) -> PipelineCounters:
+        """A snapshot of the running totals."""
+        drops = self.gate.rejects + self.sampler.drops
+        fps = 0.0
+        if len(self._ticks) > 1 and self._ticks[-1] > self._ticks[0]:
+            fps = (len(self._ticks) - 1) / (self._ticks[-1] - self._ticks[0])
+        return PipelineCounters(
+            frames=self._frames,
+            faces=self._faces,
+            accepted=self.sampler.accepted,
+            drops=drops,
+            fps=round(fps, 2),
+        )
+
+    @property
+    def next_track_id(self) -> int:
+        """The next track id; persist it so ids stay unique across restarts."""
+        return self.tracker.next_id
+
+    @property
+    def detector_name(self) -> str:
+        return self.detector.name
+
+    @property
+    def model_id(self) -> str | None:
+        return self.classifier.model_id if self.classifier else None
+
+    def apply_config(self, config: wire.AgentConfig) -> None:
+        """Apply the collector's retained config: sampling and quality overrides, class
+        targets. (Pausing is the runner's business.)
+
+        Raises:
+            ValueError: the merged settings are invalid; the previous ones stay in force.
+        """
+        gate_before, sampler_before = self.gate.config, self.sampler.config
+        try:
+            self.gate.apply_overrides(config.quality)
+            self.sampler.apply_overrides(config.sampling)
+            self.sampler.set_class_targets(dict(config.class_targets))
+        except ValueError:
+            self.gate.config, self.sampler.config = gate_before, sampler_before
+            raise
+
+    # -- the work --------------------------------------------------------------------------
 
     def process(self, frame: Frame) -> list[ReadySample]:
         """Run one frame through every stage; return the samples that became ready."""
-        raise NotImplementedError
+        self._frames += 1
+        self._ticks.append(time.monotonic())
+        now = frame.captured_at.timestamp()
+        self._last_now = now
+        image = frame.image
+        detections = self.detector.detect(image)
+        self._faces += len(detections)
+        if frame.still:
+            tracked = [(self.tracker.new_id(), d) for d in detections]
+            ended: list[int] = []
+        else:
+            tracked = self.tracker.update(detections)
+            ended = self.tracker.ended
+        ready: list[Candidate] = []
+        for track_id, det in tracked:
+            if self.sampler.admit(track_id, now, frame.still) is not None:
+                continue
+            verdict = self.gate.check(image, det)
+            if not verdict.passed or not self.sampler.wants(track_id, verdict.quality.blur):
+                continue
+            crop = self.cropper.square(image, det.box)
+            label = None
+            if self.classifier is not None:
+                label = self.classifier.classify(self.cropper.inner(crop))
+            cand = Candidate(track_id, frame, det, verdict.quality, crop, label)
+            ready.extend(self.sampler.offer(cand, now))
+        ready.extend(self.sampler.due(now, ended))
+        return [self._finish(c) for c in ready]
 
     def flush(self) -> list[ReadySample]:
-        """Emit every held candidate (call when the source ends)."""
-        raise NotImplementedError
+        """Emit every held candidate (call when the source ends) and end all tracks."""
+        self.tracker.reset()
+        return [self._finish(c) for c in self.sampler.flush(self._last_now)]
+
+    def _finish(self, cand: Candidate) -> ReadySample:
+        frame = cand.frame
+        h, w = frame.image.shape[:2]
+        crop_jpeg = self.cropper.crop_jpeg(cand.crop)
+        frame_jpeg = None
+        if self.cropper.config.send_frame:
+            frame_jpeg = self.cropper.frame_jpeg(frame.image)
+        x0, y0, x1, y1 = cand.detection.box
+        header = wire.SampleHeader(
+            schema_version=wire.SCHEMA_VERSION,
+            sample_id=wire.new_sample_id(),
+            device_id=self.device_id,
+            captured_at=frame.captured_at,
+            source=frame.source,
+            frame_width=int(w),
+            frame_height=int(h),
+            box=wire.Box(xmin=int(x0), ymin=int(y0), xmax=int(x1), ymax=int(y1)),
+            detector=self.detector.name,
+            detector_score=float(cand.detection.score),
+            track_id=int(cand.track_id),
+            quality=cand.quality,
+            prelabel=cand.prelabel.to_wire() if cand.prelabel else None,
+            provided_label=frame.provided_label,
+            crop=wire.image_part(crop_jpeg),
+            frame=wire.image_part(frame_jpeg) if frame_jpeg is not None else None,
+        )
+        return ReadySample(header, crop_jpeg, frame_jpeg)
+
+    def close(self) -> None:
+        """Close the detector and the classifier."""
+        self.detector.close()
+        if self.classifier is not None:
+            self.classifier.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
