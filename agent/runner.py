@@ -131,13 +131,16 @@ class Runner:
 
     def run(self) -> RunResult:
         """Run until the source ends and the outbox drained, a signal, or a fatal error."""
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self.request_stop)
-            signal.signal(signal.SIGTERM, self.request_stop)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self.request_stop)
         try:
             result = self._run()
         finally:
             self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         result.summary = self._summary(result)
         return result
 

@@ -1,0 +1,147 @@
+"""The durable outbox on a real SQLite file: order, in-flight, acks, limits, counters, kill -9."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.outbox import Outbox, OutboxError
+from wire import new_sample_id
+
+
+def _ids(n: int, t0: float = 1_700_000_000.0) -> list[str]:
+    return [new_sample_id(t0 + i) for i in range(n)]
+
+
+def test_put_next_batch_ack_in_order(tmp_path: Path) -> None:
+    """Rows come out oldest first, a row in flight is not handed out twice, ack deletes it."""
+    box = Outbox(tmp_path / "o.db")
+    ids = _ids(5)
+    for i, sid in enumerate(ids):
+        assert box.put(sid, b"x" * (10 + i)) == []
+    assert (box.depth, box.bytes) == (5, 10 + 11 + 12 + 13 + 14)
+    first = box.next_batch(2)
+    assert [p.sample_id for p in first] == ids[:2]
+    second = box.next_batch(10)
+    assert [p.sample_id for p in second] == ids[2:]
+    assert box.next_batch(10) == []  # everything is in flight
+    assert box.ack(ids[0]) is True
+    assert box.ack(ids[0]) is False  # a duplicate PUBACK deletes nothing and counts nothing
+    assert box.depth == 4 and box.inflight == 4
+    box.release()  # a reconnect without session: hand everything out again, in order
+    assert [p.sample_id for p in box.next_batch(10)] == ids[1:]
+    assert box.counters()["acked"] == 1 and box.counters()["put"] == 5
+    box.close()
+
+
+def test_survives_reopen_and_keeps_counters(tmp_path: Path) -> None:
+    """What was not acknowledged is there after a restart; counters persist."""
+    path = tmp_path / "o.db"
+    box = Outbox(path, max_rows=3)
+    ids = _ids(5)
+    for sid in ids:
+        box.put(sid, b"payload")
+    box.next_batch(3)
+    box.ack(ids[2])
+    box.close()
+    again = Outbox(path, max_rows=3)
+    assert again.ids() == ids[3:]
+    assert again.inflight == 0  # in-flight marks do not survive: those rows are sent again
+    assert again.counters() == {
+        "put": 5,
+        "acked": 1,
+        "dropped_rows": 2,
+        "dropped_bytes": 0,
+        "dropped_age": 0,
+    }
+    assert again.drops() == {"outbox_rows": 2, "outbox_bytes": 0, "outbox_age": 0}
+    again.close()
+
+
+def test_drop_oldest_by_rows_and_bytes(tmp_path: Path) -> None:
+    """Limits drop the oldest rows, counted by the limit that was hit."""
+    box = Outbox(tmp_path / "o.db", max_rows=100, max_bytes=3000)
+    ids = _ids(4)
+    for sid in ids[:2]:
+        box.put(sid, b"a" * 1000)
+    dropped = box.put(ids[2], b"b" * 1000)
+    assert dropped == []
+    dropped = box.put(ids[3], b"c" * 1500)  # 3000 + 1500 > 3000: two must go
+    assert dropped == ids[:2]
+    assert box.ids() == ids[2:] and box.bytes == 2500
+    assert box.counters()["dropped_bytes"] == 2
+    box.close()
+
+
+def test_drop_newest_refuses_the_new_sample(tmp_path: Path) -> None:
+    """With policy drop_newest a full outbox keeps what it has and counts the refusal."""
+    box = Outbox(tmp_path / "o.db", max_rows=2, policy="drop_newest")
+    ids = _ids(3)
+    box.put(ids[0], b"1")
+    box.put(ids[1], b"2")
+    assert box.put(ids[2], b"3") == [ids[2]]
+    assert box.ids() == ids[:2]
+    assert box.counters()["dropped_rows"] == 1
+    box.close()
+
+
+def test_age_limit(tmp_path: Path) -> None:
+    """Rows older than max_age_s are dropped and counted as age drops."""
+    box = Outbox(tmp_path / "o.db", max_age_s=60)
+    ids = _ids(3)
+    box.put(ids[0], b"old", created=1000.0)
+    box.put(ids[1], b"old", created=1010.0)
+    box.put(ids[2], b"new", created=1065.0)  # expires the first (older than 1005)
+    assert box.ids() == ids[1:]
+    assert box.expire(now=1200.0) == ids[1:]
+    assert box.depth == 0 and box.counters()["dropped_age"] == 3
+    box.close()
+
+
+def test_in_flight_row_dropped_by_limit_then_acked(tmp_path: Path) -> None:
+    """A PUBACK for a row a limit already removed is harmless."""
+    box = Outbox(tmp_path / "o.db", max_rows=1)
+    a, b = _ids(2)
+    box.put(a, b"1")
+    box.next_batch(1)
+    box.put(b, b"2")
+    assert box.ack(a) is False and box.inflight == 0
+    assert [p.sample_id for p in box.next_batch(5)] == [b]
+    box.close()
+
+
+def test_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
+    """A path that cannot hold a database names the file."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutboxError, match="cannot open the outbox"):
+        Outbox(blocker / "o.db")
+
+
+def test_kill_9_after_put_keeps_the_sample(tmp_path: Path) -> None:
+    """A process that dies by SIGKILL right after put() returned loses nothing it put."""
+    path = tmp_path / "o.db"
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from agent.outbox import Outbox
+        from wire import new_sample_id
+        box = Outbox({str(path)!r})
+        for i in range(50):
+            sid = new_sample_id()
+            box.put(sid, os.urandom(2000))
+            print(sid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9
+    printed = proc.stdout.split()
+    assert len(printed) == 50
+    box = Outbox(path)
+    assert box.ids() == printed and box.counters()["put"] == 50
+    box.close()

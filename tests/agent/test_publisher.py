@@ -1,0 +1,160 @@
+"""Runner + publisher in-process against a real Mosquitto, with a pipeline test double.
+
+The capture stages are replaced by ``FakePipeline`` (real JPEG crops, real wire headers) so these
+tests look at delivery only: order, status, stats, retained config, MQTT 5, bad TLS files.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import wire
+from agent.config import AgentConfig
+from agent.runner import EXIT_CONFIG, EXIT_OK, Runner
+from agent.sources import ArraySource
+from tests.agent.delivery_support import FakePipeline, Listener, face_crop, frames, publish_retained
+from tests.support.broker import Mosquitto
+from tests.support.data import face_file
+
+
+@pytest.fixture(scope="module")
+def crop() -> bytes:
+    return face_crop(face_file("single_face.jpg"))
+
+
+def _config(tmp_path: Path, port: int, device: str, **extra: Any) -> AgentConfig:
+    data: dict[str, Any] = {
+        "device_id": device,
+        "source": {"spec": "frames.mp4"},  # a finite source: the run ends when drained
+        "broker": {"url": f"mqtt://127.0.0.1:{port}", "reconnect_max_s": 1},
+        "outbox": {"path": str(tmp_path / "outbox.db")},
+        "run": {"stats_interval_s": 0.2, "flush_timeout_s": 5, "drain_timeout_s": 30},
+    }
+    for key, value in extra.items():
+        data[key] = {**data.get(key, {}), **value}
+    return AgentConfig.model_validate(data)
+
+
+def _slow(n: int, delay: float) -> Iterator[Any]:
+    for image in frames(n):
+        time.sleep(delay)
+        yield image
+
+
+def test_every_sample_arrives_once_in_order(
+    tmp_path: Path, mosquitto: Mosquitto, crop: bytes
+) -> None:
+    """12 frames -> 12 samples: all decoded by the wire decoder, in outbox order, none twice;
+    status goes online then offline (retained), stats carry counters; outbox empty at exit."""
+    listener = Listener(mosquitto.port, "cam-1")
+    pipe = FakePipeline("cam-1", crop)
+    try:
+        cfg = _config(tmp_path, mosquitto.port, "cam-1")
+        result = Runner(
+            cfg,
+            source_factory=lambda c: ArraySource(frames(12)),
+            pipeline_factory=lambda c, t: pipe,
+        ).run()
+        assert result.exit_code == EXIT_OK and result.reason == "drained", result
+        ids = result.summary["accepted_ids"]
+        assert len(ids) == 12
+        assert listener.wait(lambda: len(listener.samples) == 12 and len(listener.statuses) >= 2)
+        assert listener.order == ids
+        assert listener.duplicates() == {}
+        assert listener.samples[ids[0]].crop == crop
+        assert listener.statuses[0]["state"] == "online"
+        assert listener.statuses[-1]["state"] == "offline"
+        assert listener.statuses[0]["detector"] == "fake"
+        assert result.summary["outbox_depth"] == 0 and result.summary["samples_sent"] == 12
+        assert pipe.closed
+        last = listener.stats[-1]
+        assert last["samples_sent"] == 12 and last["model_id"] == "fake-model"
+    finally:
+        listener.close()
+
+
+def test_mqtt5_and_credentials_in_url(tmp_path: Path, crop: bytes) -> None:
+    """MQTT 5 with a persistent session and user:pass from the URL against a password file."""
+    broker = Mosquitto(tmp_path / "mq", passwords={"agent": "s3cret", "test": "t"}).start()
+    try:
+        listener = Listener(broker.port, "cam-5", user="test", pw="t")
+        cfg = _config(
+            tmp_path,
+            broker.port,
+            "cam-5",
+            broker={"url": f"mqtt://agent:s3cret@127.0.0.1:{broker.port}", "protocol": "5"},
+        )
+        result = Runner(
+            cfg,
+            source_factory=lambda c: ArraySource(frames(5)),
+            pipeline_factory=lambda c, t: FakePipeline("cam-5", crop),
+        ).run()
+        assert result.exit_code == EXIT_OK, result
+        assert listener.wait(lambda: len(listener.samples) == 5)
+        assert listener.order == result.summary["accepted_ids"]
+        listener.close()
+    finally:
+        broker.stop()
+
+
+def test_retained_config_pauses_and_resumes_without_restart(
+    tmp_path: Path, mosquitto: Mosquitto, crop: bytes
+) -> None:
+    """A retained AgentConfig(paused=True) stops capture and delivery at once; the stats show
+    the applied revision; a later paused=False resumes the same run, which then completes."""
+    publish_retained(mosquitto.port, "cam-p", wire.Kind.CONFIG, b'{"revision": 3, "paused": true}')
+    listener = Listener(mosquitto.port, "cam-p")
+    pipe = FakePipeline("cam-p", crop)
+    box: dict[str, Any] = {}
+    cfg = _config(tmp_path, mosquitto.port, "cam-p")
+    runner = Runner(
+        cfg,
+        source_factory=lambda c: ArraySource(_slow(8, 0.02)),
+        pipeline_factory=lambda c, t: pipe,
+    )
+    thread = threading.Thread(target=lambda: box.setdefault("r", runner.run()))
+    thread.start()
+    try:
+        assert listener.wait(
+            lambda: any(s.get("config_revision") == 3 and s["paused"] for s in listener.stats)
+        ), listener.stats[-3:]
+        time.sleep(0.5)
+        assert listener.samples == {} and pipe.counters.frames == 0
+        publish_retained(
+            mosquitto.port, "cam-p", wire.Kind.CONFIG, b'{"revision": 4, "paused": false}'
+        )
+        assert listener.wait(lambda: len(listener.samples) == 8)
+        thread.join(30)
+        assert not thread.is_alive()
+        assert box["r"].exit_code == EXIT_OK and box["r"].summary["config_revision"] == 4
+        assert [c.revision for c in pipe.applied][-1] == 4
+    finally:
+        runner.request_stop()
+        thread.join(30)
+        listener.close()
+
+
+def test_bad_tls_file_fails_before_capture(tmp_path: Path, crop: bytes) -> None:
+    """A CA file that does not exist, or is not PEM, stops the run with exit 2 naming the file;
+    the source is never opened."""
+    opened: list[str] = []
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("hello")
+    for ca, needle in ((tmp_path / "missing.pem", "no such file"), (garbage, "not a PEM file")):
+        cfg = _config(
+            tmp_path, 8883, "cam-t", broker={"url": "mqtts://127.0.0.1", "tls": {"ca_file": ca}}
+        )
+        result = Runner(
+            cfg,
+            source_factory=lambda c: opened.append("x") or ArraySource(frames(1)),
+            pipeline_factory=lambda c, t: FakePipeline("cam-t", crop),
+        ).run()
+        assert result.exit_code == EXIT_CONFIG
+        assert str(ca) in (result.message or "") and needle in (result.message or "")
+    assert opened == []
