@@ -282,7 +282,9 @@ def _summarise(exc: ValidationError) -> str:
     """One line naming each failing field path."""
     parts = []
     for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-        parts.append(f"{loc}: {err['msg']}")
+        loc = ".".join(str(p) for p in err["loc"])
+        # our own cross-field checks already name the fields they compare
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
     # Field paths can hold attacker-chosen dict keys: keep the message bounded.
     return "; ".join(parts)[:500]
