@@ -1,0 +1,87 @@
+"""The export formats by name, and running one into a folder or a zip file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from collector.export.base import Exporter, ExportError, load_version
+from collector.export.coco import CocoExporter
+from collector.export.createml import CreateMLExporter
+from collector.export.csv_onehot import CsvOneHotExporter
+from collector.export.folder import FolderExporter
+from collector.export.tf_csv import TfCsvExporter
+from collector.export.voc import VocExporter
+from collector.export.yolo import YoloExporter
+from collector.export.yolo_cls import YoloClsExporter
+
+EXPORTERS: dict[str, Exporter] = {
+    "coco": CocoExporter(),
+    "yolo": YoloExporter(),
+    "voc": VocExporter(),
+    "createml": CreateMLExporter(),
+    "tf-csv": TfCsvExporter(),
+    "csv": CsvOneHotExporter(),
+    "folder": FolderExporter(),
+    "yolo-cls": YoloClsExporter(),
+}
+
+#: a fixed time inside zip files, so the same export gives the same zip bytes
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def get_exporter(name: str) -> Exporter:
+    """The exporter called ``name``; ExportError lists the known ones otherwise."""
+    try:
+        return EXPORTERS[name]
+    except KeyError:
+        raise ExportError(
+            f"unknown export format {name!r} (known: {', '.join(EXPORTERS)})"
+        ) from None
+
+
+def export_version(version_dir: Path, fmt: str, out: Path, *, as_zip: bool = False) -> Path:
+    """Write version ``version_dir`` in format ``fmt`` to folder ``out`` (or zip file ``out``).
+
+    The output appears only when complete: it is written next to ``out`` and renamed.
+    """
+    exporter = get_exporter(fmt)
+    version = load_version(version_dir)
+    version.images(exporter.task)  # fail before writing anything if the version lacks them
+    if out.exists():
+        raise ExportError(f"{out} already exists; choose another --out or remove it")
+    work = out.with_name(out.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        exporter.write(version, work)
+        if as_zip:
+            zip_tree(work, out)
+            shutil.rmtree(work)
+        else:
+            work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        out.with_name(out.name + ".zip-partial").unlink(missing_ok=True)
+        raise
+    return out
+
+
+def zip_tree(folder: Path, target: Path) -> None:
+    """Zip ``folder``'s contents into ``target`` reproducibly (sorted, fixed times).
+
+    JPEGs are stored (compressing them again saves nothing); text files are deflated.
+    """
+    tmp = target.with_name(target.name + ".zip-partial")
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+            info.compress_type = zipfile.ZIP_STORED if jpeg else zipfile.ZIP_DEFLATED
+            with open(path, "rb") as src, zf.open(info, "w") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, target)

@@ -1,0 +1,186 @@
+"""Every export read back by an independent reader (supervision, pycocotools, csv, ElementTree,
+json) and checked against the store: counts, classes and boxes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import supervision as sv
+from pycocotools.coco import COCO
+
+from collector.export.registry import EXPORTERS, export_version
+from collector.versions.build import BuiltVersion
+from tests.collector.versions.factory import FactoryStore
+
+SPLITS = ("train", "valid", "test")
+Plain = tuple[FactoryStore, BuiltVersion]
+
+
+def _expected(plain: Plain) -> dict[str, dict[str, Any]]:
+    """Store truth per sample id: split, label and the box in stored-frame pixels."""
+    store, version = plain
+    rows = store.db.query(
+        "select s.*, v.split from samples s join version_samples v on v.sample_id = s.id"
+        " where v.version_id = ?",
+        [version.id],
+    )
+    out = {}
+    for r in rows:
+        sx = r["frame_image_width"] / r["frame_width"]
+        sy = r["frame_image_height"] / r["frame_height"]
+        box = (r["box_xmin"] * sx, r["box_ymin"] * sy, r["box_xmax"] * sx, r["box_ymax"] * sy)
+        out[r["id"]] = {"split": r["split"], "label": r["label"], "box": box}
+    return out
+
+
+def test_only_confirmed_samples_are_in_the_version(plain: Plain) -> None:
+    store, version = plain
+    confirmed = {r["id"] for r in store.db.query("select id from samples where state='confirmed'")}
+    assert set(_expected(plain)) == confirmed
+    assert version.samples == 60
+
+
+def _export(plain: Plain, fmt: str, tmp_path: Path) -> Path:
+    return export_version(plain[1].path, fmt, tmp_path / fmt)
+
+
+def _check_detections(
+    plain: Plain, split: str, ds: sv.DetectionDataset, classes: list[str], tol: float
+) -> None:
+    truth = _expected(plain)
+    want = {k: v for k, v in truth.items() if v["split"] == split}
+    assert len(ds) == len(want)
+    for path, _image, det in ds:
+        sid = Path(path).stem
+        assert len(det) == 1
+        assert classes[int(det.class_id[0])] == want[sid]["label"]
+        assert np.allclose(det.xyxy[0], want[sid]["box"], atol=tol), (det.xyxy[0], want[sid])
+
+
+def test_yolo_reads_back_with_supervision(plain: Plain, tmp_path: Path) -> None:
+    out = _export(plain, "yolo", tmp_path)
+    for split in SPLITS:
+        ds = sv.DetectionDataset.from_yolo(
+            str(out / "images" / split), str(out / "labels" / split), str(out / "data.yaml")
+        )
+        assert ds.classes == list(plain[1].card["classes"])
+        _check_detections(plain, split, ds, ds.classes, tol=1.0)
+
+
+def test_coco_reads_back_with_pycocotools_and_supervision(plain: Plain, tmp_path: Path) -> None:
+    out = _export(plain, "coco", tmp_path)
+    truth = _expected(plain)
+    for split in SPLITS:
+        ann = out / split / "_annotations.coco.json"
+        coco = COCO(str(ann))
+        n = sum(1 for v in truth.values() if v["split"] == split)
+        assert len(coco.getImgIds()) == n == len(coco.getAnnIds())
+        names = [c["name"] for c in coco.loadCats(coco.getCatIds())]
+        assert names == list(plain[1].card["classes"])
+        ds = sv.DetectionDataset.from_coco(str(out / split), str(ann))
+        _check_detections(plain, split, ds, ds.classes, tol=0.02)
+
+
+def test_voc_reads_back_with_supervision(plain: Plain, tmp_path: Path) -> None:
+    out = _export(plain, "voc", tmp_path)
+    classes = list(plain[1].card["classes"])
+    for split in SPLITS:
+        ds = sv.DetectionDataset.from_pascal_voc(str(out / split), str(out / split), classes)
+        _check_detections(plain, split, ds, ds.classes, tol=1.0)
+
+
+def test_tf_csv_has_the_exact_header_and_the_store_boxes(plain: Plain, tmp_path: Path) -> None:
+    out = _export(plain, "tf-csv", tmp_path)
+    truth = _expected(plain)
+    seen = 0
+    for split in SPLITS:
+        with open(out / split / "_annotations.csv", newline="") as fh:
+            header = fh.readline().rstrip("\n")
+            assert header == "filename,width,height,class,xmin,ymin,xmax,ymax"
+            fh.seek(0)
+            for row in csv.DictReader(fh):
+                t = truth[Path(row["filename"]).stem]
+                assert t["split"] == split and row["class"] == t["label"]
+                got = [int(row[k]) for k in ("xmin", "ymin", "xmax", "ymax")]
+                assert np.allclose(got, t["box"], atol=1.0)
+                assert (out / split / row["filename"]).is_file()
+                seen += 1
+    assert seen == len(truth)
+
+
+def test_createml_reads_back_with_json(plain: Plain, tmp_path: Path) -> None:
+    out = _export(plain, "createml", tmp_path)
+    truth = _expected(plain)
+    seen = 0
+    for split in SPLITS:
+        for entry in json.loads((out / split / "_annotations.createml.json").read_text()):
+            t = truth[Path(entry["image"]).stem]
+            (a,) = entry["annotations"]
+            c = a["coordinates"]
+            box = (c["x"] - c["width"] / 2, c["y"] - c["height"] / 2,
+                   c["x"] + c["width"] / 2, c["y"] + c["height"] / 2)  # fmt: skip
+            assert a["label"] == t["label"] and np.allclose(box, t["box"], atol=0.02)
+            seen += 1
+    assert seen == len(truth)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "folders"), [("folder", SPLITS), ("yolo-cls", ("train", "val", "test"))]
+)
+def test_class_folders_read_back_with_supervision(
+    plain: Plain, tmp_path: Path, fmt: str, folders: tuple[str, ...]
+) -> None:
+    out = _export(plain, fmt, tmp_path)
+    truth = _expected(plain)
+    classes = list(plain[1].card["classes"])
+    for split, folder in zip(SPLITS, folders, strict=True):
+        assert sorted(p.name for p in (out / folder).iterdir()) == sorted(classes)
+        ds = sv.ClassificationDataset.from_folder_structure(str(out / folder))
+        want = {k: v["label"] for k, v in truth.items() if v["split"] == split}
+        assert len(ds) == len(want)
+        for path, _image, cls in ds:
+            assert ds.classes[int(cls.class_id[0])] == want[Path(path).stem]
+
+
+def test_onehot_csv_rows_match_the_store(plain: Plain, tmp_path: Path) -> None:
+    out = _export(plain, "csv", tmp_path)
+    truth = _expected(plain)
+    classes = list(plain[1].card["classes"])
+    counts: Counter[str] = Counter()
+    for split in SPLITS:
+        with open(out / split / "_classes.csv", newline="") as fh:
+            reader = csv.reader(fh)
+            assert next(reader) == ["filename", *classes]
+            for row in reader:
+                onehot = [int(v) for v in row[1:]]
+                assert sum(onehot) == 1
+                assert classes[onehot.index(1)] == truth[Path(row[0]).stem]["label"]
+                assert (out / split / row[0]).is_file()
+                counts[split] += 1
+    assert sum(counts.values()) == len(truth)
+
+
+def test_every_format_is_registered_and_zips(plain: Plain, tmp_path: Path) -> None:
+    assert set(EXPORTERS) == {
+        "coco",
+        "yolo",
+        "voc",
+        "createml",
+        "tf-csv",
+        "csv",
+        "folder",
+        "yolo-cls",
+    }
+    import zipfile
+
+    a = export_version(plain[1].path, "coco", tmp_path / "a.zip", as_zip=True)
+    b = export_version(plain[1].path, "coco", tmp_path / "b.zip", as_zip=True)
+    assert a.read_bytes() == b.read_bytes()
+    names = zipfile.ZipFile(a).namelist()
+    assert "train/_annotations.coco.json" in names
