@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -37,7 +37,8 @@ _TRACK_KEY = "next_track_id"
 class Ready(Protocol):
     """What the pipeline hands over: a sample ready to encode."""
 
-    header: wire.SampleHeader
+    @property
+    def header(self) -> wire.SampleHeader: ...
 
     def encode(self) -> bytes: ...
 
@@ -45,13 +46,18 @@ class Ready(Protocol):
 class PipelineLike(Protocol):
     """The part of ``agent.pipeline.Pipeline`` the runner uses (test doubles implement it)."""
 
-    detector_name: str
-    model_id: str | None
-    next_track_id: int
+    @property
+    def detector_name(self) -> str: ...
 
-    def process(self, frame: Frame) -> Iterable[Ready]: ...
+    @property
+    def model_id(self) -> str | None: ...
 
-    def flush(self) -> Iterable[Ready]: ...
+    @property
+    def next_track_id(self) -> int: ...
+
+    def process(self, frame: Frame) -> Sequence[Ready]: ...
+
+    def flush(self) -> Sequence[Ready]: ...
 
     def apply_config(self, cfg: wire.AgentConfig) -> None: ...
 
@@ -83,7 +89,7 @@ def _default_source(config: AgentConfig) -> Source:
 def _default_pipeline(config: AgentConfig, start_track_id: int) -> PipelineLike:
     from agent.pipeline import Pipeline
 
-    pipeline: PipelineLike = Pipeline.from_config(  # type: ignore[attr-defined]
+    pipeline: PipelineLike = Pipeline.from_config(
         config.device_id,
         detector=config.detector,
         quality=config.quality,
@@ -309,7 +315,13 @@ class Runner:
             cfg, self._pending_cfg = self._pending_cfg, None
         if cfg is None or self.pipeline is None:
             return
-        self.pipeline.apply_config(cfg)
+        try:
+            self.pipeline.apply_config(cfg)
+        except ValueError as exc:
+            log.error(
+                "config revision %d not applied (%s); keeping the previous", cfg.revision, exc
+            )
+            return
         self.revision = cfg.revision
         log.info("applied config revision %d", cfg.revision)
 

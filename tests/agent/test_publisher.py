@@ -144,6 +144,11 @@ def test_bad_tls_file_fails_before_capture(tmp_path: Path, crop: bytes) -> None:
     """A CA file that does not exist, or is not PEM, stops the run with exit 2 naming the file;
     the source is never opened."""
     opened: list[str] = []
+
+    def source(_c: AgentConfig) -> ArraySource:
+        opened.append("x")
+        return ArraySource(frames(1))
+
     garbage = tmp_path / "ca.pem"
     garbage.write_text("hello")
     for ca, needle in ((tmp_path / "missing.pem", "no such file"), (garbage, "not a PEM file")):
@@ -152,7 +157,7 @@ def test_bad_tls_file_fails_before_capture(tmp_path: Path, crop: bytes) -> None:
         )
         result = Runner(
             cfg,
-            source_factory=lambda c: opened.append("x") or ArraySource(frames(1)),
+            source_factory=source,
             pipeline_factory=lambda c, t: FakePipeline("cam-t", crop),
         ).run()
         assert result.exit_code == EXIT_CONFIG
