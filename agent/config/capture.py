@@ -93,7 +93,7 @@ class QualityConfig(Section):
     """Thresholds of the quality gate; a face failing one is dropped and counted by reason."""
 
     min_blur: float = Field(
-        default=40.0,
+        default=100.0,
         ge=0.0,
         description="minimum variance of the Laplacian of the face, measured at 96x96 grey "
         "(so the figure does not depend on face size); higher is sharper",
