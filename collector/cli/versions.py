@@ -1,7 +1,209 @@
-"""Collector commands of this area (filled in by its issue)."""
+"""Collector commands for dataset versions and exports: version create/list/show, export."""
 
 from __future__ import annotations
 
-import click
+import json
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from collector.config import CollectorConfig, ConfigError, load_config
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="FACETROVE_CONFIG",
+    help="YAML config file (sections data_dir, broker, ingest, web).",
+)
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Store folder (facetrove.db, blobs/, versions/); overrides data_dir from the config.",
+)
+
+
+def _config(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
+    try:
+        return load_config(config_path, data_dir=data_dir)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _db(config: CollectorConfig) -> Any:
+    from collector.store.db import DB_NAME, connect
+
+    path = Path(config.data_dir) / DB_NAME
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}: run ingest first or pass --data-dir")
+    return connect(path)
+
+
+def _version_row(db: Any, version_id: str) -> dict[str, Any]:
+    rows = list(db.query("select * from versions where id = ?", [version_id]))
+    if not rows:
+        known = [r["id"] for r in db.query("select id from versions order by created_at")]
+        raise click.ClickException(
+            f"no version {version_id!r} (known: {', '.join(known) or 'none yet'})"
+        )
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+@click.group("version")
+def version_group() -> None:
+    """Dataset versions: immutable, reproducible snapshots of the confirmed samples."""
+
+
+@version_group.command("create")
+@click.option(
+    "--recipe",
+    "recipe_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Recipe YAML (classes, split, preprocess, augmentations); see docs/versions.md.",
+)
+@click.option("--name", help="Version id (lower case, digits, . _ -); default: recipe name or vN.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: all cores)."
+)
+@_config_option
+@_data_dir_option
+def create_cmd(
+    recipe_path: Path,
+    name: str | None,
+    workers: int | None,
+    config_path: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Build a version from a recipe: split, preprocess, augment, write images and the card.
+
+    The recipe is checked completely before any work starts.
+
+    Example:
+
+      facetrove collector version create --recipe deploy/recipe.example.yaml --name emotions-v1
+    """
+    from collector.versions.build import VersionError, create_version
+    from collector.versions.recipe import RecipeError
+
+    config = _config(config_path, data_dir)
+    db = _db(config)
+    try:
+        built = create_version(
+            Path(config.data_dir), db, recipe_path.read_text(encoding="utf-8"),
+            name=name, workers=workers,
+        )  # fmt: skip
+    except RecipeError as exc:
+        raise click.ClickException(f"bad recipe {recipe_path}:\n{exc}") from None
+    except VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"version {built.id}: {built.samples} samples, {built.images} images in {built.path}"
+    )
+
+
+@version_group.command("list")
+@_config_option
+@_data_dir_option
+def list_cmd(config_path: Path | None, data_dir: Path | None) -> None:
+    """List versions with their sample counts and status.
+
+    Example:
+
+      facetrove collector version list --data-dir ./data
+    """
+    db = _db(_config(config_path, data_dir))
+    table = Table(title="Dataset versions")
+    for col in ("id", "created", "samples", "status", "train/valid/test"):
+        table.add_column(col)
+    for r in db.query("select * from versions order by created_at, id"):
+        counts = ""
+        if r["card"]:
+            card = json.loads(r["card"])
+            counts = "/".join(str(sum(card["counts"][s].values())) for s in card["counts"])
+        table.add_row(r["id"], r["created_at"], str(r["samples"]), r["status"], counts)
+    Console().print(table)
+
+
+@version_group.command("show")
+@click.argument("version_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the card as JSON instead.")
+@_config_option
+@_data_dir_option
+def show_cmd(
+    version_id: str, as_json: bool, config_path: Path | None, data_dir: Path | None
+) -> None:
+    """Print a version's card: counts, devices, dates, pre-label accuracy, leakage, recipe.
+
+    Example:
+
+      facetrove collector version show emotions-v1
+    """
+    row = _version_row(_db(_config(config_path, data_dir)), version_id)
+    if row["status"] != "ready":
+        raise click.ClickException(f"version {version_id} is {row['status']}: {row['error'] or ''}")
+    if as_json:
+        click.echo(json.dumps(json.loads(row["card"]), indent=2))
+        return
+    from collector.versions.card import card_markdown
+
+    Console().print(Markdown(card_markdown(json.loads(row["card"]))))
+
+
+@click.command("export")
+@click.argument("version_id")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["coco", "yolo", "voc", "createml", "tf-csv", "csv", "folder", "yolo-cls"]),
+    help="Output format (detection: coco yolo voc createml tf-csv; classification: csv folder"
+    " yolo-cls).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output folder (or .zip file with --zip); default data_dir/exports/<version>-<format>.",
+)
+@click.option("--zip", "as_zip", is_flag=True, help="Write one reproducible zip file.")
+@_config_option
+@_data_dir_option
+def export_cmd(
+    version_id: str,
+    fmt: str,
+    out: Path | None,
+    as_zip: bool,
+    config_path: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Export a version in a format that training code reads.
+
+    Examples:
+
+      facetrove collector export emotions-v1 --format coco --out ./coco
+
+      facetrove collector export emotions-v1 --format yolo --zip
+    """
+    from collector.export.base import ExportError
+    from collector.export.registry import export_version
+
+    config = _config(config_path, data_dir)
+    row = _version_row(_db(config), version_id)
+    if row["status"] != "ready":
+        raise click.ClickException(f"version {version_id} is {row['status']}, not ready")
+    if out is None:
+        out = Path(config.data_dir) / "exports" / f"{version_id}-{fmt}{'.zip' if as_zip else ''}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        written = export_version(Path(row["path"]), fmt, out, as_zip=as_zip)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {fmt} export of {version_id} to {written}")
+
+
+COMMANDS: list[click.Command] = [version_group, export_cmd]
