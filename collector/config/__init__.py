@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError
 from collector.config.base import Section
 from collector.config.broker import BrokerConfig
 from collector.config.ingest import IngestConfig
+from collector.config.web import WebConfig
 
 
 class CollectorConfig(Section):
@@ -22,6 +23,7 @@ class CollectorConfig(Section):
     )
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
 
 class ConfigError(ValueError):
@@ -95,5 +97,6 @@ __all__ = [
     "CollectorConfig",
     "ConfigError",
     "IngestConfig",
+    "WebConfig",
     "load_config",
 ]

@@ -1,0 +1,57 @@
+"""`web:` section: the review web app (address, sessions, review rules)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from collector.config.base import Section
+
+
+class WebConfig(Section):
+    host: str = Field(default="127.0.0.1", description="address the web app listens on")
+    port: int = Field(default=8080, ge=0, le=65535, description="HTTP port of the web app")
+    secret_key: str | None = Field(
+        default=None,
+        description="Flask session signing key; unset generates one and keeps it in "
+        "<data_dir>/web-secret-key so sessions survive restarts",
+    )
+    session_cookie_secure: bool = Field(
+        default=False,
+        description="send the session cookie over HTTPS only (turn on behind a TLS proxy)",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="how long a login lasts without activity, in hours"
+    )
+    consensus_k: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        description="agreeing reviewers needed before a sample is confirmed or rejected",
+    )
+    lease_seconds: int = Field(
+        default=600,
+        ge=10,
+        description="how long a reviewer holds the samples of a queue page before others get them",
+    )
+    page_size: int = Field(default=24, ge=1, le=200, description="crops per review page")
+    imbalance_ratio: float = Field(
+        default=3.0,
+        gt=1,
+        description="dashboard warns when the largest confirmed class exceeds the smallest "
+        "by this factor",
+    )
+    threads: int = Field(default=4, ge=1, le=64, description="waitress worker threads")
+    max_upload_mb: int = Field(
+        default=512, ge=1, description="largest upload request (all files together), in MB"
+    )
+    agent_command: list[str] | None = Field(
+        default=None,
+        description="command that runs the agent for uploads, e.g. ['/opt/venv/bin/facetrove', "
+        "'agent']; unset uses the facetrove command next to this Python",
+    )
+    upload_broker_url: str | None = Field(
+        default=None,
+        description="broker URL (with agent credentials) that upload jobs publish to; unset "
+        "uses the embedded broker with broker.agent_username and its generated password, or "
+        "broker.url when the broker is external",
+    )

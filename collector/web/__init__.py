@@ -1,0 +1,90 @@
+"""The review web app: a Flask app factory with one blueprint per area.
+
+``create_app(config)`` builds the app for a collector config (data_dir, web section, broker);
+``test_config`` overrides Flask settings, e.g. a publisher test double.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+
+from collector.config import CollectorConfig
+from collector.config.web import WebConfig
+
+
+def _secret_key(config: CollectorConfig, web: WebConfig) -> str:
+    """The configured key, else one generated once and kept in the data folder."""
+    if web.secret_key:
+        return web.secret_key
+    path = Path(config.data_dir) / "web-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def web_config(config: CollectorConfig) -> WebConfig:
+    """The ``web:`` section of a collector config (defaults if the section is absent)."""
+    web = getattr(config, "web", None)
+    return web if isinstance(web, WebConfig) else WebConfig()
+
+
+def create_app(
+    config: CollectorConfig | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
+    """Build the web app for ``config``; ``test_config`` overrides Flask settings."""
+    config = config or CollectorConfig()
+    web = web_config(config)
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=_secret_key(config, web),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=web.session_cookie_secure,
+        SESSION_COOKIE_NAME="facetrove_session",
+        PERMANENT_SESSION_LIFETIME=int(web.session_hours * 3600),
+        MAX_CONTENT_LENGTH=web.max_upload_mb * 1024 * 1024,
+        # CSRF is checked by our own before_request so that bearer-token calls can skip it.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+        FACETROVE=config,
+        FACETROVE_WEB=web,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.jinja_env.autoescape = True
+
+    from collector.web import db
+
+    db.init_app(app)
+
+    from collector.web import auth
+
+    auth.init_app(app)
+
+    from collector.web import api, dashboard, devices, review, upload, versions
+
+    app.register_blueprint(review.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(devices.bp)
+    app.register_blueprint(upload.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(versions.bp)
+    upload.init_app(app)
+    devices.init_app(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        """Liveness and store check for load balancers and `serve` (no login)."""
+        db.get_db().execute("SELECT 1").fetchone()
+        return jsonify(status="ok")
+
+    return app

@@ -1,0 +1,187 @@
+"""The JSON API: everything the pages do, for scripts (bearer token) and the page scripts.
+
+Documented in ``openapi.yaml`` (served at /api/openapi.yaml); a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from collector.store import reviews
+from collector.web import dashboard, devices, upload
+from collector.web.auth import admin_required
+from collector.web.db import get_db
+from collector.web.review import card, filter_from_args, lease_for_current_user, sample_detail, web
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+OPENAPI = Path(__file__).with_name("openapi.yaml")
+MAX_BATCH = 500
+
+
+class ApiError(Exception):
+    """A client error answered as ``{"error": message}`` with a 4xx status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Any:
+    return jsonify(error=str(exc)), exc.status
+
+
+@bp.errorhandler(reviews.ReviewError)
+def _review_error(exc: reviews.ReviewError) -> Any:
+    return jsonify(error=str(exc)), 404 if isinstance(exc, reviews.UnknownSample) else 400
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    return jsonify(error=exc.description), exc.code
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError("send a JSON object with Content-Type: application/json")
+    return body
+
+
+@bp.get("/openapi.yaml")
+def openapi() -> Any:
+    """The OpenAPI description of this API."""
+    return Response(OPENAPI.read_text(), mimetype="application/yaml")
+
+
+@bp.get("/me")
+def me() -> Any:
+    """Who is calling."""
+    return jsonify(id=current_user.id, username=current_user.username, role=current_user.role)
+
+
+@bp.get("/samples")
+def samples() -> Any:
+    """The caller's next queue page under the filters (the samples are leased to the caller)."""
+    page = lease_for_current_user(filter_from_args(request.args))
+    aliases = reviews.class_aliases(get_db())
+    return jsonify(
+        samples=[card(s, aliases) for s in page.samples],
+        lease_until=page.lease_until,
+        classes=reviews.class_names(get_db()),
+    )
+
+
+@bp.get("/samples/<sample_id>")
+def sample(sample_id: str) -> Any:
+    """One sample with probabilities, frame box, track and history."""
+    info = sample_detail(sample_id)
+    info.pop("sample")
+    return jsonify(info)
+
+
+@bp.post("/decisions")
+def decisions() -> Any:
+    """Record a batch of decisions: ``{"decisions": [{sample_id, action, label?}, ...]}``."""
+    items = _json_body().get("decisions")
+    if not isinstance(items, list) or not items:
+        raise ApiError("'decisions' must be a non-empty list")
+    if len(items) > MAX_BATCH:
+        raise ApiError(f"at most {MAX_BATCH} decisions per call")
+    parsed = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("sample_id"), str):
+            raise ApiError(f"decisions[{i}] needs a string sample_id")
+        label = item.get("label")
+        if label is not None and not isinstance(label, str):
+            raise ApiError(f"decisions[{i}].label must be a string")
+        parsed.append(
+            reviews.DecisionIn(item["sample_id"], str(item.get("action", "label")), label)
+        )
+    states = reviews.decide(get_db(), current_user.id, parsed, web().consensus_k)
+    dashboard.clear_cache()
+    return jsonify(saved=len(parsed), states=states)
+
+
+@bp.post("/undo")
+def undo() -> Any:
+    """Take back the caller's last batch of decisions."""
+    cfg = web()
+    ids = reviews.undo_last(get_db(), current_user.id, cfg.consensus_k, cfg.lease_seconds)
+    dashboard.clear_cache()
+    return jsonify(undone=ids)
+
+
+@bp.get("/dashboard")
+def dashboard_json() -> Any:
+    """Dataset health figures (the dashboard's data)."""
+    return jsonify(dashboard.health_figures())
+
+
+@bp.get("/classes")
+def classes() -> Any:
+    """The project's classes in order."""
+    return jsonify(classes=reviews.class_names(get_db()), aliases=reviews.class_aliases(get_db()))
+
+
+@bp.post("/classes")
+@admin_required
+def add_class() -> Any:
+    """Add a class: ``{"name": ...}``."""
+    name = reviews.add_class(get_db(), str(_json_body().get("name", "")), current_user.id)
+    return jsonify(name=name, classes=reviews.class_names(get_db())), 201
+
+
+@bp.put("/classes/<name>")
+@admin_required
+def rename_class(name: str) -> Any:
+    """Rename a class: ``{"name": new}``."""
+    new = reviews.rename_class(get_db(), name, str(_json_body().get("name", "")), current_user.id)
+    return jsonify(name=new, classes=reviews.class_names(get_db()))
+
+
+@bp.get("/devices")
+def devices_json() -> Any:
+    """Every device with its health and config."""
+    return jsonify(devices=devices.device_list())
+
+
+@bp.put("/devices/<device_id>/config")
+@admin_required
+def device_config(device_id: str) -> Any:
+    """Replace a device's run-time config (revision is set by the server) and publish it."""
+    try:
+        result = devices.update_config(device_id, _json_body(), current_user.id)
+    except devices.DeviceError as exc:
+        raise ApiError(str(exc), exc.status) from None
+    return jsonify(result)
+
+
+@bp.get("/uploads")
+def uploads() -> Any:
+    """Upload jobs, newest first, and whether the agent is installed."""
+    return jsonify(jobs=[j.to_json() for j in upload.jobs().all()], agent=upload.agent_status())
+
+
+@bp.post("/uploads")
+def create_upload() -> Any:
+    """Upload images or zips (multipart field ``files``); starts an agent run on them."""
+    try:
+        job = upload.start_from_files(request.files.getlist("files"), current_user.id)
+    except upload.UploadError as exc:
+        raise ApiError(str(exc), exc.status) from None
+    return jsonify(job.to_json()), 202
+
+
+@bp.get("/uploads/<job_id>")
+def upload_job(job_id: str) -> Any:
+    """One upload job's progress."""
+    job = upload.jobs().get(job_id)
+    if job is None:
+        abort(404, description=f"no upload job {job_id!r}")
+    return jsonify(job.to_json())

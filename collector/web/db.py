@@ -1,0 +1,54 @@
+"""The store handle of a request: opened lazily on ``g``, closed at teardown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from flask import Flask, current_app, g
+
+from collector.config import CollectorConfig
+from collector.store.blobs import BlobStore
+from collector.store.db import DB_NAME, connect
+
+
+def data_dir() -> Path:
+    """The collector's data folder."""
+    config: CollectorConfig = current_app.config["FACETROVE"]
+    return Path(config.data_dir)
+
+
+def get_db() -> sqlite_utils.Database:
+    """This request's database connection (migrations ran once at start-up)."""
+    if "db" not in g:
+        g.db = connect(data_dir() / DB_NAME, migrate_schema=False)
+    db: sqlite_utils.Database = g.db
+    return db
+
+
+def get_blobs() -> BlobStore:
+    """The image blob store."""
+    blobs = current_app.extensions.get("facetrove.blobs")
+    if blobs is None:
+        blobs = current_app.extensions["facetrove.blobs"] = BlobStore(data_dir() / "blobs")
+    return blobs
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    """Close the request's connection, if one was opened."""
+    db = g.pop("db", None)
+    if db is not None:
+        db.conn.close()
+
+
+def init_app(app: Flask) -> None:
+    """Migrate the store once and close connections at the end of each request."""
+    config: CollectorConfig = app.config["FACETROVE"]
+    connect(Path(config.data_dir) / DB_NAME).conn.close()
+    app.teardown_appcontext(close_db)
+
+
+def rows(sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    """Query helper: a list of dicts."""
+    return list(get_db().query(sql, params))
