@@ -163,3 +163,40 @@ def test_bad_tls_file_fails_before_capture(tmp_path: Path, crop: bytes) -> None:
         assert result.exit_code == EXIT_CONFIG
         assert str(ca) in (result.message or "") and needle in (result.message or "")
     assert opened == []
+
+
+def test_live_source_keeps_retrying_an_unreachable_broker(tmp_path: Path, crop: bytes) -> None:
+    """Tried: a live source (camera spec) with no broker listening. Kept: capture goes on into the
+    outbox while the publisher retries with back-off (each attempt counted); a stop request
+    ends the run with exit 0 and every sample still in the outbox."""
+    from tests.support.broker import free_port
+
+    def endless() -> Iterator[Any]:
+        while True:
+            time.sleep(0.01)
+            yield frames(1)[0]
+
+    cfg = _config(tmp_path, free_port(), "cam-l", source={"spec": "0"})
+    runner = Runner(
+        cfg,
+        source_factory=lambda c: ArraySource(endless()),
+        pipeline_factory=lambda c, t: FakePipeline("cam-l", crop, every=10),
+    )
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", runner.run()))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (runner.publisher is None or runner.publisher.attempts < 3) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        assert thread.is_alive() and runner.publisher is not None
+        assert runner.publisher.attempts >= 3
+    finally:
+        runner.request_stop()
+        thread.join(30)
+    result = box["r"]
+    assert result.exit_code == EXIT_OK and result.reason == "stopped"
+    assert result.summary["samples_accepted"] > 0
+    assert result.summary["outbox_depth"] == result.summary["samples_accepted"]
