@@ -70,7 +70,7 @@ def preprocess_transforms(spec: Preprocess) -> list[A.BasicTransform]:
     if spec.grayscale:
         steps.append(A.ToGray(num_output_channels=3, p=1.0))
     if spec.equalize == "clahe":
-        steps.append(A.CLAHE(clip_limit=2.0, tile_grid_size=(8, 8), p=1.0))
+        steps.append(A.CLAHE(clip_limit=(2.0, 2.0), tile_grid_size=(8, 8), p=1.0))
     elif spec.equalize == "histogram":
         steps.append(A.Equalize(mode="cv", by_channels=True, p=1.0))
     return steps
@@ -83,7 +83,7 @@ class Preprocessor:
         self.spec = spec
         self.crop = spec.static_crop if is_frame else None
         steps = preprocess_transforms(spec)
-        self.pipeline = A.Compose(steps, bbox_params=bbox_params()) if steps else None
+        self.pipeline = A.Compose(steps, bbox_params=bbox_params(), seed=0) if steps else None
 
     def __call__(
         self, image: np.ndarray, boxes: list[Box], labels: list[str]
@@ -93,6 +93,9 @@ class Preprocessor:
             image, boxes, labels = static_crop(image, boxes, labels, self.crop)
         if self.pipeline is None:
             return image, boxes, labels
+        # Nothing here should be random; re-seeding makes sure no transform's default sneaks
+        # randomness in (CLAHE's clip limit is a range, for one).
+        self.pipeline.set_random_seed(0)
         out = self.pipeline(image=image, bboxes=boxes, labels=labels)
         return out["image"], [as_box(b) for b in out["bboxes"]], list(out["labels"])
 
