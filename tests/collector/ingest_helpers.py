@@ -103,11 +103,22 @@ class Publisher:
         self._lock = threading.Lock()
         self.client.on_publish = self._on_publish
         self.connected = threading.Event()
-        self.client.on_connect = lambda *a: self.connected.set()
+        self.refused: str | None = None
+        self.client.on_connect = self._on_connect
         self.client.connect_async("127.0.0.1", port, keepalive=30)
         self.client.loop_start()
-        if not self.connected.wait(10):
-            raise TimeoutError("publisher could not connect")
+        deadline = time.monotonic() + 10
+        while not self.connected.wait(0.05):
+            if self.refused or time.monotonic() > deadline:
+                self.client.loop_stop()
+                raise ConnectionRefusedError(f"publisher not connected: {self.refused}")
+
+    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
+        if getattr(reason, "is_failure", False):
+            self.refused = str(reason)
+            self.client.disconnect()
+        else:
+            self.connected.set()
 
     def _on_publish(self, *_args: object) -> None:
         with self._lock:

@@ -196,7 +196,7 @@ def test_device_registry_and_device_mismatch(tmp_path: Path, mosquitto: Mosquitt
     """Tried: an agent-like client announces itself, sends stats, a sample under another
     device's topic, a good sample, then drops its connection. Kept: device row online with
     software/model/stats, then offline from the last will; the mismatched sample quarantined."""
-    worker, stop, thread = _run_worker(tmp_path / "data", mosquitto.url)
+    _worker, stop, thread = _run_worker(tmp_path / "data", mosquitto.url)
     agent = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="cam-09", protocol=mqtt.MQTTv311)
     offline = json.dumps({"device_id": "cam-09", "state": "offline"})
     agent.will_set(topic("cam-09", Kind.STATUS), offline, qos=1, retain=True)

@@ -1,0 +1,86 @@
+"""`facetrove collector serve`: embedded broker (unless one is configured), ingest, web app.
+
+Start order is broker, ingest, web; stop order is the reverse (web, flush ingest, broker), so
+nothing that ingest received is left unacknowledged by a clean stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from collector.broker import EmbeddedBroker, ensure_credentials
+from collector.config import CollectorConfig
+from collector.ingest.worker import IngestWorker
+
+log = logging.getLogger("facetrove.serve")
+
+
+def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], None]) -> None:
+    """Run everything until ``stop`` is set, then shut down cleanly."""
+    broker: EmbeddedBroker | None = None
+    if config.broker.url is None:
+        b = config.broker
+        creds = ensure_credentials(config.data_dir, (b.username, b.agent_username))
+        broker = EmbeddedBroker(b.embedded_host, b.embedded_port, creds.password_file).start()
+        config = config.model_copy(
+            update={"broker": b.model_copy(update={"password": creds.password(b.username)})}
+        )
+        agent_pw = creds.password(b.agent_username)
+        agent_url = (
+            f"mqtt://{b.agent_username}:{agent_pw}@{_reachable(b.embedded_host)}:{b.embedded_port}"
+        )
+        echo(f"MQTT broker (embedded, MQTT 3.1.1): {broker.url}")
+        echo(f"  agent login: user {b.agent_username!r}, password {agent_pw!r}")
+        echo(f"  agents connect with: --broker {agent_url}")
+        echo(f"  (credentials kept in {creds.password_file.parent / 'credentials.json'})")
+    else:
+        echo(f"MQTT broker (external): {_redact(config.broker.url)}")
+
+    threads: list[tuple[str, threading.Thread, threading.Event]] = []
+    try:
+        ingest_stop = threading.Event()
+        worker = IngestWorker(config)
+        ingest = threading.Thread(target=worker.run, args=(ingest_stop,), name="ingest")
+        ingest.start()
+        threads.append(("ingest", ingest, ingest_stop))
+        if not worker.subscribed.wait(15):
+            log.warning("ingest has not subscribed yet; it keeps retrying the broker")
+        echo(f"ingest: store {config.data_dir}")
+
+        try:
+            from collector.web.server import run_web
+        except ImportError as exc:
+            log.warning("the web UI is not available (%s); running broker and ingest only", exc)
+        else:
+            web_stop = threading.Event()
+            web = threading.Thread(target=run_web, args=(config, web_stop), name="web")
+            web.start()
+            threads.append(("web", web, web_stop))
+            echo(f"web app: http://{_reachable(config.web.host)}:{config.web.port}/")
+        echo("running; Ctrl-C to stop")
+        while not stop.wait(0.5):
+            dead = [name for name, thread, _ in threads if not thread.is_alive()]
+            if dead:
+                log.error("%s stopped unexpectedly; shutting down", ", ".join(dead))
+                break
+    finally:
+        for name, thread, event in reversed(threads):
+            log.info("stopping %s", name)
+            event.set()
+            thread.join(30)
+        if broker is not None:
+            broker.stop()
+        echo("stopped")
+
+
+def _reachable(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _redact(url: str | None) -> str:
+    if not url or "@" not in url:
+        return str(url)
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
