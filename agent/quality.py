@@ -76,8 +76,9 @@ class QualityGate:
         region = image[y0:y1, x0:x1]
         gray = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
         small = cv2.resize(gray, (MEASURE_PX, MEASURE_PX), interpolation=cv2.INTER_AREA)
-        blur = float(cv2.Laplacian(small, cv2.CV_64F).var())
-        brightness = float(small.mean())
+        brightness = float(cv2.mean(small)[0])
+        _, lap_std = cv2.meanStdDev(cv2.Laplacian(small, cv2.CV_64F))
+        blur = float(lap_std[0, 0]) ** 2
         yaw = estimate_yaw(det.keypoints)
         return wire.Quality(
             blur=round(blur, 2),
