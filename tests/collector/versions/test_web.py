@@ -1,0 +1,73 @@
+"""The versions pages through the real app factory, a real store and the real login form."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from pycocotools.coco import COCO
+
+from collector.config import CollectorConfig
+from collector.store.users import create_user
+from collector.web import create_app
+from tests.collector.versions.factory import FactoryStore
+from tests.collector.web.conftest import PASSWORD, AuthActions
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> FlaskClient:
+    store = FactoryStore(tmp_path / "data")
+    store.add(30, tracks=10)
+    create_user(store.db, "alice", PASSWORD, "reviewer")
+    config = CollectorConfig.model_validate(
+        {"data_dir": str(store.data_dir), "web": {"secret_key": "test-" + "k" * 40}}
+    )
+    return create_app(config, {"TESTING": True}).test_client()
+
+
+def test_login_is_required(client: FlaskClient) -> None:
+    for path in ("/versions/", "/versions/new", "/versions/v1", "/versions/v1/export/coco.zip"):
+        resp = client.get(path)
+        assert resp.status_code in (302, 401), path
+        if resp.status_code == 302:
+            assert "/auth/login" in resp.headers["Location"]
+
+
+def test_create_show_and_download(client: FlaskClient, tmp_path: Path) -> None:
+    auth = AuthActions(client)
+    assert auth.login().status_code == 302
+    page = client.get("/versions/new").get_data(as_text=True)
+    assert "<textarea" in page and "augmentations" in page
+    recipe = "classes: [angry, happy, neutral, sad, surprise]\naugmentations: {flip: {}}\n"
+    resp = client.post(
+        "/versions/new", data={"recipe": recipe, "name": "web-1", "csrf_token": auth.token}
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    show = client.get("/versions/web-1").get_data(as_text=True)
+    assert "Leakage report" in show and "tracks straddling splits" in show
+    assert "web-1" in client.get("/versions/").get_data(as_text=True)
+    zipped = client.get("/versions/web-1/export/coco.zip")
+    assert zipped.status_code == 200 and zipped.mimetype == "application/zip"
+    zipfile.ZipFile(io.BytesIO(zipped.data)).extractall(tmp_path / "coco")
+    coco = COCO(str(tmp_path / "coco" / "train" / "_annotations.coco.json"))
+    assert len(coco.getAnnIds()) > 0
+    assert client.get("/versions/web-1/export/pdf.zip").status_code == 404
+    assert client.get("/versions/nope").status_code == 404
+
+
+def test_bad_recipe_is_shown_again_with_its_errors(client: FlaskClient) -> None:
+    """Tried: ratios summing to 1.2 and an unknown augmentation. Kept: the text as typed, no
+    version."""
+    auth = AuthActions(client)
+    auth.login()
+    recipe = "split: {train: 0.9, valid: 0.2, test: 0.1}\naugmentations: {sharpen: {}}\n"
+    resp = client.post("/versions/new", data={"recipe": recipe, "csrf_token": auth.token})
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert "split ratios must sum to 1" in html
+    assert "augmentations.sharpen: unknown augmentation" in html
+    assert "sharpen: {}" in html  # the user's text is kept for fixing
+    assert "No versions yet" in client.get("/versions/").get_data(as_text=True)
