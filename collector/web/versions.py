@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
+import flask_login
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import send_file as flask_send_file
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from collector.export.base import ExportError
 from collector.export.registry import EXPORTERS, export_version
@@ -17,6 +19,10 @@ from collector.versions.recipe import SPLITS, RecipeError
 from collector.web.db import data_dir, get_db, rows
 
 bp = Blueprint("versions", __name__, url_prefix="/versions")
+
+F = TypeVar("F", bound=Callable[..., Any])
+#: flask_login ships no type hints; this keeps the views typed.
+login_required = cast(Callable[[F], F], flask_login.login_required)
 
 DEFAULT_RECIPE = """\
 # A version recipe: see docs/versions.md for every key.
