@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
+import numpy as np
 
 from agent.sources import Frame
 
@@ -28,23 +30,44 @@ def display_available() -> bool:
 
 
 class Preview:
-    """Draws the pipeline's current faces on each frame; ``show`` returns False once closed."""
+    """Draws faces on each frame; ``show`` returns False once the window was closed.
 
-    def show(self, frame: Frame, pipeline: Any) -> bool:
+    Boxes come from ``pipeline.overlay()`` when the pipeline offers it (every tracked face);
+    otherwise the boxes of the samples sent in the last second are drawn, with their track id
+    and pre-label.
+    """
+
+    def __init__(self) -> None:
+        self._recent: list[tuple[float, dict[str, Any]]] = []
+
+    def show(self, frame: Frame, pipeline: Any, ready: Sequence[Any] = ()) -> bool:
         """Draw and show one frame; False when the user closed the window (q or Esc)."""
+        cv2.imshow(WINDOW, self.draw(frame, pipeline, ready))
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            cv2.destroyWindow(WINDOW)
+            return False
+        return True
+
+    def draw(self, frame: Frame, pipeline: Any, ready: Sequence[Any] = ()) -> np.ndarray:
+        """A copy of the frame with boxes, track ids and labels drawn on it."""
         image = frame.image.copy()
-        for face in getattr(pipeline, "overlay", lambda: [])():
+        now = frame.captured_at.timestamp()
+        for item in ready:
+            h = item.header
+            label = h.prelabel.label if h.prelabel else h.provided_label
+            box = (h.box.xmin, h.box.ymin, h.box.xmax, h.box.ymax)
+            self._recent.append((now + 1.0, {"box": box, "track_id": h.track_id, "label": label}))
+        self._recent = [(t, f) for t, f in self._recent if t >= now]
+        overlay = getattr(pipeline, "overlay", None)
+        faces = overlay() if callable(overlay) else [f for _, f in self._recent]
+        for face in faces:
             x0, y0, x1, y1 = (int(v) for v in face["box"])
             cv2.rectangle(image, (x0, y0), (x1, y1), (0, 200, 0), 2)
             text = f"#{face.get('track_id', '?')} {face.get('label') or ''}".strip()
             cv2.putText(
                 image, text, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 0), 1
             )
-        cv2.imshow(WINDOW, image)
-        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-            cv2.destroyWindow(WINDOW)
-            return False
-        return True
+        return image
 
 
 def open_preview() -> Preview | None:

@@ -215,8 +215,9 @@ class Runner:
                 return False
             if self.paused:
                 continue  # live sources keep reading so the camera buffer stays fresh
-            self._deliver(self.pipeline.process(frame))
-            if preview is not None and not preview.show(frame, self.pipeline):
+            ready = self.pipeline.process(frame)
+            self._deliver(ready)
+            if preview is not None and not preview.show(frame, self.pipeline, ready):
                 preview = None
         self._deliver(self.pipeline.flush())
         return not self._stopping()

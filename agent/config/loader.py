@@ -135,6 +135,8 @@ def format_errors(exc: ValidationError) -> list[str]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not a config option; check the spelling and the section)"
+        elif err["type"] == "missing" and loc == "device_id":
+            msg = "required, but not set (device_id: in the file, or --device-id)"
         elif err["type"] == "missing":
             msg = "required, but not set"
         lines.append(f"{loc}: {msg}")

@@ -191,3 +191,18 @@ def test_preview_without_gui_says_so(
         pass
     assert open_preview() is None
     assert "preview needs a GUI build of OpenCV" in caplog.text
+
+
+def test_preview_draws_boxes_of_sent_samples() -> None:
+    """The preview overlay puts a box, track id and label where a sample's face was."""
+    from agent.preview import Preview
+    from agent.sources import ArraySource
+    from tests.agent.delivery_support import FakePipeline, face_crop, frames
+    from tests.support.data import face_file
+
+    pipe = FakePipeline("dev", face_crop(face_file("single_face.jpg")))
+    frame = next(iter(ArraySource(frames(1))))
+    ready = pipe.process(frame)
+    image = Preview().draw(frame, pipe, ready)
+    assert (image[0:40, 0:2] != frame.image[0:40, 0:2]).any()  # the box's left edge
+    assert (image[80:, 80:] == frame.image[80:, 80:]).all()  # nothing drawn elsewhere
