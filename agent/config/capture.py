@@ -111,8 +111,8 @@ class QualityConfig(Section):
         default=45.0,
         ge=0.0,
         le=180.0,
-        description="maximum |yaw| in degrees, estimated from eye and nose keypoints when the "
-        "detector gives them (Haar does not: then no pose check)",
+        description="maximum absolute yaw in degrees, estimated from the nose and ear keypoints "
+        "when the detector gives them (Haar does not: then no pose check)",
     )
 
     @model_validator(mode="after")
@@ -149,9 +149,15 @@ class SamplerConfig(Section):
         ge=1,
         description="how many recent sample hashes near-duplicates are checked against",
     )
-    per_minute: int = Field(default=30, ge=0, description="global cap on samples per minute")
-    per_hour: int = Field(default=600, ge=0, description="global cap on samples per hour")
-    per_day: int = Field(default=5000, ge=0, description="global cap on samples per day")
+    per_minute: int = Field(
+        default=30, ge=0, description="global cap on samples per minute (0 = none)"
+    )
+    per_hour: int = Field(
+        default=600, ge=0, description="global cap on samples per hour (0 = none)"
+    )
+    per_day: int = Field(
+        default=5000, ge=0, description="global cap on samples per day (0 = send nothing)"
+    )
     traffic_percent: float = Field(
         default=100.0,
         ge=0.0,
@@ -209,7 +215,8 @@ class PrelabelConfig(Section):
 
     enabled: bool = Field(default=True, description="pre-label samples with the ONNX model")
     model_path: Path | None = Field(
-        default=None, description="ONNX emotion model; default: the bundled models/emotion model"
+        default=None,
+        description="ONNX emotion model; default: the shipped models/emotion_mini_xception.onnx",
     )
     model_id: str | None = Field(
         default=None, description="name sent with each pre-label; default: the model file's stem"
