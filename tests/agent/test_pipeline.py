@@ -14,7 +14,7 @@ import pytest
 
 import models
 import wire
-from agent.config.capture import CropConfig, SamplerConfig, SourceConfig
+from agent.config.capture import CropConfig, DetectorConfig, SamplerConfig, SourceConfig
 from agent.detect import Detection, FixedDetector, MediaPipeDetector
 from agent.pipeline import Pipeline, ReadySample
 from agent.prelabel import FixedClassifier, OnnxEmotionClassifier
@@ -181,3 +181,16 @@ def test_close_closes_detector_and_classifier() -> None:
     with Pipeline("x", det, clf):
         pass
     assert det.closed
+
+
+def test_haar_pipeline_without_keypoints() -> None:
+    """The Haar fallback through the whole pipeline on single_face.mp4: one good sample, no yaw
+    (Haar gives no keypoints), detector named in the header."""
+    haar = DetectorConfig(backend="haar")
+    keep_all = SamplerConfig(prefer_uncertain=False)
+    with Pipeline.from_config("test-cam", detector=haar, sampler=keep_all) as pipe:
+        samples = _run(pipe, str(face_file("single_face.mp4")))
+    assert len(samples) == 1
+    header = samples[0].header
+    assert header.detector == "haar-frontalface" and header.quality.yaw is None
+    _check_sample(samples[0])
