@@ -71,6 +71,7 @@ class Outbox:
         )
         self._lock = threading.Lock()
         self._inflight: set[str] = set()
+        self._cursor = 0  # seq of the last row handed out by next_batch
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -175,6 +176,9 @@ class Outbox:
         with self._lock:
             self._inflight.discard(sample_id)
             try:
+                # A delete lost to a power cut only means one re-send (the collector keeps a
+                # sample id once), so it skips the fsync; the next put's FULL commit syncs it.
+                self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("BEGIN IMMEDIATE")
                 row = self._db.execute(
                     "DELETE FROM outbox WHERE sample_id = ? RETURNING size", (sample_id,)
@@ -185,6 +189,9 @@ class Outbox:
             except sqlite3.Error as exc:
                 self._rollback()
                 raise OutboxError(f"cannot delete an acknowledged sample: {exc}") from None
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("PRAGMA synchronous=FULL")
             if row is None:
                 return False
             self._rows -= 1
@@ -198,19 +205,24 @@ class Outbox:
         if limit <= 0:
             return []
         with self._lock:
-            skip = len(self._inflight)
+            # Rows are handed out in seq order, so start after the last one handed out; skip
+            # covers in-flight rows below the cursor after a release().
+            skip = len(self._inflight) if self._cursor == 0 else 0
             rows = self._db.execute(
-                "SELECT seq, sample_id, payload FROM outbox ORDER BY seq LIMIT ?",
-                (limit + skip,),
+                "SELECT seq, sample_id, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (self._cursor, limit + skip),
             ).fetchall()
             out = [Pending(int(s), str(i), bytes(p)) for s, i, p in rows if i not in self._inflight]
             out = out[:limit]
             self._inflight.update(p.sample_id for p in out)
+            if out:
+                self._cursor = out[-1].seq
             return out
 
     def release(self, sample_id: str | None = None) -> None:
         """Forget that one (or every) sample is in flight, so it will be handed out again."""
         with self._lock:
+            self._cursor = 0
             if sample_id is None:
                 self._inflight.clear()
             else:
