@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -112,7 +113,13 @@ def run_cmd(
     """
     from agent.runner import Runner, is_live, summary_line
 
-    cfg = _load(config_file, _overrides(sets, options))
+    try:
+        cfg = _load(config_file, _overrides(sets, options))
+    except AgentExit as exc:
+        if options.get("summary_json"):  # programs reading stdout always get one final line
+            line = {"event": "summary", "exit_code": exc.exit_code, "reason": "config"}
+            click.echo(json.dumps({**line, "message": exc.message}))
+        raise
     logging.basicConfig(
         level=cfg.run.log_level,
         stream=sys.stderr,

@@ -206,3 +206,14 @@ def test_preview_draws_boxes_of_sent_samples() -> None:
     image = Preview().draw(frame, pipe, ready)
     assert (image[0:40, 0:2] != frame.image[0:40, 0:2]).any()  # the box's left edge
     assert (image[80:, 80:] == frame.image[80:, 80:]).all()  # nothing drawn elsewhere
+
+
+def test_summary_json_even_for_a_config_error() -> None:
+    """A program reading --summary-json gets its final line when the config is invalid too."""
+    import json
+
+    result = CliRunner().invoke(agent, ["run", "--summary-json", "--set", "outbox.max_rows=-1"])
+    assert result.exit_code == 2
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["event"] == "summary" and summary["reason"] == "config"
+    assert summary["exit_code"] == 2
