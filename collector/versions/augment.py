@@ -17,7 +17,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from collector.versions.preprocess import Box, as_box, bbox_params
+from collector.versions.preprocess import Box, as_box, compose
 from collector.versions.recipe import Augmentations
 
 
@@ -87,7 +87,7 @@ class Augmenter:
 
     def __init__(self, augs: Augmentations, seed: int) -> None:
         self.seed = seed
-        self.pipeline = A.Compose(augmentation_transforms(augs), bbox_params=bbox_params(), seed=0)
+        self.pipeline = compose(augmentation_transforms(augs))
 
     def __call__(
         self,
@@ -104,9 +104,12 @@ class Augmenter:
         height and width as the image; tests use it to check the boxes still cover the face).
         """
         self.pipeline.set_random_seed(copy_seed(self.seed, sample_id, copy))
-        data: dict[str, Any] = {"image": image, "bboxes": boxes, "labels": labels}
+        data: dict[str, Any] = {"image": image}
         if mask is not None:
             data["mask"] = mask
-        out = self.pipeline(**data)
+        if "bboxes" not in self.pipeline.processors:  # colour-only: boxes stay where they are
+            out = self.pipeline(**data)
+            return out["image"], boxes, labels, out.get("mask")
+        out = self.pipeline(**data, bboxes=boxes, labels=labels)
         moved = [as_box(b) for b in out["bboxes"]]
         return out["image"], moved, list(out["labels"]), out.get("mask")

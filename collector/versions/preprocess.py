@@ -26,6 +26,12 @@ def bbox_params() -> A.BboxParams:
     )
 
 
+def compose(steps: list[A.BasicTransform], seed: int = 0) -> A.Compose:
+    """A seeded pipeline; box handling only when a step moves pixels (else albumentations warns)."""
+    moves = any(isinstance(t, A.DualTransform) for t in steps)
+    return A.Compose(steps, bbox_params=bbox_params() if moves else None, seed=seed)
+
+
 def clip_box(box: Box, width: int, height: int) -> Box | None:
     """``box`` clipped to a ``width`` x ``height`` image, or None when nothing is left."""
     x0, y0 = max(0.0, min(box[0], width)), max(0.0, min(box[1], height))
@@ -83,7 +89,7 @@ class Preprocessor:
         self.spec = spec
         self.crop = spec.static_crop if is_frame else None
         steps = preprocess_transforms(spec)
-        self.pipeline = A.Compose(steps, bbox_params=bbox_params(), seed=0) if steps else None
+        self.pipeline = compose(steps) if steps else None
 
     def __call__(
         self, image: np.ndarray, boxes: list[Box], labels: list[str]
@@ -96,6 +102,8 @@ class Preprocessor:
         # Nothing here should be random; re-seeding makes sure no transform's default sneaks
         # randomness in (CLAHE's clip limit is a range, for one).
         self.pipeline.set_random_seed(0)
+        if "bboxes" not in self.pipeline.processors:
+            return self.pipeline(image=image)["image"], boxes, labels
         out = self.pipeline(image=image, bboxes=boxes, labels=labels)
         return out["image"], [as_box(b) for b in out["bboxes"]], list(out["labels"])
 

@@ -57,9 +57,28 @@ class Worker:
             "crop": Preprocessor(recipe.preprocess, is_frame=False),
             "frame": Preprocessor(recipe.preprocess, is_frame=True),
         }
-        self.augment = Augmenter(recipe.augmentations, recipe.seed)
+        self.augment = (
+            Augmenter(recipe.augmentations, recipe.seed) if recipe.augmentations.enabled() else None
+        )
         self.identity = recipe.preprocess.is_identity()
+        self._last: tuple[Any, tuple[np.ndarray, list[Box], list[str]]] | None = None
         cv2.setNumThreads(1)  # one process per core already; threads would only contend
+
+    def _preprocessed(self, job: Job) -> tuple[np.ndarray, list[Box], list[str]]:
+        """Decode + preprocess, remembering the last result: a sample's copies are consecutive
+        jobs, so each source image is decoded once, not once per copy."""
+        key = (job.blob, job.kind, job.boxes, job.labels)
+        if self._last is not None and self._last[0] == key:
+            image, boxes, labels = self._last[1]
+            return image, list(boxes), list(labels)
+        bgr = cv2.imdecode(np.fromfile(job.blob, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"cannot decode image {job.blob}")
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        labels_in = list(job.labels) if job.boxes else []
+        result = self.pre[job.kind](image, list(job.boxes), labels_in)
+        self._last = (key, result)
+        return result[0], list(result[1]), list(result[2])
 
     def run(self, job: Job) -> Done:
         """Produce one output image and return its size and boxes."""
@@ -68,14 +87,8 @@ class Worker:
             # Nothing changes the pixels: keep the original JPEG bytes (lossless and fast).
             shutil.copyfile(job.blob, target)
             return Done(job.index, job.width, job.height, job.boxes, job.labels)
-        data = np.fromfile(job.blob, dtype=np.uint8)
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"cannot decode image {job.blob}")
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        pre = self.pre[job.kind]
-        image, boxes, labels = pre(image, list(job.boxes), list(job.labels) if job.boxes else [])
-        if job.copy > 0:
+        image, boxes, labels = self._preprocessed(job)
+        if job.copy > 0 and self.augment is not None:
             image, boxes, labels, _ = self.augment(image, boxes, labels, job.name, job.copy)
         if not job.boxes:  # a crop: its label is not tied to a box
             labels = list(job.labels)

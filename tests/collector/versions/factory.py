@@ -2,8 +2,8 @@
 
 Faces are found once with OpenCV's Haar cascade (a real detector, independent of facetrove's own);
 each sample gets a real downscaled frame JPEG, its box in original-frame coordinates and a real
-crop. Crops are jittered by a few pixels per sample so every sample has distinct crop bytes (the
-split joins identical crops into one group).
+crop. Crops are jittered by a few pixels and stamped with the sample number so every sample has
+distinct crop bytes (the split joins identical crops into one group).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class FactoryStore:
             track = i % tracks
             face = all_faces[track % len(all_faces)]
             label = face.label if face.label in labels else labels[track % len(labels)]
-            crop = self._crop(face, jitter=k % 7, quality=70 + k % 25)
+            crop = self._crop(face, jitter=k % 7, quality=70 + k % 25, serial=k)
             crop_sha = self.blobs.put(crop, fsync=False)
             frame = self._frame(face, k) if with_frames else None
             frame_sha = self.blobs.put(frame, fsync=False) if frame else None
@@ -169,10 +169,13 @@ class FactoryStore:
         return jpeg.tobytes()
 
     @staticmethod
-    def _crop(face: Face, jitter: int, quality: int) -> bytes:
+    def _crop(face: Face, jitter: int, quality: int, serial: int) -> bytes:
         image = _photo_pixels()[face.photo]
         x0, y0, x1, y1 = face.box
-        crop = image[y0 + jitter : y1 + jitter, x0 + jitter : x1 + jitter]
+        crop = image[y0 + jitter : y1 + jitter, x0 + jitter : x1 + jitter].copy()
+        # the sample number in a corner block: distinct bytes for every sample
+        crop[0:8, 0:8] = serial % 256
+        crop[0:8, 8:16] = (serial // 256) % 256
         ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
         assert ok
         return jpeg.tobytes()

