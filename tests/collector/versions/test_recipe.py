@@ -81,3 +81,24 @@ def test_unknown_class_is_named_with_the_known_ones() -> None:
     r = parse_recipe("classes: [happy, joyful]")
     with pytest.raises(RecipeError, match=r"unknown class 'joyful' \(known: happy, sad\)"):
         r.check_classes(["happy", "sad"])
+
+
+def test_example_recipe_and_docs_cover_every_key() -> None:
+    """deploy/recipe.example.yaml parses; docs/versions.md names every recipe key."""
+    from pathlib import Path
+
+    from pydantic import BaseModel
+
+    from collector.versions import recipe as r
+
+    root = Path(__file__).resolve().parents[3]
+    example = parse_recipe((root / "deploy" / "recipe.example.yaml").read_text())
+    assert example.multiplier == 3 and example.augmentations.enabled()
+    docs = (root / "docs" / "versions.md").read_text()
+    models: list[type[BaseModel]] = [
+        r.Recipe, r.SplitSpec, r.Preprocess, r.StaticCrop, r.ResizeSpec, r.Augmentations,
+        r.Flip, r.Rotation, r.Shear, r.Crop, r.Hue, r.Saturation, r.Brightness, r.Exposure,
+        r.Blur, r.MotionBlur, r.Noise, r.Cutout,
+    ]  # fmt: skip
+    missing = {f"{m.__name__}.{k}" for m in models for k in m.model_fields if f"`{k}`" not in docs}
+    assert not missing, f"undocumented recipe keys: {sorted(missing)}"
