@@ -199,7 +199,8 @@ def undo_last(
 ) -> list[str]:
     """Cancel this reviewer's most recent batch of live decisions; returns the sample ids.
 
-    The samples are leased back to the reviewer so that they come back on the next page.
+    The samples are leased back to the reviewer (and other leases of theirs released) so that
+    the next page shows exactly them again.
     """
     live = (
         "user_id = ? AND action != 'undo' AND id NOT IN "
@@ -217,6 +218,8 @@ def undo_last(
         ).fetchall()
         at = now_iso()
         until = now_iso(datetime.now(timezone.utc) + timedelta(seconds=lease_seconds))
+        # The page shown after an undo is the undone one: give back whatever else is held.
+        db.execute("DELETE FROM leases WHERE user_id = ?", [user_id])
         for decision_id, sample_id in rows:
             db.execute(
                 "INSERT INTO decisions (sample_id, user_id, decided_at, action, undoes) "

@@ -55,7 +55,8 @@ def bar_chart(
         x = left + mark * scale
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="22" y2="{height - 4}" class="mark"/>'
-            f'<text x="{x + 3:.1f}" y="{height - 6}" class="note">{escape(mark_label)}</text>'
+            f'<text x="{x - 4:.1f}" y="{height - 6}" text-anchor="end" class="note">'
+            f"{escape(mark_label)}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -78,7 +79,8 @@ def column_chart(
     left, bottom, top_pad = 46, 40, 28
     plot_h = height - bottom - top_pad
     top = max(max(v for _, v in data), 1)
-    step = (width - left - 10) / len(data)
+    # Columns stay narrow when there are few of them (one day of data is not a wall of blue).
+    step = min((width - left - 10) / len(data), 48.0)
     parts = [_open(title, width, height)]
     for frac in (0.0, 0.5, 1.0):
         y = top_pad + plot_h * (1 - frac)

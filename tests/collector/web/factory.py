@@ -145,6 +145,7 @@ def insert_samples(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> 
     """Insert sample rows and the devices they name (in batches, one transaction)."""
     db.table("samples").insert_all(rows, batch_size=2000)
     seen = sorted({str(r["device_id"]) for r in rows})
+    per_device = {d: sum(1 for r in rows if r["device_id"] == d) for d in seen}
     db.table("devices").upsert_all(
         [
             {
@@ -152,7 +153,7 @@ def insert_samples(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> 
                 "state": "online",
                 "first_seen": "2026-11-01T00:00:00+00:00",
                 "last_seen": "2026-11-24T12:00:00+00:00",
-                "samples": 0,
+                "samples": per_device[d],
             }
             for d in seen
         ],

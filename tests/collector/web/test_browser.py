@@ -1,0 +1,211 @@
+"""End to end in real headless Chromium against the app served by waitress.
+
+Screenshots go to tmp_path, or to $FACETROVE_SCREENSHOTS (docs/screenshots) when set.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.config import CollectorConfig
+from collector.web.server import run_web
+from tests.collector.web.conftest import PASSWORD
+from tests.support.broker import free_port
+from tests.support.data import require
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live(config: CollectorConfig, store: Any, samples: Any) -> Iterator[str]:
+    """The app under waitress on a free port, with 60 real-face samples."""
+    port = free_port()
+    served = config.model_copy(update={"web": config.web.model_copy(update={"port": port})})
+    stop = threading.Event()
+    thread = threading.Thread(target=run_web, args=(served, stop), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        require("chromium", "apt-get install -y chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+            yield ctx.new_page()
+        finally:
+            browser.close()
+
+
+def shot(page: Any, name: str, tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("FACETROVE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+class Keys:
+    """Counts every key the reviewer presses."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.count = 0
+
+    def press(self, key: str) -> None:
+        self.page.keyboard.press(key)
+        self.count += 1
+
+
+def test_review_a_page_with_the_keyboard_undo_detail_and_dashboard(live, page, store, tmp_path):
+    page.goto(live + "/review")
+    assert "/auth/login" in page.url
+    shot(page, "login", tmp_path)
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#grid .card")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    cards = page.locator("#grid .card")
+    assert cards.count() == 24
+    first_ids = [cards.nth(i).get_attribute("data-id") for i in range(24)]
+    keys = Keys(page)
+    # Correct two cards and reject one, then confirm the page: 5 keys for 24 decisions.
+    keys.press("ArrowRight")
+    keys.press("5")  # neutral
+    keys.press("ArrowDown")
+    keys.press("x")
+    shot(page, "queue", tmp_path)
+    keys.press("Enter")
+    page.wait_for_selector("#status.ok")
+    assert "Saved 24 decisions" in page.inner_text("#status")
+    assert keys.count == 5
+    states = dict(store.execute("SELECT state, COUNT(*) FROM samples GROUP BY state").fetchall())
+    assert states == {"pending": 36, "confirmed": 23, "rejected": 1}
+    corrected = store.execute("SELECT label FROM samples WHERE id = ?", [first_ids[1]]).fetchone()
+    assert corrected[0] == "neutral"
+    columns = page.evaluate(
+        "(() => { const c = [...document.querySelectorAll('#grid .card')];"
+        " return c.filter(x => x.offsetTop === c[0].offsetTop).length; })()"
+    )
+    rejected = store.execute("SELECT state FROM samples WHERE id = ?", [first_ids[1 + columns]])
+    assert rejected.fetchone()[0] == "rejected"
+
+    # A page whose pre-labels are right: one keystroke confirms all of it.
+    next_ids = [cards.nth(i).get_attribute("data-id") for i in range(cards.count())]
+    assert not set(next_ids) & set(first_ids)
+    before = keys.count
+    keys.press("Enter")
+    page.wait_for_selector("#status.ok")
+    assert keys.count - before == 1
+    marks = ",".join("?" * len(next_ids))
+    rows = store.execute(
+        f"SELECT COUNT(*) FROM samples WHERE id IN ({marks}) AND state = 'confirmed' "
+        "AND label = prelabel_label",
+        next_ids,
+    ).fetchone()[0]
+    assert rows == len(next_ids) == 24
+
+    # u takes back the last page: the same samples come back, pending.
+    keys.press("u")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('Undid')")
+    back = [cards.nth(i).get_attribute("data-id") for i in range(cards.count())]
+    assert set(back) == set(next_ids)
+    assert (
+        store.execute(
+            f"SELECT COUNT(*) FROM samples WHERE id IN ({marks}) AND state = 'pending'", next_ids
+        ).fetchone()[0]
+        == 24
+    )
+
+    # o opens the focused sample's detail view.
+    keys.press("o")
+    page.wait_for_selector("svg.frame rect.facebox")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    assert page.locator(".prob").count() == 7
+    shot(page, "detail", tmp_path)
+
+    # The dashboard shows the class balance of what was confirmed.
+    page.goto(live + "/dashboard/")
+    balance = page.inner_text("#class-balance")
+    assert "neutral" in balance
+    labels = dict(
+        store.execute(
+            "SELECT label, COUNT(*) FROM samples WHERE state = 'confirmed' GROUP BY label"
+        ).fetchall()
+    )
+    assert str(labels["neutral"]) in balance
+    shot(page, "dashboard", tmp_path)
+    page.goto(live + "/review")
+    keys.press("Enter")
+    page.wait_for_selector("#status.ok")
+    page.goto(live + "/dashboard/")
+    after = dict(
+        store.execute(
+            "SELECT label, COUNT(*) FROM samples WHERE state = 'confirmed' GROUP BY label"
+        ).fetchall()
+    )
+    assert sum(after.values()) == sum(labels.values()) + 24
+    top = max(after, key=lambda k: after[k])
+    assert f"{top}: {after[top]}" in page.inner_html("#class-balance")
+
+
+def test_devices_and_upload_pages_render(live, page, store, tmp_path):
+    import json
+
+    stats = {
+        "fps": 14.7,
+        "outbox_depth": 2,
+        "drops": {"blur": 31, "small_face": 9},
+        "model_id": "emotion-mini-xception@1",
+        "at": "2026-11-24T12:00:00+00:00",
+    }
+    store.execute("UPDATE devices SET stats = ?", [json.dumps(stats)])
+    store.execute("UPDATE devices SET state = 'offline' WHERE id = 'cam-lobby'")
+    page.goto(live + "/auth/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(live + "/devices/")
+    assert "cam-kitchen" in page.inner_text("table.devices")
+    shot(page, "devices", tmp_path)
+    page.goto(live + "/upload/")
+    page.wait_for_selector("#jobs")
+    shot(page, "upload", tmp_path)
