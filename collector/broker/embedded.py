@@ -73,14 +73,14 @@ class EmbeddedBroker:
         return self
 
     def _run(self, started: Future[None]) -> None:
-        from amqtt.broker import Broker
+        from collector.broker.durable import DurableBroker
 
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
 
         async def boot() -> None:
-            self._broker = Broker(self._config(), loop=loop)
+            self._broker = DurableBroker(self._config(), loop=loop)
             await self._broker.start()
 
         try:

@@ -43,9 +43,10 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # amqtt and its state machine log every connection at INFO: keep them for --verbose.
-    for noisy in ("amqtt", "transitions"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # amqtt logs every connection at INFO and a traceback for a start failure that we report
+    # in one line ourselves: keep its output for --verbose.
+    logging.getLogger("transitions").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("amqtt").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def stop_on_signals() -> threading.Event:

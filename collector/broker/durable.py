@@ -1,0 +1,76 @@
+"""Two fixes to amqtt 0.12 so that a QoS 1 message to a persistent session is never dropped.
+
+Seen here (tests/collector/test_broker.py): amqtt waits only 5 s for a subscriber's PUBACK and
+then forgets the message, and when a subscriber's connection dies it forgets every message that
+was in flight to it. Ingest acknowledges only after a durable commit, and amqtt pushes its whole
+backlog at once after a reconnect, so both happen in normal operation. Here:
+
+- ``PatientHandler`` waits for the PUBACK as long as the connection lives;
+- ``DurableBroker`` puts the messages still unacknowledged when a connection ends back in the
+  session's offline queue, which amqtt delivers when the client comes back.
+
+Sessions still live in memory: a restart of the collector loses what the broker held. Use
+Mosquitto with persistence where that matters (docs/collector.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from amqtt.broker import Broker, RetainedApplicationMessage
+from amqtt.mqtt.constants import QOS_1
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.session import OUTGOING
+
+
+class PatientHandler(BrokerProtocolHandler):  # type: ignore[misc]
+    """Waits for a QoS 1 PUBACK without amqtt's 5-second limit."""
+
+    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+        if app_message.direction != OUTGOING or self.session is None:
+            await super()._handle_qos1_message_flow(app_message)
+            return
+        session = self.session
+        session.inflight_out[app_message.packet_id] = app_message
+        dup = app_message.publish_packet is not None
+        packet = app_message.build_publish_packet(dup=dup)
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._puback_waiters[app_message.packet_id] = waiter
+        try:
+            await self._send_packet(packet)
+            app_message.publish_packet = packet
+            app_message.puback_packet = await waiter
+            session.inflight_out.pop(app_message.packet_id, None)
+        finally:
+            # On cancellation (connection closed) the message stays in inflight_out for
+            # DurableBroker to queue again.
+            self._puback_waiters.pop(app_message.packet_id, None)
+
+
+class DurableBroker(Broker):  # type: ignore[misc]
+    """amqtt's broker that re-queues unacknowledged QoS 1 messages when a client drops."""
+
+    async def _handle_client_session(self, *args: Any) -> None:
+        # amqtt's signature: (reader, writer, client_session, handler, server, listener_name)
+        handler = args[3]
+        if type(handler) is BrokerProtocolHandler:
+            handler.__class__ = PatientHandler  # same state, patient QoS 1 flow
+        await super()._handle_client_session(*args)
+
+    async def _stop_handler(self, handler: BrokerProtocolHandler) -> None:
+        session = handler.session
+        await super()._stop_handler(handler)
+        if session is None or session.clean_session or session.is_anonymous:
+            return
+        pending = [m for m in session.inflight_out.values() if m.puback_packet is None]
+        session.inflight_out.clear()
+        for message in pending:
+            if message.qos == QOS_1:
+                await session.retained_messages.put(
+                    RetainedApplicationMessage(None, message.topic, message.data, message.qos)
+                )
+        if pending:
+            self.logger.info(
+                "%s: %d unacknowledged message(s) queued again", session.client_id, len(pending)
+            )
