@@ -308,6 +308,13 @@ class Publisher:
                 log.exception("delivery loop error; retrying")
                 time.sleep(1.0)
 
+    def publish_status(self) -> None:
+        """Re-publish the retained ``online`` status (e.g. after the model changed)."""
+        if self.connected.is_set():
+            self._send(
+                wire.topic(self.device_id, wire.Kind.STATUS), self._status("online"), 1, True
+            )
+
     def publish_stats(self) -> None:
         """Publish one stats message now (QoS 0, not retained)."""
         if self.stats is None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import wire
 from agent.config import AgentConfig
+from agent.model_update import ModelUpdater
 from agent.outbox import Outbox, OutboxError
 from agent.publisher import Publisher, PublisherError, check_tls_files
 from agent.sources import STREAM_SCHEMES, Frame, Source, SourceError
@@ -124,6 +125,12 @@ class Runner:
         self._pending_cfg: wire.AgentConfig | None = None
         self._cfg_lock = threading.Lock()
         self.outbox: Outbox | None = None
+        mu = config.model_updates
+        self.updater = ModelUpdater(
+            mu.dir or Path(config.outbox.path).parent / "models",
+            threads=config.prelabel.threads,
+            timeout=mu.fetch_timeout_s,
+        )
         self.publisher: Publisher | None = None
         self.pipeline: PipelineLike | None = None
 
@@ -312,6 +319,7 @@ class Runner:
         log.info("config revision %d received (paused=%s)", cfg.revision, cfg.paused)
 
     def _apply_pending(self) -> None:
+        self._swap_model()
         with self._cfg_lock:
             cfg, self._pending_cfg = self._pending_cfg, None
         if cfg is None or self.pipeline is None:
@@ -328,11 +336,26 @@ class Runner:
 
     def _on_model(self, ann: wire.ModelAnnouncement) -> None:
         self.announced_model = ann.model_id
-        log.info(
-            "model %s announced (%s); this agent keeps its local model until one is installed",
-            ann.model_id,
-            ann.url,
-        )
+        classifier = getattr(self.pipeline, "classifier", None)
+        if not self.config.model_updates.enabled or classifier is None:
+            log.info("model %s announced; ignored (model updates or pre-label off)", ann.model_id)
+            return
+        log.info("model %s announced; fetching %s", ann.model_id, ann.url)
+        self.updater.announce(ann, getattr(classifier, "model_sha256", None))
+
+    def _swap_model(self) -> None:
+        """Between frames: switch the pipeline to a newly fetched classifier."""
+        new = self.updater.take()
+        if new is None or self.pipeline is None:
+            return
+        old = getattr(self.pipeline, "classifier", None)
+        self.pipeline.classifier = new  # type: ignore[attr-defined]
+        if old is not None:
+            old.close()
+        log.info("pre-label model is now %s", new.model_id)
+        if self.publisher is not None:
+            self.publisher.status_extra["model_id"] = new.model_id
+            self.publisher.publish_status()
 
     # -- reporting -----------------------------------------------------------------------------
 

@@ -19,7 +19,13 @@ from agent.config.capture import (
     SamplerConfig,
     SourceConfig,
 )
-from agent.config.delivery import BrokerConfig, OutboxConfig, RunConfig, TlsConfig
+from agent.config.delivery import (
+    BrokerConfig,
+    ModelUpdateConfig,
+    OutboxConfig,
+    RunConfig,
+    TlsConfig,
+)
 from wire import check_device_id
 
 
@@ -40,6 +46,9 @@ class AgentConfig(Section):
     )
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="MQTT broker")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="durable outbox")
+    model_updates: ModelUpdateConfig = Field(
+        default_factory=ModelUpdateConfig, description="models announced by the collector"
+    )
     run: RunConfig = Field(default_factory=RunConfig, description="run loop, stats, shutdown")
 
     @field_validator("device_id")
@@ -58,6 +67,7 @@ __all__ = [
     "BrokerConfig",
     "CropConfig",
     "DetectorConfig",
+    "ModelUpdateConfig",
     "OutboxConfig",
     "PrelabelConfig",
     "QualityConfig",

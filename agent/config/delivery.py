@@ -162,6 +162,21 @@ class OutboxConfig(Section):
     )
 
 
+class ModelUpdateConfig(Section):
+    """Pre-label models the collector announces on the retained ``model`` topic."""
+
+    enabled: bool = Field(
+        default=True,
+        description="fetch announced models (size and sha256 checked) and switch to them "
+        "between frames, without a restart",
+    )
+    dir: Path | None = Field(
+        default=None,
+        description="where fetched models are kept; default: models/ next to the outbox file",
+    )
+    fetch_timeout_s: float = Field(default=30.0, gt=0, description="HTTP timeout of a fetch")
+
+
 class RunConfig(Section):
     """How the agent runs and stops."""
 

@@ -170,3 +170,28 @@ class FakePipeline:
 def frames(n: int, size: tuple[int, int] = (120, 160)) -> list[np.ndarray]:
     """``n`` small grey frames (the fake pipeline does not look at pixels)."""
     return [np.full((*size, 3), 100, np.uint8) for _ in range(n)]
+
+
+class FileServer:
+    """A real HTTP server for one folder on a free port (model downloads)."""
+
+    def __init__(self, folder: Path) -> None:
+        import functools
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        handler = functools.partial(Quiet, directory=str(folder))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -200,3 +200,43 @@ def test_live_source_keeps_retrying_an_unreachable_broker(tmp_path: Path, crop: 
     assert result.exit_code == EXIT_OK and result.reason == "stopped"
     assert result.summary["samples_accepted"] > 0
     assert result.summary["outbox_depth"] == result.summary["samples_accepted"]
+
+
+def test_fetch_model_checks_size_and_sha256(tmp_path: Path) -> None:
+    """Tried: a good download, a wrong sha256, a file larger than announced, an unreachable URL,
+    a non-HTTP URL. Kept: only the verified file lands in the folder; no partial file remains."""
+    import hashlib
+    import shutil
+
+    import models
+    from agent.model_update import ModelUpdateError, fetch_model
+    from tests.agent.delivery_support import FileServer
+
+    src = models.path(models.EMOTION_ONNX)
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(src, served / "m.onnx")
+    data = src.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    server = FileServer(served)
+    dest = tmp_path / "models"
+    try:
+
+        def ann(**kw: Any) -> wire.ModelAnnouncement:
+            base: dict[str, Any] = {"model_id": "m2", "sha256": sha, "url": server.url("m.onnx")}
+            base |= {"size": len(data), "classes": list(models.EMOTION_CLASSES)}
+            return wire.ModelAnnouncement.model_validate({**base, **kw})
+
+        with pytest.raises(ModelUpdateError, match="sha256 mismatch"):
+            fetch_model(ann(sha256="0" * 64), dest)
+        with pytest.raises(ModelUpdateError, match="larger than the announced"):
+            fetch_model(ann(size=1000), dest)
+        with pytest.raises(ModelUpdateError, match="cannot fetch"):
+            fetch_model(ann(url=server.url("missing.onnx")), dest)
+        with pytest.raises(ModelUpdateError, match="only http"):
+            fetch_model(ann(url="file:///etc/passwd", sha256="1" * 64), dest)
+        assert list(dest.iterdir()) == []
+        path = fetch_model(ann(), dest)
+        assert path.read_bytes() == data and path.name == f"{sha}.onnx"
+    finally:
+        server.close()

@@ -350,3 +350,58 @@ def test_sigterm_flushes_and_publishes_offline(tmp_path: Path) -> None:
         agent.stop()
         listener.close()
         broker.stop()
+
+
+def test_announced_model_is_fetched_and_used_without_restart(tmp_path: Path) -> None:
+    """Tried: a retained model announcement (HTTP URL, sha256, classes) for a running agent, and
+    before it one with a wrong sha256. Kept: the bad one is refused with a message and the old
+    model stays; the good one is fetched, checked and used for the following samples; stats and
+    status report the new model id."""
+    import hashlib
+
+    import onnx
+
+    import models
+    from tests.agent.delivery_support import FileServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    # A "retrained" model: the shipped one with one more metadata entry, so other bytes.
+    model = onnx.load(str(models.path(models.EMOTION_ONNX)))
+    model.metadata_props.add(key="revision", value="2")
+    onnx.save(model, str(served / "emotion-v2.onnx"))
+    data = (served / "emotion-v2.onnx").read_bytes()
+    server = FileServer(served)
+    broker = Mosquitto(tmp_path / "mq").start()
+    listener = Listener(broker.port, "model-1")
+
+    def announce(model_id: str, sha: str) -> None:
+        ann = wire.ModelAnnouncement(
+            model_id=model_id,
+            sha256=sha,
+            url=server.url("emotion-v2.onnx"),
+            size=len(data),
+            classes=list(models.EMOTION_CLASSES),
+        )
+        publish_retained(broker.port, "model-1", wire.Kind.MODEL, ann.model_dump_json().encode())
+
+    announce("emotion-bad", "0" * 64)
+    agent = start_agent(tmp_path / "a", broker.url, "model-1", "--max-fps", "12")
+    try:
+        agent.wait_for("sha256 mismatch", 30)
+        assert listener.wait(lambda: len(listener.samples) >= 2, 30)
+        announce("emotion-v2", hashlib.sha256(data).hexdigest())
+        rc, summary = agent.wait(60)
+        assert rc == 0, agent.stderr[-3000:]
+        assert listener.wait(lambda: set(listener.samples) == set(summary["accepted_ids"]), 20)
+        ids = [listener.samples[i].header.prelabel for i in summary["accepted_ids"]]
+        used = [p.model_id for p in ids if p is not None]
+        assert used[0] != "emotion-v2" and used[-1] == "emotion-v2"
+        assert "emotion-bad" not in used
+        assert any(s.get("model_id") == "emotion-v2" for s in listener.stats)
+        assert any(s.get("model_id") == "emotion-v2" for s in listener.statuses)
+    finally:
+        agent.stop()
+        listener.close()
+        broker.stop()
+        server.close()
