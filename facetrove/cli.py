@@ -39,11 +39,12 @@ class LazyGroup(click.Group):
 
 
 def _missing(name: str, extra: str, exc: ImportError) -> click.Command:
-    @click.command(name, help=f"(not installed: pip install 'facetrove[{extra}]')")
+    @click.command(name, help=f"(not installed: needs the '{extra}' extra, see docs/install.md)")
     def _cmd() -> None:
         raise click.ClickException(
-            f"'facetrove {name}' needs the {extra} extra ({exc}). "
-            f"Install it with: pip install 'facetrove[{extra}]' (see README, Installing)."
+            f"'facetrove {name}' needs the {extra} extra ({exc}). Install it as docs/install.md "
+            "shows (make install, or uv/pip with deploy/overrides.txt or a lock file, so that "
+            "exactly one OpenCV ends up installed)."
         )
 
     return _cmd
