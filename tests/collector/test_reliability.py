@@ -117,3 +117,40 @@ def test_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
         ingest.stop()
         broker.stop()
     assert_store_exact(ingest.data_dir, samples)
+
+
+def test_two_ingest_workers_on_a_shared_subscription(tmp_path: Path) -> None:
+    """4,000 samples split by Mosquitto between two ingest processes ($share/ingest/...) writing
+    one store; one of them SIGKILLed and restarted mid-stream. Kept: exactly 4,000 rows."""
+    samples = many_samples(4_000, tag="shared")
+    broker = Mosquitto(tmp_path / "mq").start()
+    data = tmp_path / "data"
+    shared = ("--shared-group", "ingest", "--client-id")
+    a = IngestProcess(data, broker.url, *shared, "ingest-a", name="ingest-a")
+    b = IngestProcess(data, broker.url, *shared, "ingest-b", name="ingest-b")
+    pub = None
+    try:
+        a.start()
+        b.start()
+        pub = Publisher(broker.port)
+        sender = publish_all(pub, samples, pace_every=400)
+        assert wait_rows(data, 1_500, timeout=60) >= 1_500
+        b.kill()
+        time.sleep(0.3)
+        b.start()
+        sender.join(60)
+        pub.wait_acked(4_000)
+        assert wait_rows(data, 4_000, timeout=60) == 4_000
+        time.sleep(0.5)
+        assert a.alive() and b.alive()
+    finally:
+        if pub:
+            pub.close()
+        a.stop()
+        b.stop()
+        broker.stop()
+    assert_store_exact(data, samples)
+    logs = a.log.read_text() + b.log.read_text()
+    assert "$share/ingest/facetrove/v1/+/sample" in logs
+    stored_by_a = int(a.log.read_text().rsplit("ingest stopped: ", 1)[1].split()[0])
+    assert 0 < stored_by_a < 4_000, "both workers must have taken a share"
