@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -90,9 +93,40 @@ def load_version(root: Path) -> VersionData:
     return VersionData(card["version"], root, tuple(card["classes"]), tuple(crops), tuple(frames))
 
 
+_POOL: contextvars.ContextVar[list[Future[Any]] | None] = contextvars.ContextVar(
+    "export_copies", default=None
+)
+_EXECUTOR: contextvars.ContextVar[ThreadPoolExecutor | None] = contextvars.ContextVar(
+    "export_executor", default=None
+)
+
+
 def copy_image(image: Image, folder: Path) -> None:
-    """Copy an image's file into ``folder`` under its own name."""
-    shutil.copyfile(image.path, folder / image.name)
+    """Copy an image's file into ``folder`` under its own name.
+
+    Inside ``parallel_copies()`` the copy runs on a thread pool (copying is system calls, which
+    release the GIL, so several run at once); otherwise it happens here and now.
+    """
+    executor, futures = _EXECUTOR.get(), _POOL.get()
+    if executor is None or futures is None:
+        shutil.copyfile(image.path, folder / image.name)
+        return
+    futures.append(executor.submit(shutil.copyfile, image.path, folder / image.name))
+
+
+@contextlib.contextmanager
+def parallel_copies(threads: int = 8) -> Iterator[None]:
+    """Run ``copy_image`` calls on ``threads`` threads; waits for all (and raises) at exit."""
+    futures: list[Future[Any]] = []
+    with ThreadPoolExecutor(threads, thread_name_prefix="export-copy") as executor:
+        t1, t2 = _EXECUTOR.set(executor), _POOL.set(futures)
+        try:
+            yield
+        finally:
+            _EXECUTOR.reset(t1)
+            _POOL.reset(t2)
+        for fut in futures:
+            fut.result()
 
 
 class Exporter(Protocol):
