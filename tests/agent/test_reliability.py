@@ -215,6 +215,8 @@ def test_outbox_limit_drops_oldest_and_reports_it(tmp_path: Path) -> None:
         ), lst.stats
         final = lst.stats[-1]
         assert final["outbox_dropped"] == dropped and final["samples_sent"] == 5
+        assert final["frames"] == 72 and final["faces"] >= 60 and final["outbox_depth"] == 0
+        assert final["samples_accepted"] == len(accepted) and final["model_id"]
     finally:
         agent.stop()
         if listener:
