@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from waitress.server import create_server
 
@@ -11,28 +12,41 @@ from collector.config import CollectorConfig
 from collector.web import create_app, web_config
 
 log = logging.getLogger(__name__)
+POLL_SECONDS = 0.25
 
 
-def run_web(config: CollectorConfig, stop_event: threading.Event, app: object = None) -> None:
+def run_web(config: CollectorConfig, stop_event: threading.Event, app: Any = None) -> None:
     """Serve the review app on ``web.host:web.port`` until ``stop_event`` is set.
 
-    waitress is a production WSGI server (no Flask dev server); it runs in a thread of its own
-    here so that the caller's thread only waits for the stop event.
+    waitress is a production WSGI server (not Flask's dev server). Its event loop runs here, in
+    the caller's thread, a short poll at a time, so that stopping closes the sockets from the
+    same thread that uses them (closing them from another thread races with the loop).
+
+    Raises:
+        OSError: the address cannot be bound (port in use, no permission).
     """
     web = web_config(config)
     wsgi = app or create_app(config)
-    server = create_server(
+    server: Any = create_server(
         wsgi, host=web.host, port=web.port, threads=web.threads, ident="facetrove"
     )
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
     log.info("review web app on http://%s:%s/", web.host, server.effective_port)
     try:
-        stop_event.wait()
+        while not stop_event.is_set():
+            server.asyncore.loop(
+                timeout=POLL_SECONDS,
+                map=server._map,
+                use_poll=server.adj.asyncore_use_poll,
+                count=1,
+            )
     finally:
+        for channel in list(server._map.values()):
+            if channel is not server:
+                channel.close()
         server.close()
-        thread.join(10)
+        server.task_dispatcher.shutdown()
         publisher = getattr(wsgi, "extensions", {}).get("facetrove.publisher")
         close = getattr(publisher, "close", None)
         if callable(close):
             close()
+        log.info("review web app stopped")

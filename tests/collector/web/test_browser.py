@@ -5,10 +5,16 @@ Screenshots go to tmp_path, or to $FACETROVE_SCREENSHOTS (docs/screenshots) when
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,9 +40,9 @@ ARGS = [
 ]
 
 
-@pytest.fixture
-def live(config: CollectorConfig, store: Any, samples: Any) -> Iterator[str]:
-    """The app under waitress on a free port, with 60 real-face samples."""
+@contextlib.contextmanager
+def serving(config: CollectorConfig) -> Iterator[str]:
+    """The app under waitress (run_web, as `serve` runs it) on a free port."""
     port = free_port()
     served = config.model_copy(update={"web": config.web.model_copy(update={"port": port})})
     stop = threading.Event()
@@ -57,6 +63,13 @@ def live(config: CollectorConfig, store: Any, samples: Any) -> Iterator[str]:
     finally:
         stop.set()
         thread.join(15)
+
+
+@pytest.fixture
+def live(config: CollectorConfig, store: Any, samples: Any) -> Iterator[str]:
+    """The app with 60 real-face samples."""
+    with serving(config) as url:
+        yield url
 
 
 @pytest.fixture
@@ -209,3 +222,74 @@ def test_devices_and_upload_pages_render(live, page, store, tmp_path):
     page.goto(live + "/upload/")
     page.wait_for_selector("#jobs")
     shot(page, "upload", tmp_path)
+
+
+def login(page: Any, live: str) -> None:
+    page.goto(live + "/auth/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live + "/review")
+
+
+def test_upload_a_zip_of_real_faces_runs_the_agent_into_the_queue(
+    config, store, mosquitto, page, faces_dir, tmp_path
+):
+    """Browser -> /api/uploads -> `facetrove agent run` -> Mosquitto -> ingest -> queue."""
+    if importlib.util.find_spec("mediapipe") is None:
+        require("facetrove[agent]", "the upload runs the agent's own command")
+    served = config.model_copy(
+        update={"web": config.web.model_copy(update={"upload_broker_url": mosquitto.url})}
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.write(faces_dir / "0-f15-hao-ph.jpg", "happy/hao.jpg")
+        zf.write(faces_dir / "single_face.jpg", "happy/single.jpg")
+        zf.write(faces_dir / "0-f1-su-ph.jpg", "surprise/su.jpg")
+    archive = tmp_path / "faces.zip"
+    archive.write_bytes(buf.getvalue())
+    exe = Path(sys.executable).with_name("facetrove")
+    ingest = subprocess.Popen(
+        [
+            str(exe),
+            "collector",
+            "ingest",
+            "--data-dir",
+            str(config.data_dir),
+            "--broker",
+            mosquitto.url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "ingest.log", "wb"),  # noqa: SIM115
+    )
+    try:
+        with serving(served) as live:
+            login(page, live)
+            page.goto(live + "/upload/")
+            page.set_input_files("#file-input", str(archive))
+            page.wait_for_selector("#upload-status.ok")
+            assert "3 image(s)" in page.inner_text("#upload-status")
+            page.wait_for_selector("#jobs .pill-done, #jobs .pill-failed", timeout=180_000)
+            job = page.locator("#jobs tbody tr").first
+            assert "done" in job.inner_text(), job.inner_text()
+            device = job.get_attribute("data-job")
+            shot(page, "upload", tmp_path)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                rows = store.execute(
+                    "SELECT provided_label, state FROM samples WHERE device_id = ?",
+                    [f"upload-{device}"],
+                ).fetchall()
+                if len(rows) == 3:
+                    break
+                time.sleep(0.3)
+            assert sorted(rows) == [
+                ("happy", "pending"),
+                ("happy", "pending"),
+                ("surprise", "pending"),
+            ]
+            page.goto(live + f"/review?device=upload-{device}")
+            assert page.locator("#grid .card").count() == 3
+    finally:
+        ingest.terminate()
+        ingest.wait(15)
