@@ -144,7 +144,7 @@ def create_version(
         (partial / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
         (partial / "card.md").write_text(cards.card_markdown(card), encoding="utf-8")
         partial.rename(final)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a worker process died
         shutil.rmtree(partial, ignore_errors=True)
         db.table("versions").update(version_id, {"status": "failed", "error": str(exc)})
         raise VersionError(f"building {version_id} failed: {exc}") from exc

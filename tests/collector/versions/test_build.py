@@ -183,3 +183,19 @@ def test_no_confirmed_samples_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(VersionError, match="no confirmed samples"):
         create_version(s.data_dir, s.db, "", progress=False)
     assert s.db["versions"].count == 0
+
+
+def test_missing_blob_fails_the_build_cleanly(tmp_path: Path) -> None:
+    """Tried: a confirmed sample whose crop file was deleted from the blob store. Kept: the
+    samples as they were; the version is marked failed with the path; no partial folder."""
+    s = FactoryStore(tmp_path / "data")
+    rows = s.add(12, tracks=4)
+    s.blobs.path(rows[3]["crop_sha256"]).unlink()
+    with pytest.raises(VersionError, match="failed") as info:
+        create_version(s.data_dir, s.db, "preprocess: {grayscale: true}", progress=False)
+    assert rows[3]["crop_sha256"] in str(info.value)
+    (row,) = s.db.query("select status, error from versions")
+    assert row["status"] == "failed" and rows[3]["crop_sha256"] in row["error"]
+    assert list((s.data_dir / "versions").iterdir()) == []
+    assert s.db["version_samples"].count == 0
+    assert s.db.execute("select count(*) from samples where state='confirmed'").fetchone()[0] == 12
