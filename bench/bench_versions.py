@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,15 @@ def timed(fn, *args, **kwargs) -> float:  # type: ignore[no-untyped-def]
     t = time.perf_counter()
     fn(*args, **kwargs)
     return time.perf_counter() - t
+
+
+def _cpu() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def cp_r(src: Path, dst: Path) -> None:
@@ -114,16 +124,25 @@ def main() -> None:
             )  # fmt: skip
         console.print(table)
 
+        cpu0 = _cpu()
         aug_pool = timed(
             create_version, store.data_dir, store.db, AUG_RECIPE, name="aug", progress=False
         )
+        cpu_pool = _cpu() - cpu0
         aug = store.data_dir / "versions" / "aug"
         n_aug = sum(1 for _ in (aug / "crops" / "train").glob("*.jpg"))
+        cpu0 = _cpu()
         loop = timed(plain_loop, plain.path, work / "loop", AUG_RECIPE)
+        cpu_loop = _cpu() - cpu0
         console.print(
             f"augmented version: {n_aug} train images in {aug_pool:.1f}s on {os.cpu_count()}"
             f" processes ({n_aug / aug_pool:.0f}/s); single-process loop {loop:.1f}s"
             f" ({n_aug / loop:.0f}/s); speed-up {loop / aug_pool:.2f}x"
+        )
+        console.print(
+            f"CPU seconds (this process + workers): pool {cpu_pool:.1f}s, loop {cpu_loop:.1f}s;"
+            f" CPU-bound speed-up on an idle machine would be about"
+            f" {min(os.cpu_count() or 1, 2) * cpu_loop / cpu_pool:.2f}x"
         )
         console.print(f"load average at the end: {os.getloadavg()}")
     finally:
