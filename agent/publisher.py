@@ -216,11 +216,14 @@ class Publisher:
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
         self.attempts += 1
         b = self.config.broker
+        # paho does not pass the exception on; with TLS a refused handshake looks the same.
+        hint = " (or the TLS handshake failed: check broker.tls.ca_file and the host name)"
         log.warning(
-            "cannot reach the broker at %s:%d (attempt %d); retrying with back-off up to %ds",
+            "cannot reach the broker at %s:%d (attempt %d)%s; retrying with back-off up to %ds",
             b.host,
             b.port,
             self.attempts,
+            hint if b.use_tls else "",
             b.reconnect_max_s,
         )
 

@@ -29,7 +29,15 @@ class Listener:
     while it reconnects after a broker restart is missed.
     """
 
-    def __init__(self, port: int, device_id: str, *, user: str | None = None, pw: str = "") -> None:
+    def __init__(
+        self,
+        port: int,
+        device_id: str,
+        *,
+        user: str | None = None,
+        pw: str = "",
+        tls: tuple[dict[str, Path], str] | None = None,
+    ) -> None:
         self.device_id = device_id
         self.samples: dict[str, wire.Sample] = {}
         self.order: list[str] = []
@@ -45,6 +53,14 @@ class Listener:
         )
         if user:
             self.client.username_pw_set(user, pw)
+        if tls is not None:
+            pki, mode = tls
+            self.client.tls_set(
+                ca_certs=str(pki["ca"]),
+                certfile=str(pki["cli"]) if mode == "client_cert" else None,
+                keyfile=str(pki["cli_key"]) if mode == "client_cert" else None,
+            )
+            self.client.tls_insecure_set(mode == "insecure")
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(1, 1)
@@ -195,3 +211,44 @@ class FileServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def make_pki(folder: Path, server_cn: str = "127.0.0.1") -> dict[str, Path]:
+    """A throw-away CA, a server certificate for ``server_cn`` and a client certificate."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        from tests.support.data import require
+
+        require("openssl", "install the Debian package 'openssl' to make test certificates")
+    folder.mkdir(parents=True, exist_ok=True)
+    p = {n: folder / f"{n}.pem" for n in ("ca", "ca_key", "srv", "srv_key", "cli", "cli_key")}
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+        "-keyout", str(p["ca_key"]), "-out", str(p["ca"]))  # fmt: skip
+    for name, cn in (("srv", server_cn), ("cli", "agent")):
+        csr = folder / f"{name}.csr"
+        ext = folder / f"{name}.ext"
+        ext.write_text(
+            f"subjectAltName=IP:{cn}\n" if cn[0].isdigit() else f"subjectAltName=DNS:{cn}\n"
+        )
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+            "-keyout", str(p[f"{name}_key"]), "-out", str(csr))  # fmt: skip
+        run("x509", "-req", "-in", str(csr), "-CA", str(p["ca"]), "-CAkey", str(p["ca_key"]),
+            "-CAcreateserial", "-days", "2", "-extfile", str(ext),
+            "-out", str(p[name]))  # fmt: skip
+    return p
+
+
+def tls_listener(broker: Any, pki: dict[str, Path], *, require_cert: bool = False) -> None:
+    """Turn a not-yet-started tests.support Mosquitto into a TLS-only listener."""
+    conf = broker.conf.read_text()
+    extra = [f"cafile {pki['ca']}", f"certfile {pki['srv']}", f"keyfile {pki['srv_key']}"]
+    if require_cert:
+        extra.append("require_certificate true")
+    listener = f"listener {broker.port} 127.0.0.1"
+    broker.conf.write_text(conf.replace(listener, "\n".join([listener, *extra])))

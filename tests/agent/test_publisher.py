@@ -16,7 +16,7 @@ import pytest
 
 import wire
 from agent.config import AgentConfig
-from agent.runner import EXIT_CONFIG, EXIT_OK, Runner
+from agent.runner import EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED, Runner
 from agent.sources import ArraySource
 from tests.agent.delivery_support import FakePipeline, Listener, face_crop, frames, publish_retained
 from tests.support.broker import Mosquitto
@@ -240,3 +240,56 @@ def test_fetch_model_checks_size_and_sha256(tmp_path: Path) -> None:
         assert path.read_bytes() == data and path.name == f"{sha}.onnx"
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("mode", ["ca", "client_cert", "insecure"])
+def test_tls_to_a_real_mosquitto(tmp_path: Path, crop: bytes, mode: str) -> None:
+    """mqtts:// against Mosquitto with a TLS listener: a private CA (ca_file), a broker that
+    requires client certificates (cert_file/key_file), and a certificate for another host name
+    accepted only with tls.insecure. Every sample arrives (read back over TLS too)."""
+    from tests.agent.delivery_support import make_pki, tls_listener
+
+    pki = make_pki(tmp_path / "pki", "other.example" if mode == "insecure" else "127.0.0.1")
+    broker = Mosquitto(tmp_path / "mq")
+    tls_listener(broker, pki, require_cert=mode == "client_cert")
+    broker.start()
+    tls: dict[str, Any] = {"ca_file": str(pki["ca"])}
+    if mode == "client_cert":
+        tls |= {"cert_file": str(pki["cli"]), "key_file": str(pki["cli_key"])}
+    if mode == "insecure":
+        tls |= {"insecure": True}
+    try:
+        if mode == "insecure":  # the same run without the flag: the host name check refuses
+            strict = _config(
+                tmp_path / "strict",
+                broker.port,
+                "cam-tls",
+                broker={
+                    "url": f"mqtts://127.0.0.1:{broker.port}",
+                    "tls": {"ca_file": str(pki["ca"])},
+                    "connect_timeout_s": 1,
+                },
+            )
+            refused = Runner(
+                strict,
+                source_factory=lambda c: ArraySource(frames(2)),
+                pipeline_factory=lambda c, t: FakePipeline("cam-tls", crop),
+            ).run()
+            assert refused.exit_code == EXIT_UNDELIVERED and refused.reason == "unreachable"
+        listener = Listener(broker.port, "cam-tls", tls=(pki, mode))
+        cfg = _config(
+            tmp_path,
+            broker.port,
+            "cam-tls",
+            broker={"url": f"mqtts://127.0.0.1:{broker.port}", "tls": tls},
+        )
+        result = Runner(
+            cfg,
+            source_factory=lambda c: ArraySource(frames(4)),
+            pipeline_factory=lambda c, t: FakePipeline("cam-tls", crop),
+        ).run()
+        assert result.exit_code == EXIT_OK, result
+        assert listener.wait(lambda: len(listener.samples) == 4)
+        listener.close()
+    finally:
+        broker.stop()
