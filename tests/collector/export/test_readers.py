@@ -184,3 +184,32 @@ def test_every_format_is_registered_and_zips(plain: Plain, tmp_path: Path) -> No
     assert a.read_bytes() == b.read_bytes()
     names = zipfile.ZipFile(a).namelist()
     assert "train/_annotations.coco.json" in names
+
+
+def test_augmented_version_reads_back(plain: Plain, tmp_path: Path) -> None:
+    """A resized, augmented version: every reader sees every image, boxes inside 160x160."""
+    from collector.versions.build import create_version
+
+    store = plain[0]
+    recipe = (
+        "seed: 3\npreprocess: {resize: {width: 160, height: 160, mode: fill}}\n"
+        "augmentations: {flip: {}, rotation: {degrees: 15}, crop: {max_percent: 0.1}}\n"
+        "multiplier: 2\n"
+    )
+    version = create_version(store.data_dir, store.db, recipe, name="aug", progress=False)
+    frames = version.card["images"]["frame"]
+    yolo = export_version(version.path, "yolo", tmp_path / "yolo")
+    coco = export_version(version.path, "coco", tmp_path / "coco")
+    for split in SPLITS:
+        ds = sv.DetectionDataset.from_yolo(
+            str(yolo / "images" / split), str(yolo / "labels" / split), str(yolo / "data.yaml")
+        )
+        assert len(ds) == frames[split]
+        c = COCO(str(coco / split / "_annotations.coco.json"))
+        assert len(c.getImgIds()) == frames[split]
+        for _path, image, det in ds:
+            assert image.shape[:2] == (160, 160)
+            # 6-decimal normalised YOLO numbers read back within 0.001 px of the edge
+            assert (det.xyxy >= -1e-3).all() and (det.xyxy <= 160 + 1e-3).all()
+    n_train = sum(version.card["counts"]["train"].values())
+    assert frames["train"] == n_train * 3  # original + 2 copies, every train frame
