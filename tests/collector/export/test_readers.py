@@ -213,3 +213,19 @@ def test_augmented_version_reads_back(plain: Plain, tmp_path: Path) -> None:
             assert (det.xyxy >= -1e-3).all() and (det.xyxy <= 160 + 1e-3).all()
     n_train = sum(version.card["counts"]["train"].values())
     assert frames["train"] == n_train * 3  # original + 2 copies, every train frame
+
+
+def test_detection_export_of_a_crops_only_version_is_refused(plain: Plain, tmp_path: Path) -> None:
+    """Tried: yolo from a classification-only version. Kept: no output folder at all."""
+    from collector.export.base import ExportError
+    from collector.versions.build import create_version
+
+    store = plain[0]
+    version = create_version(
+        store.data_dir, store.db, "task: classification\n", name="cls-only", progress=False
+    )
+    with pytest.raises(ExportError, match="has no frames with boxes: build it with task"):
+        export_version(version.path, "yolo", tmp_path / "y")
+    assert not (tmp_path / "y").exists() and not (tmp_path / "y.partial").exists()
+    with pytest.raises(ExportError, match="unknown export format 'pdf'"):
+        export_version(version.path, "pdf", tmp_path / "p")
