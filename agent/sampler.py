@@ -206,6 +206,13 @@ class Sampler:
 
     def _final(self, cand: Candidate, now: float, still: bool = False) -> bool:
         reason = self._final_reason(cand, now, still)
+        if not still:
+            # A decided window spends the track's slot even when its candidate is dropped, so a
+            # low traffic percentage or a confident pre-label means fewer samples, not more
+            # attempts (each attempt costs crops and pre-labels).
+            cfg = self.config
+            spacing = cfg.track_window_s / cfg.max_per_track if cfg.max_per_track else 0.0
+            self._state(cand.track_id).next_slot = now + spacing
         if reason is not None:
             self.drops[reason] += 1
             return False
@@ -214,12 +221,9 @@ class Sampler:
         if not still:
             for window in self._rates.values():
                 window.append(now)
-            state = self._state(cand.track_id)
-            assert state.emitted is not None
-            state.emitted.append(now)
-            cfg = self.config
-            spacing = cfg.track_window_s / cfg.max_per_track if cfg.max_per_track else 0.0
-            state.next_slot = now + spacing
+            emitted = self._state(cand.track_id).emitted
+            assert emitted is not None
+            emitted.append(now)
         return True
 
     def _final_reason(self, cand: Candidate, now: float, still: bool) -> str | None:

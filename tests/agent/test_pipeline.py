@@ -45,17 +45,20 @@ def _check_sample(sample: ReadySample) -> np.ndarray:
 def test_real_video_gives_a_few_distinct_good_samples_per_track() -> None:
     """WolfgangLanger_Pexels.mp4: one person talking for 19.7 s (472 frames).
 
-    With the defaults (3 samples per track per 10 s, best of 1 s, uncertainty preference) a run
-    gives 4 samples for the one track (seed 0): far from 472 near-identical frames, each the
-    sharpest of its second, pre-labelled, and no two crops near-duplicates.
+    Default sampling (3 samples per track per 10 s, i.e. a slot every 3.3 s, best of 1 s) with
+    the random uncertainty thinning off so the count is deterministic: 5 samples for the one
+    track instead of 472 near-identical frames; each the sharpest of its second, pre-labelled,
+    at least 3 s apart, and no two crops near-duplicates. (With the thinning on, the default,
+    2-4 of them survive depending on the seed.)
     """
-    with Pipeline.from_config("test-cam", sampler=SamplerConfig(seed=0)) as pipe:
+    sampling = SamplerConfig(prefer_uncertain=False)
+    with Pipeline.from_config("test-cam", sampler=sampling) as pipe:
         samples = _run(pipe, str(face_file("WolfgangLanger_Pexels.mp4")))
         counters = pipe.counters
     assert counters.frames == 472 and counters.faces >= 450
     per_track = Counter(s.header.track_id for s in samples)
     assert len(per_track) <= 2  # one person; the tracker keeps them as (at most) two tracks
-    assert 3 <= max(per_track.values()) <= 7, per_track
+    assert 4 <= max(per_track.values()) <= 7, per_track
     assert counters.accepted == len(samples)
     assert sum(counters.drops.values()) + len(samples) >= counters.faces
     hashes = []
