@@ -201,3 +201,12 @@ def test_flush_emits_held_candidates() -> None:
     assert _run(s, 1, 0.0) == [] and _run(s, 2, 0.1) == []
     assert sorted(c.track_id for c in s.flush(T0 + 0.2)) == [1, 2]
     assert s.flush(T0 + 0.3) == []
+
+
+def test_a_dropped_window_still_spends_the_slot() -> None:
+    """traffic_percent=0 on one face for 10 s at 10 fps, 3 per 10 s: 3 windows are decided
+    (and dropped), not one attempt every best_of_s, so the pre-label model runs 3 times."""
+    s = Sampler(SamplerConfig(traffic_percent=0, max_per_track=3, track_window_s=10))
+    got = [t for i in range(100) for t in _run(s, 1, i / 10, blur=100 + i)]
+    assert got == []
+    assert s.drops["traffic"] == 3
