@@ -176,7 +176,7 @@ class SamplerConfig(Section):
         description="a top-2 probability margin at or below this is uncertain and always kept",
     )
     confident_keep: float = Field(
-        default=0.3,
+        default=0.5,
         ge=0.0,
         le=1.0,
         description="keep probability of the most confident pre-labels (margin 1.0); it rises "

@@ -49,7 +49,7 @@ def test_real_video_gives_a_few_distinct_good_samples_per_track() -> None:
     the random uncertainty thinning off so the count is deterministic: 5 samples for the one
     track instead of 472 near-identical frames; each the sharpest of its second, pre-labelled,
     at least 3 s apart, and no two crops near-duplicates. (With the thinning on, the default,
-    2-4 of them survive depending on the seed.)
+    2-5 of them survive depending on the seed.)
     """
     sampling = SamplerConfig(prefer_uncertain=False)
     with Pipeline.from_config("test-cam", sampler=sampling) as pipe:
