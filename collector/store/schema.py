@@ -186,9 +186,21 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_review_indexes(db: sqlite_utils.Database) -> None:
+    """Covering indexes for the review queue's class counts and the dashboard's aggregates."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_samples_state_label_prelabel "
+        "ON samples (state, label, prelabel_label)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_samples_device_state ON samples (device_id, state)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_samples_day ON samples (substr(captured_at, 1, 10))")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_samples_face_px ON samples (face_px)")
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("002_review_indexes", _m002_review_indexes),
 ]
 
 
