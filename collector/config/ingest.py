@@ -10,7 +10,10 @@ from wire import MAX_PAYLOAD_BYTES
 
 class IngestConfig(Section):
     batch_max: int = Field(
-        default=256, ge=1, le=10_000, description="most samples committed in one transaction"
+        default=512,
+        ge=1,
+        le=10_000,
+        description="most samples committed in one transaction (one file-system sync each)",
     )
     batch_ms: float = Field(
         default=20.0,

@@ -20,8 +20,8 @@ import ctypes.util
 import errno
 import logging
 import os
+import secrets
 import sqlite3
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,21 +52,28 @@ class FileSystem:
         libc_name = ctypes.util.find_library("c")
         self._libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
         self._has_syncfs = self._libc is not None and hasattr(self._libc, "syncfs")
+        # Directories known to exist: blob folders are never removed while ingest runs.
+        self._dirs: set[Path] = set()
 
     def write_temp(self, directory: Path, data: bytes) -> Path:
         """Write ``data`` to a new temporary file in ``directory`` (not yet synced)."""
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+        if directory not in self._dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(directory)
+        tmp = directory / f".tmp-{secrets.token_hex(8)}.part"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                if not self._has_syncfs:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if not self._has_syncfs:
+                os.fsync(fd)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
             raise
-        return Path(tmp)
+        os.close(fd)
+        return tmp
 
     def sync(self, root: Path, directories: Sequence[Path] = ()) -> None:
         """Make everything written under ``root`` durable (one syncfs, else fsync per dir)."""

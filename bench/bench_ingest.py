@@ -1,0 +1,155 @@
+"""Collector ingest throughput: publish -> durable commit, against the raw broker rate.
+
+Prints samples/s for (same payloads, QoS 1, one publisher, measured in this run):
+  raw     paho -> Mosquitto -> paho subscriber (no storage): the baseline
+  ingest  paho -> Mosquitto -> 1 `facetrove collector ingest` process -> SQLite + blobs
+  shared  the same with 2 ingest processes on $share/ingest/...
+  amqtt   paho -> `facetrove collector serve` (embedded amqtt) -> ingest in that process,
+          and the raw paho -> amqtt -> paho rate for comparison
+
+Usage: .venv/bin/python bench/bench_ingest.py [--samples 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher
+from tests.support.broker import Mosquitto, free_port, wait_port
+from tests.support.samples import Built, many_samples
+from wire import Kind, subscription
+
+
+def raw_rate(port: int, samples: list[Built], auth: tuple[str, str] | None = None) -> float:
+    """Messages/s from the first publish to the last message received by a plain subscriber."""
+    done = threading.Event()
+    got = [0]
+
+    def on_message(*_a: object) -> None:
+        got[0] += 1
+        if got[0] >= len(samples):
+            done.set()
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-sub-{port}",
+                      protocol=mqtt.MQTTv311)  # fmt: skip
+    if auth:
+        sub.username_pw_set(*auth)
+    sub.on_message = on_message
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    sub.subscribe(subscription(Kind.SAMPLE), qos=1)
+    subscribed.wait(10)
+    user, pw = auth if auth else (None, None)
+    pub = Publisher(port, f"raw-pub-{port}", username=user, password=pw)
+    start = time.perf_counter()
+    for s in samples:
+        pub.publish(s.device_id, s.payload)
+    done.wait(300)
+    elapsed = time.perf_counter() - start
+    pub.close()
+    sub.disconnect()
+    sub.loop_stop()
+    return len(samples) / elapsed
+
+
+def commit_rate(
+    data_dir: Path, port: int, samples: list[Built], auth: tuple[str, str] | None = None
+) -> float:
+    """Samples/s from the first publish until the last sample is committed in the store."""
+    user, pw = auth if auth else (None, None)
+    pub = Publisher(port, f"bench-pub-{port}-{time.time_ns()}", username=user, password=pw)
+    db = sqlite3.connect(data_dir / "facetrove.db", timeout=30)
+    base = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    start = time.perf_counter()
+    for s in samples:
+        pub.publish(s.device_id, s.payload)
+    target = base + len(samples)
+    deadline = start + 600
+    while db.execute("SELECT COUNT(*) FROM samples").fetchone()[0] < target:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("ingest did not commit every sample")
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - start
+    pub.close()
+    db.close()
+    return len(samples) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=10_000)
+    args = parser.parse_args()
+    n = args.samples
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    results: dict[str, float] = {}
+    try:
+        samples = {tag: many_samples(n, tag=tag) for tag in ("raw", "one", "two", "araw", "amqtt")}
+        sizes = [len(s.crop) for s in samples["one"]]
+        payload = len(samples["one"][0].payload)
+        print(
+            f"{n} samples, crops {min(sizes)}-{max(sizes)} bytes, payload ~{payload} bytes, QoS 1"
+        )
+
+        broker = Mosquitto(work / "mq", persistence=False).start()
+        try:
+            results["raw mosquitto"] = raw_rate(broker.port, samples["raw"])
+            one = IngestProcess(work / "one", broker.url, name="one").start()
+            try:
+                results["ingest x1"] = commit_rate(one.data_dir, broker.port, samples["one"])
+            finally:
+                one.stop()
+            shared = ("--shared-group", "bench", "--client-id")
+            a = IngestProcess(work / "two", broker.url, *shared, "a", name="a").start()
+            b = IngestProcess(work / "two", broker.url, *shared, "b", name="b").start()
+            try:
+                results["ingest x2 shared"] = commit_rate(a.data_dir, broker.port, samples["two"])
+            finally:
+                a.stop()
+                b.stop()
+        finally:
+            broker.stop()
+
+        port = free_port()
+        data = work / "serve"
+        with open(work / "serve.log", "wb") as log:
+            serve = subprocess.Popen([FACETROVE, "collector", "serve", "--data-dir", str(data),
+                                      "--broker-port", str(port), "--port", str(free_port())],
+                                     stdout=log, stderr=log)  # fmt: skip
+        try:
+            wait_port(port, 30)
+            time.sleep(2)
+            creds = json.loads((data / "broker" / "credentials.json").read_text())
+            auth = ("agent", creds["agent"])
+            results["raw amqtt"] = raw_rate(port, samples["araw"], auth)
+            results["serve (amqtt + ingest)"] = commit_rate(data, port, samples["amqtt"], auth)
+        finally:
+            serve.terminate()
+            serve.wait(30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    raw = results["raw mosquitto"]
+    print(f"{'path':28} {'samples/s':>10} {'vs raw mosquitto':>17}")
+    for name, rate in results.items():
+        print(f"{name:28} {rate:10.0f} {rate / raw:16.0%}")
+    print(f"serve vs raw amqtt: {results['serve (amqtt + ingest)'] / results['raw amqtt']:.0%}")
+
+
+if __name__ == "__main__":
+    main()
