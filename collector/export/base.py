@@ -114,6 +114,15 @@ def copy_image(image: Image, folder: Path) -> None:
     futures.append(executor.submit(shutil.copyfile, image.path, folder / image.name))
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write a small annotation file; on the copy threads inside ``parallel_copies()``."""
+    executor, futures = _EXECUTOR.get(), _POOL.get()
+    if executor is None or futures is None:
+        path.write_bytes(data)
+        return
+    futures.append(executor.submit(path.write_bytes, data))
+
+
 @contextlib.contextmanager
 def parallel_copies(threads: int = 8) -> Iterator[None]:
     """Run ``copy_image`` calls on ``threads`` threads; waits for all (and raises) at exit."""

@@ -3,36 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
-from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
 
-from collector.export.base import Image, Task, VersionData, copy_image
+from collector.export.base import Image, Task, VersionData, copy_image, write_file
 from collector.export.boxes import voc_box
+
+_OBJECT = """  <object>
+    <name>{name}</name>
+    <pose>Unspecified</pose>
+    <truncated>0</truncated>
+    <difficult>0</difficult>
+    <bndbox>
+      <xmin>{0}</xmin>
+      <ymin>{1}</ymin>
+      <xmax>{2}</xmax>
+      <ymax>{3}</ymax>
+    </bndbox>
+  </object>
+"""
 
 
 def voc_xml(image: Image, folder: str) -> bytes:
-    """The annotation document of one image."""
-    root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = folder
-    ET.SubElement(root, "filename").text = image.name
-    size = ET.SubElement(root, "size")
-    ET.SubElement(size, "width").text = str(image.width)
-    ET.SubElement(size, "height").text = str(image.height)
-    ET.SubElement(size, "depth").text = "3"
-    ET.SubElement(root, "segmented").text = "0"
-    for box, label in zip(image.boxes, image.labels, strict=True):
-        obj = ET.SubElement(root, "object")
-        ET.SubElement(obj, "name").text = label
-        ET.SubElement(obj, "pose").text = "Unspecified"
-        ET.SubElement(obj, "truncated").text = "0"
-        ET.SubElement(obj, "difficult").text = "0"
-        bnd = ET.SubElement(obj, "bndbox")
-        for key, value in zip(
-            ("xmin", "ymin", "xmax", "ymax"), voc_box(box, image.width, image.height), strict=True
-        ):
-            ET.SubElement(bnd, key).text = str(value)
-    ET.indent(root)
-    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return data + b"\n"
+    """The annotation document of one image (a fixed template: ten thousand of these are written
+    per export, and ElementTree costs several times more)."""
+    objects = "".join(
+        _OBJECT.format(*voc_box(box, image.width, image.height), name=escape(label))
+        for box, label in zip(image.boxes, image.labels, strict=True)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n'
+        f"  <folder>{escape(folder)}</folder>\n  <filename>{escape(image.name)}</filename>\n"
+        f"  <size>\n    <width>{image.width}</width>\n    <height>{image.height}</height>\n"
+        "    <depth>3</depth>\n  </size>\n  <segmented>0</segmented>\n"
+        f"{objects}</annotation>\n"
+    ).encode()
 
 
 class VocExporter:
@@ -47,4 +51,4 @@ class VocExporter:
             folder.mkdir(parents=True, exist_ok=True)
             for image in images:
                 copy_image(image, folder)
-                (folder / (image.path.stem + ".xml")).write_bytes(voc_xml(image, split))
+                write_file(folder / (image.path.stem + ".xml"), voc_xml(image, split))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from collector.export.base import Task, VersionData, copy_image
+from collector.export.base import Task, VersionData, copy_image, write_file
 from collector.export.boxes import yolo_line
 
 
@@ -30,7 +30,7 @@ class YoloExporter:
                     for box, label in zip(image.boxes, image.labels, strict=True)
                 ]
                 text = "".join(line + "\n" for line in lines)
-                (out / "labels" / split / (image.path.stem + ".txt")).write_text(text)
+                write_file(out / "labels" / split / (image.path.stem + ".txt"), text.encode())
         data = {
             "train": "images/train",
             "val": "images/valid",

@@ -67,3 +67,20 @@ def test_onehot_row() -> None:
     assert onehot_row("a.jpg", "sad", ("happy", "sad", "angry")) == ["a.jpg", "0", "1", "0"]
     with pytest.raises(ValueError, match="'joy' is not one of the classes"):
         onehot_row("a.jpg", "joy", ("happy", "sad"))
+
+
+def test_voc_xml_escapes_and_parses() -> None:
+    from pathlib import Path
+    from xml.etree import ElementTree as ET
+
+    from collector.export.base import Image
+    from collector.export.voc import voc_xml
+
+    image = Image(
+        Path("a&b.jpg"), "train", 100, 80, ("h<s", "sad"), ((1, 2, 30, 40), (50, 0, 99, 80))
+    )
+    root = ET.fromstring(voc_xml(image, "train"))
+    assert root.findtext("filename") == "a&b.jpg"
+    assert [o.findtext("name") for o in root.iter("object")] == ["h<s", "sad"]
+    assert [o.findtext("bndbox/xmin") for o in root.iter("object")] == ["2", "51"]
+    assert root.findtext("size/height") == "80"
