@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import albumentations as A
 import cv2
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -54,13 +55,42 @@ def timed(fn, *args, **kwargs) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - t
 
 
-def _cpu() -> float:
-    """User + system CPU seconds of this process and its finished children."""
-    me, kids = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+class CpuWatcher:
+    """CPU seconds of this process and all its descendants (pool workers are children of the
+    forkserver, which getrusage does not see), sampled until stopped."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                self.seen[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.1):
+            self._sample()
+
+    def __enter__(self) -> CpuWatcher:
+        self._sample()
+        self.start = dict(self.seen)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.start.get(pid, 0.0) for pid, v in self.seen.items())
 
 
 def cp_r(src: Path, dst: Path) -> None:
@@ -124,25 +154,25 @@ def main() -> None:
             )  # fmt: skip
         console.print(table)
 
-        cpu0 = _cpu()
-        aug_pool = timed(
-            create_version, store.data_dir, store.db, AUG_RECIPE, name="aug", progress=False
-        )
-        cpu_pool = _cpu() - cpu0
+        with CpuWatcher() as cpu:
+            aug_pool = timed(
+                create_version, store.data_dir, store.db, AUG_RECIPE, name="aug", progress=False
+            )
+        cpu_pool = cpu.seconds
         aug = store.data_dir / "versions" / "aug"
         n_aug = sum(1 for _ in (aug / "crops" / "train").glob("*.jpg"))
-        cpu0 = _cpu()
-        loop = timed(plain_loop, plain.path, work / "loop", AUG_RECIPE)
-        cpu_loop = _cpu() - cpu0
+        with CpuWatcher() as cpu:
+            loop = timed(plain_loop, plain.path, work / "loop", AUG_RECIPE)
+        cpu_loop = cpu.seconds
         console.print(
             f"augmented version: {n_aug} train images in {aug_pool:.1f}s on {os.cpu_count()}"
             f" processes ({n_aug / aug_pool:.0f}/s); single-process loop {loop:.1f}s"
             f" ({n_aug / loop:.0f}/s); speed-up {loop / aug_pool:.2f}x"
         )
+        cores = os.cpu_count() or 1
         console.print(
             f"CPU seconds (this process + workers): pool {cpu_pool:.1f}s, loop {cpu_loop:.1f}s;"
-            f" CPU-bound speed-up on an idle machine would be about"
-            f" {min(os.cpu_count() or 1, 2) * cpu_loop / cpu_pool:.2f}x"
+            f" CPU-bound estimate for idle cores: {cores * cpu_loop / cpu_pool:.2f}x"
         )
         console.print(f"load average at the end: {os.getloadavg()}")
     finally:
