@@ -197,8 +197,11 @@ def _rank(db: sqlite_utils.Database, cands: list[Any], need: dict[str, float]) -
         disagree |= {
             (d, t)
             for d, t, n in db.execute(
-                "SELECT device_id, track_id, COUNT(DISTINCT prelabel_label) FROM samples "
-                f"WHERE (device_id, track_id) IN (VALUES {marks}) GROUP BY 1, 2",
+                # A join from a VALUES table probes the (device_id, track_id) index per track;
+                # "(a, b) IN (VALUES ...)" would scan the whole index instead.
+                f"WITH t(d, k) AS (VALUES {marks}) "
+                "SELECT t.d, t.k, COUNT(DISTINCT s.prelabel_label) FROM t "
+                "JOIN samples s ON s.device_id = t.d AND s.track_id = t.k GROUP BY 1, 2",
                 flat,
             ).fetchall()
             if n > 1

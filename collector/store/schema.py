@@ -192,6 +192,10 @@ def _m002_review_indexes(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_samples_state_label_prelabel "
         "ON samples (state, label, prelabel_label)"
     )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_samples_state_prelabel_conf "
+        "ON samples (state, prelabel_label, prelabel_confidence)"
+    )
     db.execute("CREATE INDEX IF NOT EXISTS idx_samples_device_state ON samples (device_id, state)")
     db.execute("CREATE INDEX IF NOT EXISTS idx_samples_day ON samples (substr(captured_at, 1, 10))")
     db.execute("CREATE INDEX IF NOT EXISTS idx_samples_face_px ON samples (face_px)")
