@@ -222,7 +222,7 @@ def serve_cmd(
       facetrove collector serve --broker mqtt://collector:PW@mqtt.lan:1883 --host 0.0.0.0
     """
     from collector.broker import EmbeddedBrokerError
-    from collector.ingest.serve import serve
+    from collector.ingest.serve import check, serve
 
     config = _load(
         config_path,
@@ -237,6 +237,7 @@ def serve_cmd(
     )
     _logging(verbose)
     try:
+        check(config)
         serve(config, stop_on_signals(), lambda line: click.echo(line, err=True))
     except EmbeddedBrokerError as exc:
         raise click.ClickException(str(exc)) from None

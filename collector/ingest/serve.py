@@ -10,16 +10,30 @@ import logging
 import threading
 from collections.abc import Callable
 
-from collector.broker import EmbeddedBroker, ensure_credentials
+from collector.broker import EmbeddedBroker, EmbeddedBrokerError, ensure_credentials
 from collector.config import CollectorConfig
 from collector.ingest.worker import IngestWorker
 
 log = logging.getLogger("facetrove.serve")
 
 
+def check(config: CollectorConfig) -> None:
+    """Refuse settings that cannot work together before anything starts.
+
+    Raises:
+        EmbeddedBrokerError: a shared subscription group with the embedded broker.
+    """
+    if config.broker.url is None and config.ingest.shared_group:
+        raise EmbeddedBrokerError(
+            "ingest.shared_group needs a broker with shared subscriptions (Mosquitto 2, "
+            "EMQX, ...): the embedded broker has none; set broker.url or drop shared_group"
+        )
+
+
 def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], None]) -> None:
     """Run everything until ``stop`` is set, then shut down cleanly."""
     broker: EmbeddedBroker | None = None
+    check(config)
     if config.broker.url is None:
         b = config.broker
         creds = ensure_credentials(config.data_dir, (b.username, b.agent_username))

@@ -153,6 +153,24 @@ def test_every_command_has_help_with_example(name: str) -> None:
     assert "Example" in result.output and "facetrove collector " + name in result.output
 
 
+def test_every_command_is_documented() -> None:
+    """docs/collector.md has a reference row with an example for each command of this area."""
+    doc = (Path(__file__).parents[2] / "docs" / "collector.md").read_text()
+    for name in ("serve", "ingest", "backup", "quarantine", "stats"):
+        assert f"| `facetrove collector {name}" in doc, name
+    for key in ("data_dir", "broker.url", "ingest.batch_max", "ingest.shared_group"):
+        assert f"| `{key}` |" in doc, key
+
+
+def test_serve_refuses_shared_group_on_embedded_broker(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("ingest:\n  shared_group: ingest\n")
+    result = CliRunner().invoke(
+        collector, ["serve", "--config", str(cfg), "--data-dir", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 1 and "shared subscriptions" in result.output
+
+
 def _run_worker(
     config_dir: Path, url: str, fs: FileSystem | None = None
 ) -> tuple[IngestWorker, threading.Event, threading.Thread]:
