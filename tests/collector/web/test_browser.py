@@ -87,11 +87,11 @@ def page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
-def shot(page: Any, name: str, tmp_path: Path) -> Path:
+def shot(page: Any, name: str, tmp_path: Path, *, full_page: bool = False) -> Path:
     folder = Path(os.environ.get("FACETROVE_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -185,7 +185,7 @@ def test_review_a_page_with_the_keyboard_undo_detail_and_dashboard(live, page, s
         ).fetchall()
     )
     assert str(labels["neutral"]) in balance
-    shot(page, "dashboard", tmp_path)
+    shot(page, "dashboard", tmp_path, full_page=True)
     page.goto(live + "/review")
     keys.press("Enter")
     page.wait_for_selector("#status.ok")
