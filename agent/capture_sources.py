@@ -16,8 +16,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from agent.closing import Closing
 from agent.config.capture import SourceConfig
-from agent.sources import Frame, Pacer, SourceError, _Closing, resize, stream_label
+from agent.sources import Frame, Pacer, SourceError, resize, stream_label
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Capture(Protocol):
 Opener = Callable[[], Capture]
 
 
-class VideoFileSource(_Closing):
+class VideoFileSource(Closing):
     """Frames of a video file, decoded as fast as they are consumed (or at ``max_fps``).
 
     Raises:
@@ -103,7 +104,7 @@ class VideoFileSource(_Closing):
             self._cap = None
 
 
-class _LiveSource(_Closing):
+class _LiveSource(Closing):
     """A camera or stream: frames stamped with the wall clock, reopened when they stop."""
 
     kind = "live"

@@ -9,18 +9,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
+from agent.closing import Closing
 from agent.config.capture import DetectorConfig
 
 log = logging.getLogger(__name__)
 
 Point = tuple[float, float]
-_C = TypeVar("_C", bound="_Closing")
 
 
 class DetectorError(RuntimeError):
@@ -66,24 +65,6 @@ class FaceDetector(Protocol):
     def close(self) -> None: ...
 
 
-class _Closing:
-    name = "detector"
-
-    def close(self) -> None:
-        """Release the detector's resources."""
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
 def clamp_box(
     x0: float, y0: float, x1: float, y1: float, width: int, height: int
 ) -> tuple[int, int, int, int] | None:
@@ -97,7 +78,7 @@ def clamp_box(
     return bx0, by0, bx1, by1
 
 
-class MediaPipeDetector(_Closing):
+class MediaPipeDetector(Closing):
     """BlazeFace through the MediaPipe Tasks ``FaceDetector`` (mediapipe >= 0.10.30).
 
     Call ``close()`` (or use it as a context manager): MediaPipe's own finaliser raises at exit.
@@ -165,7 +146,7 @@ class MediaPipeDetector(_Closing):
             task.close()
 
 
-class HaarDetector(_Closing):
+class HaarDetector(Closing):
     """OpenCV's frontal-face Haar cascade: no MediaPipe needed, no keypoints, no real score.
 
     The score is a fixed 0.6 scaled by how many neighbouring windows agreed (capped at 1),
@@ -199,7 +180,7 @@ class HaarDetector(_Closing):
         return [d for d in found if d.min_side >= self.config.min_face_px]
 
 
-class FixedDetector(_Closing):
+class FixedDetector(Closing):
     """Test double: returns the detections given for each call, in turn (then the last)."""
 
     name = "fixed"

@@ -10,16 +10,14 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
 import wire
+from agent.closing import Closing
 from agent.config.capture import PrelabelConfig
-
-_C = TypeVar("_C", bound="_Closing")
 
 
 class PrelabelError(RuntimeError):
@@ -69,22 +67,6 @@ class EmotionClassifier(Protocol):
     def close(self) -> None: ...
 
 
-class _Closing:
-    def close(self) -> None:
-        """Release the model."""
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -93,7 +75,7 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class OnnxEmotionClassifier(_Closing):
+class OnnxEmotionClassifier(Closing):
     """An ONNX emotion model run by onnxruntime, sequential, on ``threads`` threads (1)."""
 
     def __init__(self, path: Path, model_id: str | None = None, threads: int = 1) -> None:
@@ -173,7 +155,7 @@ class OnnxEmotionClassifier(_Closing):
         self._session = None
 
 
-class FixedClassifier(_Closing):
+class FixedClassifier(Closing):
     """Test double: always the same probabilities (or each in turn from a list)."""
 
     def __init__(

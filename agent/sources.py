@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
+from agent.closing import Closing
 from agent.config.capture import SourceConfig
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 _MAX_LABEL = 64  # wire.messages.Label
-_C = TypeVar("_C", bound="_Closing")
 
 
 class SourceError(RuntimeError):
@@ -65,24 +64,6 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...
-
-
-class _Closing:
-    """Context-manager support for sources."""
-
-    def close(self) -> None:
-        """Release the underlying device or file."""
-
-    def __enter__(self: _C) -> _C:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class Pacer:
@@ -136,7 +117,7 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class ArraySource(_Closing):
+class ArraySource(Closing):
     """Test double and library entry point: frames from arrays already in memory.
 
     Timestamps start at ``start`` and advance by ``1/fps`` per frame, so time windows behave
@@ -162,7 +143,7 @@ class ArraySource(_Closing):
             )
 
 
-class FolderSource(_Closing):
+class FolderSource(Closing):
     """Images under a folder, recursively, in sorted order (or a single image file).
 
     Unreadable images are skipped with a warning and counted in ``skipped``. An image inside a
