@@ -4,8 +4,8 @@ Prints samples/s for (same payloads, QoS 1, one publisher, measured in this run)
   raw     paho -> Mosquitto -> paho subscriber (no storage): the baseline
   ingest  paho -> Mosquitto -> 1 `facetrove collector ingest` process -> SQLite + blobs
   shared  the same with 2 ingest processes on $share/ingest/...
-  amqtt   paho -> `facetrove collector serve` (embedded amqtt) -> ingest in that process,
-          and the raw paho -> amqtt -> paho rate for comparison
+  amqtt   raw paho -> embedded amqtt (own process) -> paho, and paho -> `facetrove collector
+          serve` (embedded amqtt + ingest + web in one process) -> store
 
 Usage: .venv/bin/python bench/bench_ingest.py [--samples 10000]
 """
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.broker import ensure_credentials
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher
 from tests.support.broker import Mosquitto, free_port, wait_port
 from tests.support.samples import Built, many_samples
@@ -125,6 +126,25 @@ def main() -> None:
         finally:
             broker.stop()
 
+        # Raw amqtt: the embedded broker alone in its own process (as `serve` runs it, minus
+        # ingest and web), a plain subscriber, the same payloads.
+        port = free_port()
+        solo = work / "solo"
+        creds = ensure_credentials(solo, ("agent",))
+        code = (
+            "import logging, sys, time; from pathlib import Path; "
+            "logging.disable(logging.CRITICAL); "
+            "from collector.broker import EmbeddedBroker; "
+            f"EmbeddedBroker('127.0.0.1', {port}, Path(sys.argv[1])).start(); time.sleep(3600)"
+        )
+        alone = subprocess.Popen([sys.executable, "-c", code, str(creds.password_file)])
+        try:
+            wait_port(port, 30)
+            results["raw amqtt"] = raw_rate(port, samples["araw"], ("agent", creds.users["agent"]))
+        finally:
+            alone.terminate()
+            alone.wait(30)
+
         port = free_port()
         data = work / "serve"
         with open(work / "serve.log", "wb") as log:
@@ -134,9 +154,8 @@ def main() -> None:
         try:
             wait_port(port, 30)
             time.sleep(2)
-            creds = json.loads((data / "broker" / "credentials.json").read_text())
-            auth = ("agent", creds["agent"])
-            results["raw amqtt"] = raw_rate(port, samples["araw"], auth)
+            users = json.loads((data / "broker" / "credentials.json").read_text())
+            auth = ("agent", users["agent"])
             results["serve (amqtt + ingest)"] = commit_rate(data, port, samples["amqtt"], auth)
         finally:
             serve.terminate()
