@@ -92,6 +92,26 @@ def commit_rate(
     return len(samples) / elapsed
 
 
+def blob_ceiling(root: Path, samples: list[Built], batch: int = 512) -> float:
+    """Images/s the blob store's file system allows: ingest's blob path alone (temp file,
+    one sync per batch, rename into a fresh aa/bb/ folder tree), no MQTT, no SQLite."""
+    from collector.ingest.writer import FileSystem
+    from collector.store import BlobStore
+
+    blobs, fs = BlobStore(root), FileSystem()
+    start = time.perf_counter()
+    for i in range(0, len(samples), batch):
+        temps = []
+        for s in samples[i : i + batch]:
+            final = blobs.path(s.crop_sha256)
+            temps.append((fs.write_temp(final.parent, s.crop), final))
+        fs.sync(root)
+        for tmp, final in temps:
+            fs.rename(tmp, final)
+        fs.sync(root)
+    return len(samples) / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=10_000)
@@ -100,7 +120,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     results: dict[str, float] = {}
     try:
-        samples = {tag: many_samples(n, tag=tag) for tag in ("raw", "one", "two", "araw", "amqtt")}
+        tags = ("raw", "one", "two", "araw", "amqtt", "fs")
+        samples = {tag: many_samples(n, tag=tag) for tag in tags}
         sizes = [len(s.crop) for s in samples["one"]]
         payload = len(samples["one"][0].payload)
         print(
@@ -160,6 +181,7 @@ def main() -> None:
         finally:
             serve.terminate()
             serve.wait(30)
+        results["blob store alone (no MQTT)"] = blob_ceiling(work / "fs", samples["fs"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

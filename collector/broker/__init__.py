@@ -2,5 +2,12 @@
 
 from collector.broker.credentials import Credentials, ensure_credentials
 from collector.broker.embedded import EmbeddedBroker, EmbeddedBrokerError
+from collector.broker.process import BrokerProcess
 
-__all__ = ["Credentials", "EmbeddedBroker", "EmbeddedBrokerError", "ensure_credentials"]
+__all__ = [
+    "BrokerProcess",
+    "Credentials",
+    "EmbeddedBroker",
+    "EmbeddedBrokerError",
+    "ensure_credentials",
+]

@@ -19,6 +19,11 @@ class BrokerConfig(Section):
     embedded_port: int = Field(default=1883, ge=0, le=65535, description="embedded broker port")
     username: str = Field(default="collector", description="MQTT username of the collector")
     password: str | None = Field(default=None, description="MQTT password (supports ${ENV})")
+    embedded_in_process: bool = Field(
+        default=False,
+        description="run the embedded broker in the collector's own process instead of a "
+        "child process (slower: it shares the GIL with ingest and the web app)",
+    )
     agent_username: str = Field(
         default="agent",
         min_length=1,

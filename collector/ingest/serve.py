@@ -10,7 +10,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-from collector.broker import EmbeddedBroker, EmbeddedBrokerError, ensure_credentials
+from collector.broker import (
+    BrokerProcess,
+    EmbeddedBroker,
+    EmbeddedBrokerError,
+    ensure_credentials,
+)
 from collector.config import CollectorConfig
 from collector.ingest.worker import IngestWorker
 
@@ -32,12 +37,13 @@ def check(config: CollectorConfig) -> None:
 
 def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], None]) -> None:
     """Run everything until ``stop`` is set, then shut down cleanly."""
-    broker: EmbeddedBroker | None = None
+    broker: EmbeddedBroker | BrokerProcess | None = None
     check(config)
     if config.broker.url is None:
         b = config.broker
         creds = ensure_credentials(config.data_dir, (b.username, b.agent_username))
-        broker = EmbeddedBroker(b.embedded_host, b.embedded_port, creds.password_file).start()
+        kind = EmbeddedBroker if b.embedded_in_process else BrokerProcess
+        broker = kind(b.embedded_host, b.embedded_port, creds.password_file).start()
         config = config.model_copy(
             update={"broker": b.model_copy(update={"password": creds.password(b.username)})}
         )
