@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,19 @@ def _load(config_path: Path | None, **overrides: Any) -> CollectorConfig:
         return load_config(config_path, **overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _open_existing(config: CollectorConfig) -> Any:
+    """The store of ``config`` for a read-only command; a missing store is a user error."""
+    from collector.store import DB_NAME, connect
+
+    path = config.data_dir / DB_NAME
+    if not path.exists():
+        raise click.ClickException(f"no store at {config.data_dir} ({DB_NAME} not found)")
+    try:
+        return connect(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot open {path}: {exc}") from None
 
 
 def _logging(verbose: bool) -> None:
@@ -99,7 +113,10 @@ def ingest_cmd(
         },
     )
     _logging(verbose)
-    IngestWorker(config).run(stop_on_signals())
+    try:
+        IngestWorker(config).run(stop_on_signals())
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot use the store in {config.data_dir}: {exc}") from None
 
 
 @click.command("quarantine")
@@ -120,10 +137,9 @@ def quarantine_cmd(
     from rich.table import Table
 
     from collector.ingest.quarantine import list_quarantine, rejection_counts
-    from collector.store import DB_NAME, connect
 
     config = _load(config_path, data_dir=data_dir)
-    db = connect(config.data_dir / DB_NAME)
+    db = _open_existing(config)
     console = Console()
     counts = rejection_counts(db)
     summary = Table(title="Rejected messages by reason (all time)")
@@ -165,11 +181,10 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     from rich.table import Table
 
     from collector.ingest.devices import list_devices
-    from collector.store import DB_NAME, connect
     from collector.store.samples import counters
 
     config = _load(config_path, data_dir=data_dir)
-    db = connect(config.data_dir / DB_NAME)
+    db = _open_existing(config)
     console = Console()
     table = Table(title=f"Store {config.data_dir}")
     table.add_column("what")
@@ -241,6 +256,8 @@ def serve_cmd(
         serve(config, stop_on_signals(), lambda line: click.echo(line, err=True))
     except EmbeddedBrokerError as exc:
         raise click.ClickException(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot use the store in {config.data_dir}: {exc}") from None
 
 
 @click.command("backup")

@@ -126,6 +126,27 @@ def test_quarantine_is_bounded_and_counters_exact(store: tuple[Writer, Path]) ->
     assert counter.fetchone()[0] == 12
 
 
+def test_quarantine_and_stats_commands(store: tuple[Writer, Path]) -> None:
+    """Tried: the operator commands on a store with a stored sample and a device_mismatch.
+    Kept: exact counts by reason, the rejected topic and detail, the sample count; a missing
+    store is a one-line error, not a new empty store."""
+    writer, root = store
+    good = many_samples(1, tag="cli")[0]
+    liar = validate_message(topic("cam-02", Kind.SAMPLE), good.payload, 1 << 22)
+    writer.commit([accepted(good.payload, good.device_id), liar], NOW)
+    runner = CliRunner(env={"COLUMNS": "250"})  # rich wraps to the terminal width
+    out = runner.invoke(collector, ["quarantine", "--data-dir", str(root)])
+    assert out.exit_code == 0, out.output
+    assert "device_mismatch" in out.output and "facetrove/v1/cam-02/sample" in out.output
+    out = runner.invoke(collector, ["stats", "--data-dir", str(root)])
+    assert out.exit_code == 0, out.output
+    assert "samples pending" in out.output and "rejected.device_mismatch" in out.output
+    assert good.device_id in out.output
+    missing = root / "missing"
+    out = runner.invoke(collector, ["stats", "--data-dir", str(missing)])
+    assert out.exit_code == 1 and "no store at" in out.output and not missing.exists()
+
+
 def test_config_env_substitution_and_key_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
