@@ -27,6 +27,7 @@ from collector.store import DB_NAME, BlobStore, connect
 from wire import Kind, subscription
 
 log = logging.getLogger("facetrove.ingest")
+REPORT_EVERY_S = 60
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,23 @@ class IngestWorker:
         client.connect_async(host, port, keepalive=self.cfg.keepalive_s)
         client.loop_start()
         try:
+            next_report, reported = time.monotonic() + REPORT_EVERY_S, (0, 0)
             while not stop.is_set():
                 batch = self._next_batch(stop)
                 if batch:
                     self._commit_and_ack(writer, batch, stop)
+                if time.monotonic() >= next_report:
+                    now = (self.stats.stored, self.stats.rejected)
+                    if now != reported:
+                        log.info(
+                            "%d stored, %d rejected in the last %ds (%d redelivered copies "
+                            "ignored since start)",
+                            now[0] - reported[0],
+                            now[1] - reported[1],
+                            REPORT_EVERY_S,
+                            self.stats.redelivered,
+                        )
+                    next_report, reported = time.monotonic() + REPORT_EVERY_S, now
             self._stop.set()
             # Flush what is already queued so a clean stop acknowledges all it received.
             rest = self._drain()
