@@ -15,7 +15,10 @@ from wire import Kind, Sample, Stats, Status, WireError, decode_json_message, de
 from wire.topics import parse_topic
 
 #: Reasons on top of ``wire.REASONS`` that only the collector decides.
-EXTRA_REASONS = ("undecodable",)
+EXTRA_REASONS = (
+    "undecodable",  # the JPEG header is fine but the image does not decode
+    "internal",  # validation itself failed unexpectedly (a bug): kept so it is not lost
+)
 
 
 @dataclass(frozen=True)

@@ -105,18 +105,22 @@ class IngestWorker:
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        payload = bytes(msg.payload)
         try:
-            outcome = validate_message(msg.topic, bytes(msg.payload), self.cfg.max_payload_bytes)
-            delivery = Delivery(outcome, msg.mid, msg.qos, self._generation)
-            # A full queue blocks the network thread: TCP back-pressure instead of memory.
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(delivery, timeout=0.5)
-                    return
-                except queue.Full:
-                    continue
-        except Exception:  # the network thread must survive anything a payload does
-            log.exception("unexpected error handling a message on %r", msg.topic[:200])
+            outcome = validate_message(msg.topic, payload, self.cfg.max_payload_bytes)
+        except Exception as exc:  # a payload must never stop ingest nor stay unacknowledged
+            log.exception("unexpected error validating a message on %r", msg.topic[:200])
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            outcome = Rejected(msg.topic, None, "internal", detail, payload)
+        delivery = Delivery(outcome, msg.mid, msg.qos, self._generation)
+        # A full queue blocks the network thread: TCP back-pressure instead of memory. A
+        # message dropped here at shutdown was not acknowledged: the broker sends it again.
+        while not self._stop.is_set():
+            try:
+                self._queue.put(delivery, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     # -- the writer loop (caller's thread) -----------------------------------------------
 

@@ -147,6 +147,27 @@ def test_quarantine_and_stats_commands(store: tuple[Writer, Path]) -> None:
     assert out.exit_code == 1 and "no store at" in out.output and not missing.exists()
 
 
+def test_a_validation_bug_is_quarantined_not_stuck(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tried: validation raising an unexpected exception (a bug) on the network thread.
+    Kept: the message still goes to the writer, as reason 'internal', so it is quarantined
+    and acknowledged instead of staying unacknowledged for ever."""
+    import collector.ingest.worker as worker_module
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(worker_module, "validate_message", broken)
+    worker = IngestWorker(load_config(None, data_dir=tmp_path))
+    msg = mqtt.MQTTMessage(mid=7, topic=b"facetrove/v1/cam-01/sample")
+    msg.payload, msg.qos = b"payload", 1
+    worker._on_message(None, None, msg)  # type: ignore[arg-type]
+    delivery = worker._queue.get_nowait()
+    assert isinstance(delivery.outcome, Rejected) and delivery.outcome.reason == "internal"
+    assert "RuntimeError: boom" in delivery.outcome.detail and delivery.mid == 7
+
+
 def test_config_env_substitution_and_key_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
