@@ -31,7 +31,7 @@ class CocoExporter:
             coco_images: list[dict[str, Any]] = []
             annotations: list[dict[str, Any]] = []
             for image_id, image in enumerate(images, start=1):
-                copy_image(image, folder)
+                copy_image(image, str(folder))
                 coco_images.append(
                     {"id": image_id, "file_name": image.name, "width": image.width,
                      "height": image.height}

@@ -23,7 +23,7 @@ class CreateMLExporter:
             folder.mkdir(parents=True, exist_ok=True)
             doc = []
             for image in images:
-                copy_image(image, folder)
+                copy_image(image, str(folder))
                 doc.append(
                     {
                         "image": image.name,

@@ -31,5 +31,5 @@ class CsvOneHotExporter:
                 writer = csv.writer(fh, lineterminator="\n")
                 writer.writerow(["filename", *version.classes])
                 for image in images:
-                    copy_image(image, folder)
+                    copy_image(image, str(folder))
                     writer.writerow(onehot_row(image.name, image.labels[0], version.classes))

@@ -20,7 +20,9 @@ class FolderExporter:
     def write(self, version: VersionData, out: Path) -> None:
         """Copy each crop into ``<split>/<class>/``."""
         for split, images in version.by_split("classification"):
-            for label in version.classes:
-                (out / split / label).mkdir(parents=True, exist_ok=True)
+            folders = {label: out / split / label for label in version.classes}
+            for path in folders.values():
+                path.mkdir(parents=True, exist_ok=True)
+            names = {label: str(path) for label, path in folders.items()}
             for image in images:
-                copy_image(image, out / split / image.labels[0])
+                copy_image(image, names[image.labels[0]])

@@ -7,7 +7,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from collector.export.base import Exporter, ExportError, load_version, parallel_copies
+from collector.export.base import Exporter, ExportError, batched_copies, load_version
 from collector.export.coco import CocoExporter
 from collector.export.createml import CreateMLExporter
 from collector.export.csv_onehot import CsvOneHotExporter
@@ -56,7 +56,7 @@ def export_version(version_dir: Path, fmt: str, out: Path, *, as_zip: bool = Fal
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        with parallel_copies():
+        with batched_copies():
             exporter.write(version, work)
         if as_zip:
             zip_tree(work, out)

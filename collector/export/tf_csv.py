@@ -30,7 +30,7 @@ class TfCsvExporter:
                 writer = csv.writer(fh, lineterminator="\n")
                 writer.writerow(HEADER)
                 for image in images:
-                    copy_image(image, folder)
+                    copy_image(image, str(folder))
                     for box, label in zip(image.boxes, image.labels, strict=True):
                         b = pixel_box(box, image.width, image.height)
                         writer.writerow([image.name, image.width, image.height, label, *b])

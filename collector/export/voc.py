@@ -50,5 +50,5 @@ class VocExporter:
             folder = out / split
             folder.mkdir(parents=True, exist_ok=True)
             for image in images:
-                copy_image(image, folder)
-                write_file(folder / (image.path.stem + ".xml"), voc_xml(image, split))
+                copy_image(image, str(folder))
+                write_file(f"{folder}/{image.stem}.xml", voc_xml(image, split))

@@ -23,14 +23,15 @@ class YoloExporter:
         for split, images in version.by_split("detection"):
             (out / "images" / split).mkdir(parents=True, exist_ok=True)
             (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+            image_dir, label_dir = str(out / "images" / split), str(out / "labels" / split)
             for image in images:
-                copy_image(image, out / "images" / split)
+                copy_image(image, image_dir)
                 lines = [
                     yolo_line(box, version.class_id(label), image.width, image.height)
                     for box, label in zip(image.boxes, image.labels, strict=True)
                 ]
                 text = "".join(line + "\n" for line in lines)
-                write_file(out / "labels" / split / (image.path.stem + ".txt"), text.encode())
+                write_file(f"{label_dir}/{image.stem}.txt", text.encode())
         data = {
             "train": "images/train",
             "val": "images/valid",

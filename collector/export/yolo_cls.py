@@ -21,7 +21,9 @@ class YoloClsExporter:
     def write(self, version: VersionData, out: Path) -> None:
         """Copy each crop into ``<train|val|test>/<class>/``."""
         for split, images in version.by_split("classification"):
-            for label in version.classes:
-                (out / FOLDER[split] / label).mkdir(parents=True, exist_ok=True)
+            folders = {label: out / FOLDER[split] / label for label in version.classes}
+            for path in folders.values():
+                path.mkdir(parents=True, exist_ok=True)
+            names = {label: str(path) for label, path in folders.items()}
             for image in images:
-                copy_image(image, out / FOLDER[split] / image.labels[0])
+                copy_image(image, names[image.labels[0]])

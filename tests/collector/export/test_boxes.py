@@ -70,15 +70,12 @@ def test_onehot_row() -> None:
 
 
 def test_voc_xml_escapes_and_parses() -> None:
-    from pathlib import Path
     from xml.etree import ElementTree as ET
 
     from collector.export.base import Image
     from collector.export.voc import voc_xml
 
-    image = Image(
-        Path("a&b.jpg"), "train", 100, 80, ("h<s", "sad"), ((1, 2, 30, 40), (50, 0, 99, 80))
-    )
+    image = Image("a&b.jpg", "train", 100, 80, ("h<s", "sad"), ((1, 2, 30, 40), (50, 0, 99, 80)))
     root = ET.fromstring(voc_xml(image, "train"))
     assert root.findtext("filename") == "a&b.jpg"
     assert [o.findtext("name") for o in root.iter("object")] == ["h<s", "sad"]
