@@ -2,7 +2,8 @@
 
 Prints samples/s for (same payloads, QoS 1, one publisher, measured in this run):
   raw     paho -> Mosquitto -> paho subscriber (no storage): the baseline
-  ingest  paho -> Mosquitto -> 1 `facetrove collector ingest` process -> SQLite + blobs
+  ingest  paho -> Mosquitto -> 1 `facetrove collector ingest` process -> SQLite + blobs,
+          in a young store and in one whose blob folders already exist
   shared  the same with 2 ingest processes on $share/ingest/...
   amqtt   raw paho -> embedded amqtt (own process) -> paho, and paho -> `facetrove collector
           serve` (embedded amqtt + ingest + web in one process) -> store
@@ -29,6 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.broker import ensure_credentials
+from collector.store import BlobStore
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher
 from tests.support.broker import Mosquitto, free_port, wait_port
 from tests.support.samples import Built, many_samples
@@ -96,7 +98,6 @@ def blob_ceiling(root: Path, samples: list[Built], batch: int = 512) -> float:
     """Images/s the blob store's file system allows: ingest's blob path alone (temp file,
     one sync per batch, rename into a fresh aa/bb/ folder tree), no MQTT, no SQLite."""
     from collector.ingest.writer import FileSystem
-    from collector.store import BlobStore
 
     blobs, fs = BlobStore(root), FileSystem()
     start = time.perf_counter()
@@ -120,7 +121,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     results: dict[str, float] = {}
     try:
-        tags = ("raw", "one", "two", "araw", "amqtt", "fs")
+        tags = ("raw", "one", "warm", "two", "araw", "amqtt", "fs")
         samples = {tag: many_samples(n, tag=tag) for tag in tags}
         sizes = [len(s.crop) for s in samples["one"]]
         payload = len(samples["one"][0].payload)
@@ -134,6 +135,20 @@ def main() -> None:
             one = IngestProcess(work / "one", broker.url, name="one").start()
             try:
                 results["ingest x1"] = commit_rate(one.data_dir, broker.port, samples["one"])
+            finally:
+                one.stop()
+            # A store that already holds a few hundred thousand images has most of the 65,536
+            # aa/bb/ blob folders; a young one makes a folder for nearly every image.
+            warm = work / "warm"
+            for s in samples["warm"]:
+                BlobStore(warm / "blobs").path(s.crop_sha256).parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            one = IngestProcess(warm, broker.url, "--client-id", "warm", name="warm").start()
+            try:
+                results["ingest x1, blob folders exist"] = commit_rate(
+                    warm, broker.port, samples["warm"]
+                )
             finally:
                 one.stop()
             shared = ("--shared-group", "bench", "--client-id")
