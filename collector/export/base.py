@@ -43,15 +43,43 @@ class Image:
         return os.path.splitext(self.name)[0]
 
 
-@dataclass(frozen=True)
 class VersionData:
-    """A built version as exporters see it."""
+    """A built version as exporters see it; each kind of image is parsed when first asked for."""
 
-    id: str
-    root: Path
-    classes: tuple[str, ...]
-    crops: tuple[Image, ...]
-    frames: tuple[Image, ...]
+    def __init__(self, id: str, root: Path, classes: tuple[str, ...], lines: list[str]) -> None:
+        self.id, self.root, self.classes = id, root, classes
+        self._lines = lines
+        self._parsed: dict[str, tuple[Image, ...]] = {}
+
+    def _kind(self, kind: str) -> tuple[Image, ...]:
+        if kind not in self._parsed:
+            prefix = str(self.root) + os.sep
+            marker = f'"kind": "{kind}"'  # manifest lines are written with sort_keys
+            images = []
+            for line in self._lines:
+                if marker not in line:
+                    continue
+                row: dict[str, Any] = json.loads(line)
+                images.append(
+                    Image(
+                        prefix + row["file"],
+                        row["split"],
+                        row["width"],
+                        row["height"],
+                        tuple(row["labels"]),
+                        tuple((b[0], b[1], b[2], b[3]) for b in row["boxes"]),
+                    )
+                )
+            self._parsed[kind] = tuple(images)
+        return self._parsed[kind]
+
+    @property
+    def crops(self) -> tuple[Image, ...]:
+        return self._kind("crop")
+
+    @property
+    def frames(self) -> tuple[Image, ...]:
+        return self._kind("frame")
 
     def images(self, task: Task) -> tuple[Image, ...]:
         """Crops for classification, frames with boxes for detection."""
@@ -83,21 +111,7 @@ def load_version(root: Path) -> VersionData:
         raise ExportError(
             f"{root} is not a complete version folder ({exc.filename} missing)"
         ) from exc
-    prefix = str(root) + os.sep
-    crops: list[Image] = []
-    frames: list[Image] = []
-    for line in lines:
-        row: dict[str, Any] = json.loads(line)
-        image = Image(
-            prefix + row["file"],
-            row["split"],
-            row["width"],
-            row["height"],
-            tuple(row["labels"]),
-            tuple((b[0], b[1], b[2], b[3]) for b in row["boxes"]),
-        )
-        (crops if row["kind"] == "crop" else frames).append(image)
-    return VersionData(card["version"], root, tuple(card["classes"]), tuple(crops), tuple(frames))
+    return VersionData(card["version"], root, tuple(card["classes"]), lines)
 
 
 _PENDING: contextvars.ContextVar[dict[str, list[str]] | None] = contextvars.ContextVar(
