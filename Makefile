@@ -29,8 +29,8 @@ demo: $(STAMP)  ## run collector + embedded broker + an agent on a real clip; pr
 	$(BIN)/facetrove demo run
 
 lint: $(STAMP)  ## ruff lint + format check
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --check --no-cache .
 
 typecheck: $(STAMP)  ## mypy (strict on wire/)
 	$(BIN)/mypy
