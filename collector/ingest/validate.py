@@ -60,8 +60,7 @@ def validate_message(topic: str, payload: bytes, max_bytes: int) -> Outcome:
         return Rejected(topic, None, exc.reason, exc.detail, payload)
     try:
         if kind is Kind.SAMPLE:
-            sample = decode_sample(payload, max_bytes=max_bytes)
-            _check_device(device_id, sample.header.device_id)
+            sample = decode_sample(payload, max_bytes=max_bytes, device_id=device_id)
             if not _decodes(sample.crop):
                 return Rejected(
                     topic, device_id, "undecodable", "crop JPEG does not decode", payload
@@ -72,21 +71,12 @@ def validate_message(topic: str, payload: bytes, max_bytes: int) -> Outcome:
                 )
             return Accepted(topic, sample)
         if kind in (Kind.STATUS, Kind.STATS):
-            message = decode_json_message(kind, payload)
+            message = decode_json_message(kind, payload, device_id=device_id)
             assert isinstance(message, (Status, Stats))
-            _check_device(device_id, message.device_id)
             return DeviceUpdate(topic, device_id, message)
         return Rejected(topic, device_id, "topic", f"ingest does not take {kind.value}", payload)
     except WireError as exc:
         return Rejected(topic, device_id, exc.reason, exc.detail, payload)
-
-
-def _check_device(topic_device: str, payload_device: str) -> None:
-    if topic_device != payload_device:
-        raise WireError(
-            "device_mismatch",
-            f"topic device {topic_device!r} differs from payload device {payload_device!r}",
-        )
 
 
 def _decodes(jpeg: bytes) -> bool:
