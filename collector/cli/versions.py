@@ -130,6 +130,32 @@ def list_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     Console().print(table)
 
 
+@version_group.command("delete")
+@click.argument("version_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_config_option
+@_data_dir_option
+def delete_cmd(version_id: str, yes: bool, config_path: Path | None, data_dir: Path | None) -> None:
+    """Delete a version (folder, rows, cached zips); for failed or stale builds. Samples stay.
+
+    Example:
+
+      facetrove collector version delete v3 --yes
+    """
+    from collector.versions.build import VersionError, delete_version
+
+    config = _config(config_path, data_dir)
+    db = _db(config)
+    _version_row(db, version_id)
+    if not yes:
+        click.confirm(f"Delete version {version_id} and its files?", abort=True)
+    try:
+        delete_version(Path(config.data_dir), db, version_id)
+    except VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deleted version {version_id}")
+
+
 @version_group.command("show")
 @click.argument("version_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON instead.")

@@ -158,6 +158,24 @@ def create_version(
     return BuiltVersion(version_id, final, len(samples), len(rows), card)
 
 
+def delete_version(data_dir: Path, db: sqlite_utils.Database, version_id: str) -> None:
+    """Remove a version: its folder (and any partial one), its rows and its cached zip exports.
+
+    Versions never change, but a failed build, or one stuck in ``building`` after a crash, has
+    to be removed before its name can be used again. Samples are never touched.
+    """
+    if not list(db.query("select id from versions where id = ?", [version_id])):
+        raise VersionError(f"no version {version_id!r}")
+    root = versions_root(data_dir)
+    shutil.rmtree(root / version_id, ignore_errors=True)
+    shutil.rmtree(root / f"{version_id}.partial", ignore_errors=True)
+    for cached in (data_dir / "exports").glob(f"{version_id}-*.zip"):
+        cached.unlink()
+    with db.conn:
+        db.execute("delete from version_samples where version_id = ?", [version_id])
+        db.execute("delete from versions where id = ?", [version_id])
+
+
 def snapshot_sha256(samples: Sequence[dict[str, Any]]) -> str:
     """Digest of the sorted (sample id, label) list: equal snapshots have equal digests."""
     h = hashlib.sha256()

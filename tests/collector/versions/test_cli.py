@@ -47,6 +47,12 @@ def test_create_list_show_export(store: FactoryStore, tmp_path: Path) -> None:
     assert code == 1 and "already exists" in out
     code, out = _run(store, "export", "emo-1", "--format", "coco", "--out", str(tmp_path / "c"))
     assert code == 1 and "already exists" in out
+    # delete frees the name; the samples stay
+    code, out = _run(store, "version", "delete", "emo-1", "--yes")
+    assert code == 0 and not (store.data_dir / "versions" / "emo-1").exists()
+    assert store.db["version_samples"].count == 0 and store.db["samples"].count == 30
+    code, out = _run(store, "version", "create", "--recipe", str(recipe), "--name", "emo-1")
+    assert code == 0, out
 
 
 def test_bad_recipe_is_refused_before_any_work(store: FactoryStore, tmp_path: Path) -> None:
@@ -71,7 +77,14 @@ def test_unknown_version_and_format(store: FactoryStore) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["version"], ["version", "create"], ["version", "list"], ["version", "show"], ["export"]],
+    [
+        ["version"],
+        ["version", "create"],
+        ["version", "list"],
+        ["version", "show"],
+        ["version", "delete"],
+        ["export"],
+    ],
 )
 def test_every_command_has_help_with_an_example(args: list[str]) -> None:
     result = CliRunner().invoke(collector, [*args, "--help"])
