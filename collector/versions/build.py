@@ -66,14 +66,25 @@ def store_classes(db: sqlite_utils.Database) -> list[str]:
     return [r["name"] for r in rows]
 
 
-def confirmed_samples(db: sqlite_utils.Database, classes: Sequence[str]) -> list[dict[str, Any]]:
-    """Confirmed samples whose label is one of ``classes``, by id."""
+def confirmed_samples(
+    db: sqlite_utils.Database, classes: Sequence[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """Confirmed samples whose label is one of ``classes``, by id, and how many were dropped as
+    byte-identical copies of an earlier sample's crop (the same image twice teaches nothing and
+    would only weigh it double)."""
     marks = ",".join("?" for _ in classes)
     sql = (
         "select * from samples where state = 'confirmed' and label is not null"
         f" and label in ({marks}) order by id"
     )
-    return list(db.query(sql, list(classes)))
+    kept, seen, dropped = [], set(), 0
+    for row in db.query(sql, list(classes)):
+        if row["crop_sha256"] in seen:
+            dropped += 1
+            continue
+        seen.add(row["crop_sha256"])
+        kept.append(row)
+    return kept, dropped
 
 
 def next_version_id(db: sqlite_utils.Database, name: str | None) -> str:
@@ -100,7 +111,7 @@ def create_version(
     """Build a version from recipe YAML; raises RecipeError/VersionError before any work."""
     recipe = parse_recipe(recipe_text)
     classes = recipe.check_classes(store_classes(db))
-    samples = confirmed_samples(db, classes)
+    samples, duplicates = confirmed_samples(db, classes)
     if not samples:
         raise VersionError(f"no confirmed samples with a label in: {', '.join(classes)}")
     version_id = next_version_id(db, name or recipe.name)
@@ -139,7 +150,7 @@ def create_version(
         with open(partial / MANIFEST, "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, sort_keys=True) + "\n")
-        card = cards.make_card(version_id, recipe, classes, samples, split, rows)
+        card = cards.make_card(version_id, recipe, classes, samples, split, rows, duplicates)
         (partial / "recipe.yaml").write_text(canonical_yaml(recipe), encoding="utf-8")
         (partial / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
         (partial / "card.md").write_text(cards.card_markdown(card), encoding="utf-8")

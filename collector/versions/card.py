@@ -28,6 +28,7 @@ def make_card(
     samples: Sequence[dict[str, Any]],
     split: SplitResult,
     rows: Sequence[dict[str, Any]],
+    duplicates: int = 0,
 ) -> dict[str, Any]:
     """The card as a JSON-ready dict."""
     per_split: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
@@ -46,6 +47,7 @@ def make_card(
         "version": version_id,
         "classes": list(classes),
         "samples": len(samples),
+        "duplicates_dropped": duplicates,
         "counts": {sp: {c: per_split[sp][c] for c in classes} for sp in SPLITS},
         "images": {kind: {sp: images[kind][sp] for sp in SPLITS} for kind in sorted(images)},
         "frames_without_box": boxes_lost,
@@ -66,7 +68,13 @@ def card_markdown(card: dict[str, Any]) -> str:
     """The card as markdown, for people."""
     classes = card["classes"]
     lines = [f"# Dataset version {card['version']}", ""]
-    lines += [f"{card['samples']} confirmed samples, {len(classes)} classes.", ""]
+    lines += [f"{card['samples']} confirmed samples, {len(classes)} classes."]
+    if card.get("duplicates_dropped"):
+        lines.append(
+            f"{card['duplicates_dropped']} confirmed samples left out: byte-identical crops of"
+            " an earlier sample."
+        )
+    lines.append("")
     lines += ["## Samples per class and split", ""]
     lines += ["| class | " + " | ".join(SPLITS) + " | total |", "|---" * (len(SPLITS) + 2) + "|"]
     for c in classes:

@@ -199,3 +199,17 @@ def test_missing_blob_fails_the_build_cleanly(tmp_path: Path) -> None:
     assert list((s.data_dir / "versions").iterdir()) == []
     assert s.db["version_samples"].count == 0
     assert s.db.execute("select count(*) from samples where state='confirmed'").fetchone()[0] == 12
+
+
+def test_byte_identical_crops_are_kept_once(tmp_path: Path) -> None:
+    """Tried: a second confirmed sample with the same crop bytes as another. Kept: the earlier
+    one; the card counts the one left out; the store is unchanged."""
+    s = FactoryStore(tmp_path / "data")
+    rows = s.add(10, tracks=5)
+    copy = {**rows[2], "id": "01J" + "9" * 23}
+    s.db["samples"].insert(copy)
+    version = create_version(s.data_dir, s.db, "task: classification", progress=False)
+    assert version.samples == 10
+    assert version.card["duplicates_dropped"] == 1
+    assert "1 confirmed samples left out" in (version.path / "card.md").read_text()
+    assert s.db["samples"].count == 11
