@@ -2,8 +2,9 @@
 
 A group is every sample of one track (or one device), joined with every sample whose crop bytes are
 identical, so near-identical frames of one person never sit in both train and test. Groups are
-assigned greedily, largest first, to the split furthest below its target share of that class; the
-order among equal-sized groups comes from a seeded shuffle, so the same seed gives the same split.
+assigned class by class, largest first, to the split furthest below its share of that class plus
+its share of everything placed so far; the order among equal-sized groups comes from a seeded
+shuffle, so the same seed gives the same split.
 """
 
 from __future__ import annotations
@@ -100,21 +101,37 @@ def split_samples(
 
     rng = random.Random(seed)
     assignment: dict[str, str] = {}
+    # Each group goes where this class and the placed total are furthest below their shares:
+    # with only a few groups per class, the class alone would never reach the small splits.
+    have_all = dict.fromkeys(SPLITS, 0)
     for label in sorted(by_class, key=lambda c: (class_rank.get(c, len(class_rank)), c)):
         class_groups = by_class[label]
         rng.shuffle(class_groups)
         class_groups.sort(key=len, reverse=True)  # stable: equal sizes keep the shuffled order
-        total = sum(len(g) for g in class_groups)
         have = dict.fromkeys(SPLITS, 0)
+
         for g in class_groups:
             split = max(
                 (s for s in SPLITS if ratios[s] > 0),
-                key=lambda s: (ratios[s] * total - have[s], ratios[s], -SPLITS.index(s)),
+                key=lambda s: (
+                    _shortfall(s, ratios, have) + _shortfall(s, ratios, have_all),
+                    ratios[s],
+                    -SPLITS.index(s),
+                ),
             )
             have[split] += len(g)
+            have_all[split] += len(g)
             for i in g:
                 assignment[ordered[i].id] = split
     return SplitResult(assignment, leakage_report(ordered, assignment, groups))
+
+
+def _shortfall(split: str, ratios: dict[str, float], have: dict[str, int]) -> float:
+    """How far ``split`` is below its share, as a fraction of what has been placed so far."""
+    placed = sum(have.values())
+    if placed == 0:
+        return ratios[split]
+    return ratios[split] - have[split] / placed
 
 
 def leakage_report(

@@ -73,3 +73,19 @@ def test_ungrouped_split_reports_straddling_tracks() -> None:
     samples = _samples(50)
     result = split_samples(samples, SplitSpec(group_by="none"), seed=0, classes=CLASSES)
     assert result.leakage["tracks_straddling_splits"] > 0
+
+
+def test_few_groups_per_class_still_fill_every_split() -> None:
+    """12 tracks over 5 classes (2 or 3 per class): no class alone can reach a 10% test split,
+    the dataset as a whole does."""
+    classes = ["angry", "happy", "neutral", "sad", "surprise"]
+    samples = [
+        SplitSample(f"s{t:02d}-{k}", classes[t % 5], "cam", t, f"{t:02d}{k}".ljust(64, "0"))
+        for t in range(12)
+        for k in range(4)
+    ]
+    result = split_samples(samples, SplitSpec(), seed=0, classes=classes)
+    counts = Counter(result.assignment.values())
+    assert all(counts[s] > 0 for s in ("train", "valid", "test")), counts
+    assert counts["train"] >= counts["valid"] >= counts["test"], counts
+    assert result.leakage["tracks_straddling_splits"] == 0
