@@ -35,7 +35,7 @@ from collector.versions.recipe import (
     parse_recipe,
     recipe_sha256,
 )
-from collector.versions.split import SplitSample, split_samples
+from collector.versions.split import SplitResult, SplitSample, split_samples
 from collector.versions.work import Done, Job, Worker, describe, init_worker, run_chunk
 
 MANIFEST = "manifest.jsonl"
@@ -98,17 +98,34 @@ def next_version_id(db: sqlite_utils.Database, name: str | None) -> str:
     return f"v{max(numbers, default=0) + 1}"
 
 
-def create_version(
+@dataclass(frozen=True)
+class PreparedVersion:
+    """A checked recipe, its samples and split, and the version's ``building`` row: what is
+    left to do is writing the images (``build_prepared``)."""
+
+    id: str
+    recipe: Recipe
+    recipe_text: str
+    classes: list[str]
+    samples: list[dict[str, Any]]
+    duplicates: int
+    split: SplitResult
+    final: Path
+    partial: Path
+
+
+def prepare_version(
     data_dir: Path,
     db: sqlite_utils.Database,
     recipe_text: str,
     *,
     name: str | None = None,
     created_by: int | None = None,
-    workers: int | None = None,
-    progress: bool = True,
-) -> BuiltVersion:
-    """Build a version from recipe YAML; raises RecipeError/VersionError before any work."""
+) -> PreparedVersion:
+    """Check the recipe, select and split the samples and record the version as ``building``.
+
+    Fast (no image is read): raises RecipeError/VersionError before anything is written.
+    """
     recipe = parse_recipe(recipe_text)
     classes = recipe.check_classes(store_classes(db))
     samples, duplicates = confirmed_samples(db, classes)
@@ -141,6 +158,23 @@ def create_version(
             "status": "building",
         }
     )
+    return PreparedVersion(
+        version_id, recipe, recipe_text, classes, samples, duplicates, split, final, partial
+    )
+
+
+def build_prepared(
+    data_dir: Path,
+    db: sqlite_utils.Database,
+    prep: PreparedVersion,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> BuiltVersion:
+    """Write a prepared version's images, manifest and card; mark it ``ready`` (or ``failed``
+    with the error, raising VersionError)."""
+    version_id, recipe, samples, split = prep.id, prep.recipe, prep.samples, prep.split
+    partial, final = prep.partial, prep.final
     try:
         jobs = list(plan_jobs(recipe, samples, split.assignment, BlobStore(data_dir / "blobs")))
         for sub in {str(Path(j.out).parent) for j in jobs}:
@@ -150,7 +184,9 @@ def create_version(
         with open(partial / MANIFEST, "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, sort_keys=True) + "\n")
-        card = cards.make_card(version_id, recipe, classes, samples, split, rows, duplicates)
+        card = cards.make_card(
+            version_id, recipe, prep.classes, samples, split, rows, prep.duplicates
+        )
         (partial / "recipe.yaml").write_text(canonical_yaml(recipe), encoding="utf-8")
         (partial / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
         (partial / "card.md").write_text(cards.card_markdown(card), encoding="utf-8")
@@ -167,6 +203,21 @@ def create_version(
         )  # fmt: skip
         db.table("versions").update(version_id, {"status": "ready", "card": json.dumps(card)})
     return BuiltVersion(version_id, final, len(samples), len(rows), card)
+
+
+def create_version(
+    data_dir: Path,
+    db: sqlite_utils.Database,
+    recipe_text: str,
+    *,
+    name: str | None = None,
+    created_by: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> BuiltVersion:
+    """Build a version from recipe YAML; raises RecipeError/VersionError before any work."""
+    prep = prepare_version(data_dir, db, recipe_text, name=name, created_by=created_by)
+    return build_prepared(data_dir, db, prep, workers=workers, progress=progress)
 
 
 def delete_version(data_dir: Path, db: sqlite_utils.Database, version_id: str) -> None:
@@ -301,4 +352,12 @@ def manifest_rows(jobs: list[Job], done: list[Done]) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["BuiltVersion", "RecipeError", "VersionError", "create_version"]
+__all__ = [
+    "BuiltVersion",
+    "PreparedVersion",
+    "RecipeError",
+    "VersionError",
+    "build_prepared",
+    "create_version",
+    "prepare_version",
+]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -14,9 +16,12 @@ from flask_login import current_user
 
 from collector.export.base import ExportError
 from collector.export.registry import EXPORTERS, export_version
-from collector.versions.build import VersionError, create_version
+from collector.store.db import DB_NAME, connect
+from collector.versions.build import PreparedVersion, VersionError, build_prepared, prepare_version
 from collector.versions.recipe import SPLITS, RecipeError
 from collector.web.db import data_dir, get_db, rows
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("versions", __name__, url_prefix="/versions")
 
@@ -36,6 +41,49 @@ augmentations:
   brightness: {percent: 20}
 multiplier: 2
 """
+
+
+class VersionBuilds:
+    """Version builds running in background threads, each with its own store connection, so
+    the request that starts one returns at once (a build takes minutes on a large store)."""
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+
+    def start(self, root: Path, prep: PreparedVersion) -> None:
+        """Write ``prep``'s images in a thread; the version row says building/ready/failed."""
+        thread = threading.Thread(
+            target=self._run, args=(root, prep), daemon=True, name=f"version-{prep.id}"
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for every started build (tests, shutdown)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    @staticmethod
+    def _run(root: Path, prep: PreparedVersion) -> None:
+        db = connect(root / DB_NAME, migrate_schema=False)
+        try:
+            build_prepared(root, db, prep, progress=False)
+            log.info("version %s built", prep.id)
+        except VersionError as exc:  # already recorded as failed with its error
+            log.warning("%s", exc)
+        except Exception as exc:  # the thread's top: record it, or the page waits forever
+            log.exception("version %s failed", prep.id)
+            db.table("versions").update(prep.id, {"status": "failed", "error": str(exc)})
+        finally:
+            db.conn.close()
+
+
+def builds() -> VersionBuilds:
+    """The app's version builds."""
+    found = current_app.extensions.get("facetrove.version_builds")
+    if found is None:
+        found = current_app.extensions["facetrove.version_builds"] = VersionBuilds()
+    return cast(VersionBuilds, found)
 
 
 def _version(version_id: str) -> dict[str, Any]:
@@ -60,23 +108,26 @@ def index() -> Any:
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new() -> Any:
-    """Edit a recipe and build a version; a bad recipe is shown again with its errors."""
+    """Edit a recipe and start building a version; a bad recipe is shown again with its errors.
+
+    The recipe is checked and the version recorded as ``building`` here; the images are written
+    in the background and the version's page refreshes itself until it is ready or failed.
+    """
     text = request.form.get("recipe", DEFAULT_RECIPE) if request.method == "POST" else None
     name = (request.form.get("name") or "").strip() or None
     if text is None:
         return render_template("versions/new.html", recipe=DEFAULT_RECIPE, name="", errors=[])
     try:
-        built = create_version(
-            data_dir(), get_db(), text, name=name, created_by=current_user.id, progress=False
-        )
+        prep = prepare_version(data_dir(), get_db(), text, name=name, created_by=current_user.id)
     except (RecipeError, VersionError) as exc:
         errors = str(exc).splitlines()
         return (
             render_template("versions/new.html", recipe=text, name=name or "", errors=errors),
             400,
         )
-    flash(f"Version {built.id} built: {built.samples} samples, {built.images} images.", "ok")
-    return redirect(url_for("versions.show", version_id=built.id))
+    builds().start(data_dir(), prep)
+    flash(f"Version {prep.id} is building from {len(prep.samples)} samples.", "ok")
+    return redirect(url_for("versions.show", version_id=prep.id))
 
 
 @bp.get("/<version_id>")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,6 +14,7 @@ from pycocotools.coco import COCO
 
 from collector.config import CollectorConfig
 from collector.store.users import create_user
+from collector.versions import build
 from collector.web import create_app
 from tests.collector.versions.factory import FactoryStore
 from tests.collector.web.conftest import PASSWORD, AuthActions
@@ -46,6 +49,7 @@ def test_create_show_and_download(client: FlaskClient, tmp_path: Path) -> None:
         "/versions/new", data={"recipe": recipe, "name": "web-1", "csrf_token": auth.token}
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    client.application.extensions["facetrove.version_builds"].wait(120)
     show = client.get("/versions/web-1").get_data(as_text=True)
     assert "Leakage report" in show and "tracks straddling splits" in show
     assert "web-1" in client.get("/versions/").get_data(as_text=True)
@@ -71,3 +75,56 @@ def test_bad_recipe_is_shown_again_with_its_errors(client: FlaskClient) -> None:
     assert "augmentations.sharpen: unknown augmentation" in html
     assert "sharpen: {}" in html  # the user's text is kept for fixing
     assert "No versions yet" in client.get("/versions/").get_data(as_text=True)
+
+
+def test_build_runs_in_the_background_and_the_page_follows_it(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The image writing is held on a gate the test opens only after the POST has answered: a
+    build inside the request could not have returned. Kept: a "building" page that refreshes
+    itself, then the ready card once the gate opens."""
+    gate = threading.Event()
+    real_run_jobs = build.run_jobs
+
+    def gated_run_jobs(*args: Any, **kwargs: Any) -> Any:
+        if not gate.wait(60):
+            raise RuntimeError("the test never opened the gate")
+        return real_run_jobs(*args, **kwargs)
+
+    monkeypatch.setattr(build, "run_jobs", gated_run_jobs)
+    auth = AuthActions(client)
+    auth.login()
+    resp = client.post(
+        "/versions/new", data={"recipe": "seed: 3\n", "name": "bg-1", "csrf_token": auth.token}
+    )
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/versions/bg-1")
+    building = client.get("/versions/bg-1").get_data(as_text=True)
+    assert "building" in building and 'http-equiv="refresh"' in building
+    assert "Leakage report" not in building
+    gate.set()
+    client.application.extensions["facetrove.version_builds"].wait(120)
+    ready = client.get("/versions/bg-1").get_data(as_text=True)
+    assert "Leakage report" in ready and 'http-equiv="refresh"' not in ready
+    assert 'pill-on">ready<' in ready
+
+
+def test_a_build_that_fails_in_the_background_shows_its_error(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tried: a worker dying mid-build. Kept: the version marked failed with the error on its
+    page (which stops refreshing), the samples untouched."""
+
+    def dying_run_jobs(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a worker process died")
+
+    monkeypatch.setattr(build, "run_jobs", dying_run_jobs)
+    auth = AuthActions(client)
+    auth.login()
+    resp = client.post(
+        "/versions/new", data={"recipe": "seed: 3\n", "name": "bg-2", "csrf_token": auth.token}
+    )
+    assert resp.status_code == 302
+    client.application.extensions["facetrove.version_builds"].wait(120)
+    page = client.get("/versions/bg-2").get_data(as_text=True)
+    assert "failed" in page and "a worker process died" in page
+    assert 'http-equiv="refresh"' not in page
