@@ -150,10 +150,10 @@ class SamplerConfig(Section):
         description="how many recent sample hashes near-duplicates are checked against",
     )
     per_minute: int = Field(
-        default=30, ge=0, description="global cap on samples per minute (0 = none)"
+        default=30, ge=0, description="global cap on samples per minute (0 = send nothing)"
     )
     per_hour: int = Field(
-        default=600, ge=0, description="global cap on samples per hour (0 = none)"
+        default=600, ge=0, description="global cap on samples per hour (0 = send nothing)"
     )
     per_day: int = Field(
         default=5000, ge=0, description="global cap on samples per day (0 = send nothing)"

@@ -210,3 +210,16 @@ def test_a_dropped_window_still_spends_the_slot() -> None:
     got = [t for i in range(100) for t in _run(s, 1, i / 10, blur=100 + i)]
     assert got == []
     assert s.drops["traffic"] == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [("per_minute", "rate_minute"), ("per_hour", "rate_hour"), ("per_day", "rate_day")],
+)
+def test_a_zero_rate_limit_sends_nothing(key: str, reason: str) -> None:
+    """Tried: a cap of 0 (documented as "0 = send nothing", not "no cap"). Kept: no sample from
+    20 distinct tracks, every face counted under that window's drop reason."""
+    limits = {"per_minute": 10_000, "per_hour": 10_000, "per_day": 10_000, key: 0}
+    s = Sampler(SamplerConfig(best_of_s=0, prefer_uncertain=False, **limits))
+    assert [t for i in range(20) for t in _run(s, i, i * 0.5, seed=i)] == []
+    assert s.drops[reason] == 20
