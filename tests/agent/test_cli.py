@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from agent.cli import _overrides, agent
 from agent.config import AgentConfig
@@ -30,11 +32,52 @@ def _paths(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
             yield f"{prefix}{name}"
 
 
+def _fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _fields(ann, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field
+
+
 def test_every_key_has_a_description_and_a_row_in_the_docs() -> None:
     """docs/agent.md's reference table lists every config key path."""
     doc = (ROOT / "docs" / "agent.md").read_text()
     missing = [p for p in _paths(AgentConfig) if f"`{p}`" not in doc]
     assert missing == [], f"add these keys to docs/agent.md: {missing}"
+
+
+def _doc_default(cell: str) -> str:
+    """A default as the docs write it, normalised: `unset`/`none` -> none, quotes and case off."""
+    cell = cell.strip("'\"").lower()
+    return "none" if cell == "unset" else cell
+
+
+def _code_default(field: object) -> str:
+    default = getattr(field, "default", None)
+    return "none" if default is None else str(default).lower()
+
+
+@pytest.mark.parametrize("doc_name", ["agent.md", "agent-pipeline.md"])
+def test_documented_defaults_and_descriptions_match_the_code(doc_name: str) -> None:
+    """Each reference-table row `key` | `default` | meaning states the code's default and its
+    field description (a stale row once documented confident_keep 0.3 while the code used 0.5)."""
+    doc = (ROOT / "docs" / doc_name).read_text()
+    fields = dict(_fields(AgentConfig))
+    wrong = []
+    for key, default, meaning in re.findall(
+        r"^\| `([a-z_.]+)` \| `([^`]*)` \| (.*) \|$", doc, re.M
+    ):
+        field = fields.get(key)
+        if field is None or field.is_required():
+            continue
+        description = (field.description or "").replace("|", "\\|")
+        if _doc_default(default) != _code_default(field) or meaning.strip() != description:
+            wrong.append(
+                f"{key}: docs `{default}` {meaning!r}; code {field.default!r} {description!r}"
+            )
+    assert wrong == [], "\n".join(wrong)
 
 
 def test_every_command_has_help_and_docs() -> None:
