@@ -18,8 +18,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 import wire
 from agent.config import AgentConfig
+from agent.config.loader import format_errors
 from agent.model_update import ModelUpdater
 from agent.outbox import Outbox, OutboxError
 from agent.publisher import Publisher, PublisherError, check_tls_files
@@ -100,6 +103,13 @@ def _default_pipeline(config: AgentConfig, start_track_id: int) -> PipelineLike:
         start_track_id=start_track_id,
     )
     return pipeline
+
+
+def _one_line(exc: ValueError) -> str:
+    """A refused override as one log line (pydantic's own text spans lines and echoes input)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(line.removeprefix("<root>: ") for line in format_errors(exc))
+    return str(exc)
 
 
 class Runner:
@@ -328,7 +338,9 @@ class Runner:
             self.pipeline.apply_config(cfg)
         except ValueError as exc:
             log.error(
-                "config revision %d not applied (%s); keeping the previous", cfg.revision, exc
+                "config revision %d not applied (%s); keeping the previous",
+                cfg.revision,
+                _one_line(exc),
             )
             return
         self.revision = cfg.revision

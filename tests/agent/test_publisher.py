@@ -6,6 +6,7 @@ tests look at delivery only: order, status, stats, retained config, MQTT 5, bad 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ import pytest
 
 import wire
 from agent.config import AgentConfig
+from agent.config.capture import QualityConfig
+from agent.quality import QualityGate
 from agent.runner import EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED, Runner
 from agent.sources import ArraySource
 from tests.agent.delivery_support import FakePipeline, Listener, face_crop, frames, publish_retained
@@ -138,6 +141,39 @@ def test_retained_config_pauses_and_resumes_without_restart(
         runner.request_stop()
         thread.join(30)
         listener.close()
+
+
+class _GatePipeline:
+    """Applies a config to a real quality gate, as the pipeline does."""
+
+    def __init__(self) -> None:
+        self.gate = QualityGate()
+
+    def apply_config(self, cfg: wire.AgentConfig) -> None:
+        self.gate.apply_overrides(cfg.quality)
+
+
+def test_refused_config_is_one_log_line_and_the_previous_stays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tried: a collector config whose thresholds contradict (min_brightness above the local
+    max). Kept: the previous thresholds and revision; the log says why on one line, without
+    pydantic's multi-line dump of the input."""
+    runner = Runner(_config(tmp_path, 1, "cfg-bad"))
+    pipe = _GatePipeline()
+    runner.pipeline = pipe  # type: ignore[assignment]
+    runner._on_config(wire.AgentConfig(revision=7, quality=wire.QualityOverrides(min_blur=5)))
+    runner._apply_pending()
+    bad = wire.QualityOverrides(min_brightness=250)
+    with caplog.at_level(logging.ERROR, logger="agent.runner"):
+        runner._on_config(wire.AgentConfig(revision=8, quality=bad))
+        runner._apply_pending()
+    assert runner.revision == 7 and pipe.gate.config.min_blur == 5
+    assert pipe.gate.config.min_brightness == QualityConfig().min_brightness
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "config revision 8 not applied" in message
+    assert "min_brightness must be <= max_brightness" in message
+    assert "\n" not in message and "input_value" not in message
 
 
 def test_bad_tls_file_fails_before_capture(tmp_path: Path, crop: bytes) -> None:
