@@ -46,8 +46,16 @@ class Image:
 class VersionData:
     """A built version as exporters see it; each kind of image is parsed when first asked for."""
 
-    def __init__(self, id: str, root: Path, classes: tuple[str, ...], lines: list[str]) -> None:
+    def __init__(
+        self,
+        id: str,
+        root: Path,
+        classes: tuple[str, ...],
+        lines: list[str],
+        built_for: str = "both",
+    ) -> None:
         self.id, self.root, self.classes = id, root, classes
+        self.built_for = built_for  # the recipe's task: classification | detection | both
         self._lines = lines
         self._parsed: dict[str, tuple[Image, ...]] = {}
 
@@ -86,9 +94,16 @@ class VersionData:
         found = self.crops if task == "classification" else self.frames
         if not found:
             kind = "face crops" if task == "classification" else "frames with boxes"
+            if self.built_for not in (task, "both"):
+                raise ExportError(
+                    f"version {self.id} has no {kind}: it was built with task:"
+                    f" {self.built_for}; build another with task: {task} or both"
+                )
+            # Built for detection, yet no frame: none of its samples came with a full frame.
             raise ExportError(
-                f"version {self.id} has no {kind}: build it with task: {task} or both"
-                " (detection also needs samples that came with a frame)"
+                f"version {self.id} has no {kind}: none of its samples came with a full frame"
+                " (agents send one only with capture.send_frame: true); use a classification"
+                " format (csv, folder, yolo-cls) or collect samples with frames"
             )
         return found
 
@@ -111,7 +126,8 @@ def load_version(root: Path) -> VersionData:
         raise ExportError(
             f"{root} is not a complete version folder ({exc.filename} missing)"
         ) from exc
-    return VersionData(card["version"], root, tuple(card["classes"]), lines)
+    built_for = str(card.get("recipe", {}).get("task", "both"))
+    return VersionData(card["version"], root, tuple(card["classes"]), lines, built_for)
 
 
 _PENDING: contextvars.ContextVar[dict[str, list[str]] | None] = contextvars.ContextVar(

@@ -224,8 +224,27 @@ def test_detection_export_of_a_crops_only_version_is_refused(plain: Plain, tmp_p
     version = create_version(
         store.data_dir, store.db, "task: classification\n", name="cls-only", progress=False
     )
-    with pytest.raises(ExportError, match="has no frames with boxes: build it with task"):
+    with pytest.raises(ExportError, match="has no frames with boxes: it was built with task: cl"):
         export_version(version.path, "yolo", tmp_path / "y")
     assert not (tmp_path / "y").exists() and not (tmp_path / "y.partial").exists()
     with pytest.raises(ExportError, match="unknown export format 'pdf'"):
         export_version(version.path, "pdf", tmp_path / "p")
+
+
+def test_detection_export_of_samples_without_frames_says_why(tmp_path: Path) -> None:
+    """Tried: coco from a task: both version whose samples came without a full frame (agents
+    send one only with capture.send_frame). Kept: no output; the error names the real cause
+    instead of asking for task: both, which the version already has."""
+    from collector.export.base import ExportError
+    from collector.versions.build import create_version
+    from tests.collector.versions.factory import FactoryStore
+
+    store = FactoryStore(tmp_path / "store")
+    store.add(12, tracks=4, with_frames=False)
+    version = create_version(store.data_dir, store.db, "task: both\n", progress=False)
+    with pytest.raises(ExportError, match="none of its samples came with a full frame") as err:
+        export_version(version.path, "coco", tmp_path / "c")
+    assert "send_frame" in str(err.value) and "task: both" not in str(err.value)
+    assert not (tmp_path / "c").exists()
+    export_version(version.path, "folder", tmp_path / "f")  # crops still export
+    assert (tmp_path / "f" / "train").is_dir()
