@@ -29,6 +29,7 @@ from collector.store.blobs import BlobStore
 from collector.versions import card as cards
 from collector.versions.preprocess import Box, clip_box
 from collector.versions.recipe import (
+    VERSION_NAME,
     Recipe,
     RecipeError,
     canonical_yaml,
@@ -89,6 +90,11 @@ def confirmed_samples(
 
 def next_version_id(db: sqlite_utils.Database, name: str | None) -> str:
     """``name`` if given and free, else ``v<N>`` with the next free N."""
+    if name and not re.fullmatch(VERSION_NAME, name):
+        raise VersionError(
+            f"version name {name!r} is not allowed: use lower case letters, digits, '.', '_'"
+            " and '-', starting with a letter or digit (at most 63)"
+        )
     taken = {r["id"] for r in db.query("select id from versions")}
     if name:
         if name in taken:

@@ -229,10 +229,14 @@ class Augmentations(_Model):
 AUGMENTATION_NAMES = tuple(Augmentations.model_fields)
 
 
+#: a version name is also a folder name: no path separators, no "..", nothing to escape in HTML
+VERSION_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+
+
 class Recipe(_Model):
     name: str | None = Field(
         default=None,
-        pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
+        pattern=VERSION_NAME,
         description="version name (lower case, digits, . _ -); default v<N>",
     )
     classes: list[str] | None = Field(

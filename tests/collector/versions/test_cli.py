@@ -92,3 +92,20 @@ def test_every_command_has_help_with_an_example(args: list[str]) -> None:
     assert len(result.output) > 200
     if args != ["version"]:
         assert "Example" in result.output
+
+
+def test_a_name_that_is_a_path_is_refused(store: FactoryStore, tmp_path: Path) -> None:
+    """Tried: --name '../outside' (and one with HTML). Kept: a clear error, no version row and
+    no folder written anywhere, inside or outside the data folder."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE)
+    for bad in ("../outside", "<b>x</b>"):
+        code, out = _run(store, "version", "create", "--recipe", str(recipe), "--name", bad)
+        assert code == 1 and "is not allowed" in out, out
+    assert not (store.data_dir / "outside").exists()
+    assert not (store.data_dir / "outside.partial").exists()
+    assert not (store.data_dir / "versions").exists() or not any(
+        (store.data_dir / "versions").iterdir()
+    )
+    code, out = _run(store, "version", "list")
+    assert code == 0 and "outside" not in out

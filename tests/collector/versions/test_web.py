@@ -128,3 +128,18 @@ def test_a_build_that_fails_in_the_background_shows_its_error(
     page = client.get("/versions/bg-2").get_data(as_text=True)
     assert "failed" in page and "a worker process died" in page
     assert 'http-equiv="refresh"' not in page
+
+
+def test_a_name_that_is_a_path_is_refused_on_the_form(client: FlaskClient, tmp_path: Path) -> None:
+    """Tried: the name field posted as '../../evil', bypassing the browser's pattern check.
+    Kept: the form again with the error, no version, nothing written outside versions/."""
+    auth = AuthActions(client)
+    auth.login()
+    resp = client.post(
+        "/versions/new",
+        data={"recipe": "seed: 1\n", "name": "../../evil", "csrf_token": auth.token},
+    )
+    assert resp.status_code == 400
+    assert "is not allowed" in resp.get_data(as_text=True)
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "evil.partial").exists()
+    assert "No versions yet" in client.get("/versions/").get_data(as_text=True)
