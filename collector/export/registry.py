@@ -73,12 +73,21 @@ def export_version(version_dir: Path, fmt: str, out: Path, *, as_zip: bool = Fal
 def zip_tree(folder: Path, target: Path) -> None:
     """Zip ``folder``'s contents into ``target`` reproducibly (sorted, fixed times).
 
-    JPEGs are stored (compressing them again saves nothing); text files are deflated.
+    JPEGs are stored (compressing them again saves nothing); text files are deflated. Empty
+    folders are kept as folder entries: a class with no image in a split still has its folder,
+    so folder-per-class readers number the classes alike in every split.
     """
     tmp = target.with_name(target.name + ".zip-partial")
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() or (p.is_dir() and not any(p.iterdir()))
+    )
     with zipfile.ZipFile(tmp, "w") as zf:
         for path in files:
+            if path.is_dir():
+                entry = zipfile.ZipInfo(path.relative_to(folder).as_posix() + "/", _ZIP_TIME)
+                entry.external_attr = (0o40755 << 16) | 0x10  # a directory, for unzip and Python
+                zf.writestr(entry, b"")
+                continue
             info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _ZIP_TIME)
             info.external_attr = 0o644 << 16
             jpeg = path.suffix.lower() in (".jpg", ".jpeg")

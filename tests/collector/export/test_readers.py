@@ -248,3 +248,23 @@ def test_detection_export_of_samples_without_frames_says_why(tmp_path: Path) -> 
     assert not (tmp_path / "c").exists()
     export_version(version.path, "folder", tmp_path / "f")  # crops still export
     assert (tmp_path / "f" / "train").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "folders"), [("folder", SPLITS), ("yolo-cls", ("train", "val", "test"))]
+)
+def test_zipped_class_folders_keep_empty_classes(
+    plain: Plain, tmp_path: Path, fmt: str, folders: tuple[str, ...]
+) -> None:
+    """Tried: a zip of a version where some classes have no image in a split. Kept: every
+    class's folder in every split after unzipping, so ImageFolder-style readers number the
+    classes the same way in train, valid and test."""
+    import zipfile
+
+    target = export_version(plain[1].path, fmt, tmp_path / f"{fmt}.zip", as_zip=True)
+    zipfile.ZipFile(target).extractall(tmp_path / "x")
+    classes = sorted(plain[1].card["classes"])
+    counts = plain[1].card["counts"]
+    assert any(counts[s][c] == 0 for s in SPLITS for c in classes)  # the case under test
+    for folder in folders:
+        assert sorted(p.name for p in (tmp_path / "x" / folder).iterdir()) == classes
