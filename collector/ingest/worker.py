@@ -28,6 +28,7 @@ from wire import Kind, subscription
 
 log = logging.getLogger("facetrove.ingest")
 REPORT_EVERY_S = 60
+UNREACHABLE_LOG_EVERY = 12  # with paho's 1-5 s back-off: about once a minute
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class IngestWorker:
         self._stop = threading.Event()
         self.subscribed = threading.Event()
         self._client: mqtt.Client | None = None
+        self._endpoint = ""
+        self._connect_failures = 0
 
     # -- paho callbacks (network thread) -------------------------------------------------
 
@@ -83,6 +86,7 @@ class IngestWorker:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
+        self._connect_failures = 0
         self._generation += 1
         group = self.cfg.shared_group
         topics = [(subscription(kind, group), kind.qos) for kind in Kind if _ingests(kind)]
@@ -92,6 +96,16 @@ class IngestWorker:
             flags.session_present,
             ", ".join(t for t, _ in topics),
         )
+
+    def _on_connect_fail(self, _c: mqtt.Client, _ud: Any) -> None:
+        # Without this a wrong host or port looks like an idle ingest: paho retries silently.
+        self._connect_failures += 1
+        if self._connect_failures == 1 or self._connect_failures % UNREACHABLE_LOG_EVERY == 0:
+            log.warning(
+                "cannot reach the broker at %s (%d attempt(s)); retrying",
+                self._endpoint,
+                self._connect_failures,
+            )
 
     def _on_subscribe(self, _c: mqtt.Client, _ud: Any, _mid: int, codes: Any, _p: Any) -> None:
         if any(code.is_failure for code in codes):
@@ -151,9 +165,11 @@ class IngestWorker:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.reconnect_delay_set(1, 5)
         self._client = client
+        self._endpoint = f"{host}:{port}"
         log.info("ingest %s -> %s:%d, store %s", self.cfg.client_id, host, port, data_dir)
         client.connect_async(host, port, keepalive=self.cfg.keepalive_s)
         client.loop_start()

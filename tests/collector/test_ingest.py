@@ -312,3 +312,29 @@ def test_device_registry_and_device_mismatch(tmp_path: Path, mosquitto: Mosquitt
     finally:
         stop.set()
         thread.join(20)
+
+
+def test_unreachable_broker_is_logged_not_silent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tried: ingest pointed at a port where no broker listens (a typo in --broker).
+    Kept: it keeps retrying (nothing to lose yet) but says so, naming host and port, instead
+    of sitting there looking like an idle ingest."""
+    from tests.support.broker import free_port
+
+    port = free_port()
+    config = load_config(None, data_dir=tmp_path, **{"broker.url": f"mqtt://127.0.0.1:{port}"})
+    worker = IngestWorker(config)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    caplog.set_level("WARNING", logger="facetrove.ingest")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "cannot reach" not in caplog.text:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(15)
+    assert f"cannot reach the broker at 127.0.0.1:{port}" in caplog.text
+    assert not worker.subscribed.is_set()
