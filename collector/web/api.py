@@ -5,17 +5,21 @@ Documented in ``openapi.yaml`` (served at /api/openapi.yaml); a test keeps the t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from collector.export.registry import EXPORTERS
 from collector.store import reviews
-from collector.web import dashboard, devices, upload
+from collector.versions.build import VersionError, prepare_version
+from collector.versions.recipe import RecipeError
+from collector.web import dashboard, devices, upload, versions
 from collector.web.auth import admin_required
-from collector.web.db import get_db
+from collector.web.db import data_dir, get_db, rows
 from collector.web.review import card, filter_from_args, lease_for_current_user, sample_detail, web
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -185,3 +189,42 @@ def upload_job(job_id: str) -> Any:
     if job is None:
         abort(404, description=f"no upload job {job_id!r}")
     return jsonify(job.to_json())
+
+
+_VERSION_FIELDS = "id, created_at, created_by, status, samples, error, recipe_sha256"
+
+
+@bp.get("/versions")
+def versions_json() -> Any:
+    """Every dataset version, newest first."""
+    found = rows(f"select {_VERSION_FIELDS} from versions order by created_at desc, id desc")
+    return jsonify(versions=found)
+
+
+@bp.post("/versions")
+def create_version() -> Any:
+    """Check a recipe (``{"recipe": yaml, "name": optional}``) and start building it."""
+    body = _json_body()
+    text, name = body.get("recipe"), body.get("name")
+    if not isinstance(text, str) or not (name is None or isinstance(name, str)):
+        raise ApiError('send {"recipe": "<recipe YAML>", "name": "<optional name>"}')
+    try:
+        prep = prepare_version(data_dir(), get_db(), text, name=name, created_by=current_user.id)
+    except (RecipeError, VersionError) as exc:
+        return jsonify(error=str(exc), errors=str(exc).splitlines()), 400
+    versions.builds().start(data_dir(), prep)
+    return jsonify(id=prep.id, status="building", samples=len(prep.samples)), 202
+
+
+@bp.get("/versions/<version_id>")
+def version_json(version_id: str) -> Any:
+    """One version: status, recipe, card (once ready) and its zip download addresses."""
+    found = rows(f"select {_VERSION_FIELDS}, recipe, card from versions where id = ?", [version_id])
+    if not found:
+        abort(404, description=f"no version {version_id!r}")
+    v = found[0]
+    v["card"] = json.loads(v["card"]) if v["card"] else None
+    v["exports"] = {
+        fmt: url_for("versions.download", version_id=version_id, fmt=fmt) for fmt in EXPORTERS
+    }
+    return jsonify(v)

@@ -143,3 +143,33 @@ def test_a_name_that_is_a_path_is_refused_on_the_form(client: FlaskClient, tmp_p
     assert "is not allowed" in resp.get_data(as_text=True)
     assert not (tmp_path / "evil").exists() and not (tmp_path / "evil.partial").exists()
     assert "No versions yet" in client.get("/versions/").get_data(as_text=True)
+
+
+def test_versions_api_with_a_bearer_token(client: FlaskClient) -> None:
+    """Tried: a script (bearer token, no CSRF) posting a bad recipe, then a good one, then
+    asking for an unknown version. Kept: the bad recipe refused with its errors and no version;
+    the good one building at once, then ready with its card and a zip that downloads."""
+    from collector.store import DB_NAME, connect
+    from collector.store.users import issue_token
+
+    db = connect(Path(client.application.config["FACETROVE"].data_dir) / DB_NAME)
+    bearer = {"Authorization": f"Bearer {issue_token(db, 'alice')}"}
+    db.conn.close()
+    bad = client.post("/api/versions", json={"recipe": "multiplier: 11\n"}, headers=bearer)
+    assert bad.status_code == 400 and "multiplier" in bad.json["error"]
+    assert client.get("/api/versions", headers=bearer).json["versions"] == []
+    resp = client.post(
+        "/api/versions", json={"recipe": "seed: 2\n", "name": "api-1"}, headers=bearer
+    )
+    assert resp.status_code == 202 and resp.json["id"] == "api-1"
+    client.application.extensions["facetrove.version_builds"].wait(120)
+    v = client.get("/api/versions/api-1", headers=bearer).json
+    assert v["status"] == "ready" and v["card"]["samples"] == resp.json["samples"]
+    zipped = client.get(v["exports"]["folder"], headers=bearer)
+    assert zipped.status_code == 200 and zipped.mimetype == "application/zip"
+    assert [x["id"] for x in client.get("/api/versions", headers=bearer).json["versions"]] == [
+        "api-1"
+    ]
+    missing = client.get("/api/versions/nope", headers=bearer)
+    assert missing.status_code == 404 and "nope" in missing.json["error"]
+    assert client.post("/api/versions", json={"recipe": 3}, headers=bearer).status_code == 400
