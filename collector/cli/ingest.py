@@ -137,7 +137,15 @@ def quarantine_cmd(
     from rich.table import Table
 
     from collector.ingest.quarantine import list_quarantine, rejection_counts
+    from collector.ingest.validate import EXTRA_REASONS
+    from wire import REASONS
 
+    known = (*REASONS, *EXTRA_REASONS)
+    if reason is not None and reason not in known:
+        # A typo (device-mismatch) would otherwise show an empty table: "no rejections".
+        raise click.BadParameter(
+            f"{reason!r} is not a reason; one of: {', '.join(known)}", param_hint="--reason"
+        )
     config = _load(config_path, data_dir=data_dir)
     db = _open_existing(config)
     console = Console()

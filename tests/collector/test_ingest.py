@@ -145,6 +145,15 @@ def test_quarantine_and_stats_commands(store: tuple[Writer, Path]) -> None:
     missing = root / "missing"
     out = runner.invoke(collector, ["stats", "--data-dir", str(missing)])
     assert out.exit_code == 1 and "no store at" in out.output and not missing.exists()
+    # A misspelt reason is an error listing the reasons, not an empty "nothing rejected" table.
+    out = runner.invoke(
+        collector, ["quarantine", "--data-dir", str(root), "--reason", "device-mismatch"]
+    )
+    assert out.exit_code == 2 and "device_mismatch" in out.output and "undecodable" in out.output
+    out = runner.invoke(
+        collector, ["quarantine", "--data-dir", str(root), "--reason", "device_mismatch"]
+    )
+    assert out.exit_code == 0 and "facetrove/v1/cam-02/sample" in out.output
 
 
 def test_a_validation_bug_is_quarantined_not_stuck(
