@@ -15,6 +15,37 @@
     statusEl.className = "status " + (kind || "");
   }
 
+  // Edits not yet confirmed survive leaving the page (o, a reload, the back button): without
+  // this, coming back from a detail view showed the pre-labels and Enter confirmed those.
+  var EDITS = "facetrove.edits";
+
+  function save() {
+    var state = { edits: {}, changes: [], focus: cards.length ? cards[focus].dataset.id : null };
+    changes.forEach(function (ch) {
+      var c = cards[ch.i];
+      state.edits[c.dataset.id] = { label: c.dataset.label, rejected: c.dataset.rejected };
+      state.changes.push({ id: c.dataset.id, label: ch.label, rejected: ch.rejected });
+    });
+    sessionStorage.setItem(EDITS, JSON.stringify(state));
+  }
+
+  function restore() {
+    var state;
+    try { state = JSON.parse(sessionStorage.getItem(EDITS) || "null"); } catch (err) { state = null; }
+    if (!state) return;
+    var at = {};
+    cards.forEach(function (c, i) { at[c.dataset.id] = i; });
+    Object.keys(state.edits || {}).forEach(function (id) {
+      if (at[id] === undefined) return; // another page now: those edits are not for it
+      cards[at[id]].dataset.label = state.edits[id].label || "";
+      cards[at[id]].dataset.rejected = state.edits[id].rejected || "";
+    });
+    (state.changes || []).forEach(function (ch) {
+      if (at[ch.id] !== undefined) changes.push({ i: at[ch.id], label: ch.label, rejected: ch.rejected });
+    });
+    if (state.focus && at[state.focus] !== undefined) focus = at[state.focus];
+  }
+
   var last = sessionStorage.getItem("facetrove.status");
   if (last) { say(last, "ok"); sessionStorage.removeItem("facetrove.status"); }
 
@@ -50,6 +81,7 @@
     c.dataset.label = label;
     c.dataset.rejected = rejected ? "1" : "";
     render(c);
+    save();
   }
 
   function setLabel(label) { if (cards.length) edit(focus, label, false); }
@@ -86,6 +118,7 @@
     api("/api/decisions", { decisions: decisions }).then(function (data) {
       var msg = "Saved " + data.saved + " decisions" + (skipped ? " (" + skipped + " without a label left in the queue)" : "") + ". Press u to undo.";
       sessionStorage.setItem("facetrove.status", msg);
+      sessionStorage.removeItem(EDITS);
       window.location.reload();
     }).catch(function (err) { busy = false; say("Not saved: " + err.message, "error"); });
   }
@@ -98,6 +131,7 @@
       c.dataset.rejected = ch.rejected;
       render(c);
       setFocus(ch.i);
+      save();
       say("Undid the last change on this page.");
       return;
     }
@@ -105,6 +139,7 @@
     api("/api/undo").then(function (data) {
       var n = data.undone.length;
       sessionStorage.setItem("facetrove.status", n ? "Undid your last " + n + " decisions; they are back on this page." : "Nothing to undo.");
+      sessionStorage.removeItem(EDITS);
       window.location.reload();
     }).catch(function (err) { busy = false; say("Undo failed: " + err.message, "error"); });
   }
@@ -127,16 +162,17 @@
     }
     else if (k === "x" || k === "X") { toggleReject(); e.preventDefault(); }
     else if (k === "u" || k === "U") { undo(); e.preventDefault(); }
-    else if ((k === "o" || k === "O") && cards.length) { window.location.href = cards[focus].dataset.detail; }
+    else if ((k === "o" || k === "O") && cards.length) { save(); window.location.href = cards[focus].dataset.detail; }
   });
 
+  restore();
   cards.forEach(function (c, i) {
     render(c);
     c.addEventListener("click", function (e) {
       setFocus(i);
       if (e.target.classList.contains("x")) toggleReject();
     });
-    c.addEventListener("dblclick", function () { window.location.href = c.dataset.detail; });
+    c.addEventListener("dblclick", function () { save(); window.location.href = c.dataset.detail; });
   });
   Array.prototype.forEach.call(document.querySelectorAll("#palette .pal"), function (b) {
     b.addEventListener("click", function () {
@@ -147,5 +183,5 @@
   var confirmBtn = document.getElementById("confirm-btn");
   if (confirmBtn) confirmBtn.addEventListener("click", confirmPage);
   document.getElementById("undo-btn").addEventListener("click", undo);
-  setFocus(0);
+  setFocus(focus);
 })();

@@ -293,3 +293,40 @@ def test_upload_a_zip_of_real_faces_runs_the_agent_into_the_queue(
     finally:
         ingest.terminate()
         ingest.wait(15)
+
+
+def test_edits_survive_a_visit_to_the_detail_view(live, page, store, tmp_path):
+    """Tried: correct one card and reject another, open a third's detail view with o, come
+    back with the browser's back button, press Enter. Kept: the correction and the rejection
+    (before, the page came back with the pre-labels and Enter confirmed those)."""
+    page.goto(live + "/review")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#grid .card")
+    cards = page.locator("#grid .card")
+    ids = [cards.nth(i).get_attribute("data-id") for i in range(cards.count())]
+    prelabel = cards.nth(0).get_attribute("data-prelabel")
+    new_label = next(c for c in ("neutral", "surprise") if c != prelabel)
+    key = "5" if new_label == "neutral" else "7"
+    page.keyboard.press(key)  # card 0
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("x")  # card 1
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("o")  # card 2's detail
+    page.wait_for_selector(".prob")
+    page.go_back()
+    page.wait_for_selector("#grid .card")
+    assert [cards.nth(i).get_attribute("data-id") for i in range(cards.count())] == ids
+    assert cards.nth(0).get_attribute("data-label") == new_label
+    assert "rejected" in (cards.nth(1).get_attribute("class") or "")
+    assert "focused" in (cards.nth(2).get_attribute("class") or "")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#status.ok")
+    row = store.execute("SELECT state, label FROM samples WHERE id = ?", [ids[0]]).fetchone()
+    assert tuple(row) == ("confirmed", new_label)
+    assert store.execute("SELECT state FROM samples WHERE id = ?", [ids[1]]).fetchone()[0] == (
+        "rejected"
+    )
+    # the next page starts clean
+    assert "changed" not in (cards.nth(0).get_attribute("class") or "")
