@@ -5,8 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 EXTRAS ?= all,dev
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: help install demo test lint typecheck unit bench lock models clean
 

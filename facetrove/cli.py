@@ -7,16 +7,17 @@ a collector-only install (no MediaPipe) both get a working command.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 
 from facetrove import __version__
 
-# group name -> (module, attribute, extra that provides it)
+# group name -> (module, attribute, extra that provides it, modules that extra must bring)
 _GROUPS = {
-    "agent": ("agent.cli", "agent", "agent"),
-    "collector": ("collector.cli", "collector", "collector"),
-    "demo": ("facetrove.demo", "demo", "all"),
+    "agent": ("agent.cli", "agent", "agent", ("cv2", "numpy", "onnxruntime", "paho")),
+    "collector": ("collector.cli", "collector", "collector", ("flask", "sqlite_utils", "amqtt")),
+    "demo": ("facetrove.demo", "demo", "all", ("onnxruntime", "flask")),
 }
 
 
@@ -29,7 +30,10 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in _GROUPS:
             return super().get_command(ctx, cmd_name)
-        module_name, attr, extra = _GROUPS[cmd_name]
+        module_name, attr, extra, needs = _GROUPS[cmd_name]
+        absent = [name for name in needs if importlib.util.find_spec(name) is None]
+        if absent:
+            return _missing(cmd_name, extra, ImportError(f"no module named {', '.join(absent)}"))
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -39,8 +43,13 @@ class LazyGroup(click.Group):
 
 
 def _missing(name: str, extra: str, exc: ImportError) -> click.Command:
-    @click.command(name, help=f"(not installed: needs the '{extra}' extra, see docs/install.md)")
-    def _cmd() -> None:
+    @click.command(
+        name,
+        help=f"(not installed: needs the '{extra}' extra, see docs/install.md)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def _cmd(args: tuple[str, ...]) -> None:
         raise click.ClickException(
             f"'facetrove {name}' needs the {extra} extra ({exc}). Install it as docs/install.md "
             "shows (make install, or uv/pip with deploy/overrides.txt or a lock file, so that "
