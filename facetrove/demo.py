@@ -167,6 +167,9 @@ def run(
     Example: facetrove demo run --source 0
     """
     data_dir.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (systemd, `kill`) stops the demo like Ctrl-C, so the collector and agents it
+    # started are stopped too instead of being left behind.
+    signal.signal(signal.SIGTERM, _interrupt)
     web_port, broker_port = _free_port(web_port), _free_port(broker_port)
     password = _ensure_login(data_dir)
     log_path = data_dir / "collector.log"
@@ -199,11 +202,11 @@ def run(
             click.echo(f"Starting an agent on {spec_i} as device {device_i} ...")
             # A clip plays at its own pace, with a short per-track window so a 20 s clip gives
             # a page of samples rather than the 3 per 10 s a long-running camera wants.
-            extra = (
-                ["--max-fps", "24", "--set", "sampler.track_window_s=2"]
-                if Path(spec_i).is_file()
-                else []
-            )
+            # Full frames too, so the detail view shows the face in its frame and the version
+            # built from the demo's data exports to the detection formats (COCO, YOLO, VOC...).
+            extra = ["--set", "crop.send_frame=true"]
+            if Path(spec_i).is_file():
+                extra += ["--max-fps", "24", "--set", "sampler.track_window_s=2"]
             outbox = data_dir / f"agent-{device_i}.outbox.db"
             args = ["--source", spec_i, "--broker", broker, "--device-id", device_i]
             with open(data_dir / f"agent-{device_i}.log", "ab") as agent_log:
@@ -233,6 +236,10 @@ def run(
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _wait(collector: subprocess.Popen[bytes], duration: float) -> None:

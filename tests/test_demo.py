@@ -1,8 +1,9 @@
 """End to end: `facetrove demo run`, as `make demo` runs it, through the real command.
 
-Tried: the demo on a fresh data folder with free ports. Checked: it prints the review address and
-a login, samples from a real clip reach the store within a minute, the printed login works on
-the real web app and the review queue shows the samples' crops.
+Tried: the demo on a fresh data folder with free ports, stopped with SIGTERM. Checked: it prints
+the review address and a login, samples from a real clip (with full frames) reach the store within
+a minute, the printed login works on the real web app, the review queue shows the samples' crops,
+and after SIGTERM the collector it started is gone.
 """
 
 from __future__ import annotations
@@ -90,10 +91,16 @@ def test_demo_brings_up_collector_and_agent(tmp_path: Path) -> None:
         assert resp.status == 200
         assert "Wrong username or password" not in queue
         assert len(re.findall(r"<img[^>]+alt=\"face crop", queue)) >= 3, queue[:2000]
+        with sqlite3.connect(data / "facetrove.db", timeout=5) as conn:
+            framed = conn.execute("SELECT count(*) FROM samples WHERE frame_sha256 IS NOT NULL")
+            assert framed.fetchone()[0] >= 1, "demo samples carry no full frame"
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
     assert proc.returncode == 0, f"demo exited with {proc.returncode}"
+    # SIGTERM stopped what the demo started: nothing answers on the web port any more.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/healthz", timeout=3)
