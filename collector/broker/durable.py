@@ -1,4 +1,5 @@
-"""Two fixes to amqtt 0.12 so that a QoS 1 message to a persistent session is never dropped.
+"""Three fixes to amqtt 0.12: QoS 1 messages to a persistent session are never dropped, and a
+client with a wrong password cannot touch another client's session.
 
 Seen here (tests/collector/test_broker.py): amqtt waits only 5 s for a subscriber's PUBACK and
 then forgets the message, and when a subscriber's connection dies it forgets every message that
@@ -7,7 +8,12 @@ backlog at once after a reconnect, so both happen in normal operation. Here:
 
 - ``PatientHandler`` waits for the PUBACK as long as the connection lives;
 - ``DurableBroker`` puts the messages still unacknowledged when a connection ends back in the
-  session's offline queue, which amqtt delivers when the client comes back.
+  session's offline queue, which amqtt delivers when the client comes back;
+- ``PatientHandler.init_from_connect`` checks the password as soon as the CONNECT is read. amqtt
+  itself looks up the session of the CONNECT's client id first (handing a live session over to
+  the new connection, copying its credentials into it, or deleting it for a clean session) and
+  checks the password only after that, so a wrong password could knock ingest off the broker,
+  delete its queued samples, or, racing a reconnect, be accepted.
 
 Sessions still live in memory: a restart of the collector loses what the broker held. Use
 Mosquitto with persistence where that matters (docs/collector.md).
@@ -18,14 +24,35 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import amqtt.broker
 from amqtt.broker import Broker, RetainedApplicationMessage
+from amqtt.errors import MQTTError
+from amqtt.events import MQTTEvents
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.constants import QOS_1
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import OUTGOING
 
 
 class PatientHandler(BrokerProtocolHandler):  # type: ignore[misc]
-    """Waits for a QoS 1 PUBACK without amqtt's 5-second limit."""
+    """Waits for a QoS 1 PUBACK without amqtt's 5-second limit; authenticates before anything."""
+
+    @classmethod
+    async def init_from_connect(
+        cls, reader: Any, writer: Any, plugins_manager: Any, loop: Any = None
+    ) -> tuple[BrokerProtocolHandler, Any]:
+        handler, session = await super().init_from_connect(reader, writer, plugins_manager, loop)
+        # The same rule as Broker._authenticate: every auth plugin that answers says yes, and
+        # at least one answers (a client without a username gets no answer: refused).
+        returns = await plugins_manager.map_plugin_auth(session=session) or {}
+        results = [r for r in returns.values() if r is not None]
+        if not results or not all(results):
+            connack = ConnackPacket.build(0, NOT_AUTHORIZED)
+            await plugins_manager.fire_event(MQTTEvents.PACKET_SENT, packet=connack)
+            await connack.to_stream(writer)
+            await writer.close()
+            raise MQTTError(f"client {session.client_id!r}: not authorised (username or password)")
+        return handler, session
 
     async def _handle_qos1_message_flow(self, app_message: Any) -> None:
         if app_message.direction != OUTGOING or self.session is None:
@@ -54,7 +81,7 @@ class DurableBroker(Broker):  # type: ignore[misc]
     async def _handle_client_session(self, *args: Any) -> None:
         # amqtt's signature: (reader, writer, client_session, handler, server, listener_name)
         handler = args[3]
-        if type(handler) is BrokerProtocolHandler:
+        if type(handler) is BrokerProtocolHandler:  # pragma: no cover - see the module end
             handler.__class__ = PatientHandler  # same state, patient QoS 1 flow
         await super()._handle_client_session(*args)
 
@@ -74,3 +101,9 @@ class DurableBroker(Broker):  # type: ignore[misc]
             self.logger.info(
                 "%s: %d unacknowledged message(s) queued again", session.client_id, len(pending)
             )
+
+
+# amqtt's Broker reads the CONNECT through the module-level name BrokerProtocolHandler; point it
+# at ours so the password is checked before any session is looked up. This module is imported
+# only by the embedded broker, in the process (or child process) that runs it.
+amqtt.broker.BrokerProtocolHandler = PatientHandler

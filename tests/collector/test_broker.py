@@ -115,3 +115,59 @@ def test_embedded_broker_port_taken_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"cannot start the embedded broker on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_wrong_password_cannot_touch_a_live_session(tmp_path: Path) -> None:
+    """Tried: while a persistent client is connected and subscribed, 12 connections with its
+    client id and a wrong password (half asking for a clean session, which would delete it), then
+    one without any username. Kept: every one is refused, the legitimate client is never
+    disconnected, and it still receives what is published afterwards."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    creds = ensure_credentials(tmp_path / "data", ("collector", "agent"))
+    port = free_port()
+    broker = EmbeddedBroker("127.0.0.1", port, creds.password_file).start()
+    got: list[bytes] = []
+    drops: list[object] = []
+    victim = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ingest-1", clean_session=False)
+    victim.username_pw_set("collector", creds.password("collector"))
+    victim.on_message = lambda _c, _u, msg: got.append(msg.payload)
+    victim.on_disconnect = lambda *args: drops.append(args[3])
+    try:
+        victim.connect("127.0.0.1", port)
+        victim.loop_start()
+        victim.subscribe("t/#", qos=1)
+        time.sleep(0.5)
+        refusals = []
+        for i in range(13):
+            intruder = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id="ingest-1", clean_session=i % 2 == 0
+            )
+            if i < 12:
+                intruder.username_pw_set("collector", f"wrong-{i}")
+            codes: list[object] = []
+            intruder.on_connect = lambda _c, _u, _f, rc, _p, codes=codes: codes.append(rc)
+            intruder.connect("127.0.0.1", port)
+            deadline = time.monotonic() + 5
+            while not codes and time.monotonic() < deadline:
+                intruder.loop(0.1)
+            intruder.disconnect()
+            refusals.append(codes[0].is_failure if codes else True)  # type: ignore[attr-defined]
+        assert all(refusals), f"an intruder got in: {refusals}"
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pub-1")
+        pub.username_pw_set("agent", creds.password("agent"))
+        pub.connect("127.0.0.1", port)
+        pub.loop_start()
+        pub.publish("t/x", b"still here", qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pub.loop_stop()
+        pub.disconnect()
+        assert got == [b"still here"]
+        assert drops == [], f"the legitimate client was disconnected: {drops}"
+    finally:
+        victim.loop_stop()
+        victim.disconnect()
+        broker.stop()
