@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import wire
+from agent.closing import Closing
 from agent.config.capture import (
     CropConfig,
     DetectorConfig,
@@ -59,7 +59,7 @@ class PipelineCounters:
     fps: float = 0.0
 
 
-class Pipeline:
+class Pipeline(Closing):
     """Turns frames into ready samples. Not thread-safe: one pipeline per source loop.
 
     Args:
@@ -235,14 +235,3 @@ class Pipeline:
         self.detector.close()
         if self.classifier is not None:
             self.classifier.close()
-
-    def __enter__(self) -> Pipeline:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

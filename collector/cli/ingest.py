@@ -11,32 +11,14 @@ from typing import Any
 
 import click
 
-from collector.config import CollectorConfig, ConfigError, load_config
+from collector.cli.common import config_option, data_dir_option, load
+from collector.config import CollectorConfig
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="FACETROVE_CONFIG",
-    help="YAML config file (sections data_dir, broker, ingest, web); ${ENV} is substituted.",
-)
-_data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Store folder (facetrove.db + blobs/); overrides data_dir from the config.",
-)
 _broker_option = click.option(
     "--broker",
     "broker_url",
     help="mqtt://user:pass@host:1883 of an external broker; overrides broker.url.",
 )
-
-
-def _load(config_path: Path | None, **overrides: Any) -> CollectorConfig:
-    try:
-        return load_config(config_path, **overrides)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _open_existing(config: CollectorConfig) -> Any:
@@ -77,8 +59,8 @@ def stop_on_signals() -> threading.Event:
 
 
 @click.command("ingest")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 @_broker_option
 @click.option("--shared-group", help="Join the shared subscription $share/NAME/... with others.")
 @click.option("--client-id", help="Stable MQTT client id (one per ingest process).")
@@ -103,7 +85,7 @@ def ingest_cmd(
     """
     from collector.ingest.worker import IngestWorker
 
-    config = _load(
+    config = load(
         config_path,
         data_dir=data_dir,
         **{
@@ -120,8 +102,8 @@ def ingest_cmd(
 
 
 @click.command("quarantine")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 @click.option("--reason", help="Only this reason (e.g. schema, device_mismatch).")
 @click.option("--limit", default=20, show_default=True, help="How many rows to show.")
 def quarantine_cmd(
@@ -146,7 +128,7 @@ def quarantine_cmd(
         raise click.BadParameter(
             f"{reason!r} is not a reason; one of: {', '.join(known)}", param_hint="--reason"
         )
-    config = _load(config_path, data_dir=data_dir)
+    config = load(config_path, data_dir=data_dir)
     db = _open_existing(config)
     console = Console()
     counts = rejection_counts(db)
@@ -176,8 +158,8 @@ def quarantine_cmd(
 
 
 @click.command("stats")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     """Counts of the store: samples by state, devices, ingest counters.
 
@@ -191,7 +173,7 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     from collector.ingest.devices import list_devices
     from collector.store.samples import counters
 
-    config = _load(config_path, data_dir=data_dir)
+    config = load(config_path, data_dir=data_dir)
     db = _open_existing(config)
     console = Console()
     table = Table(title=f"Store {config.data_dir}")
@@ -215,8 +197,8 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
 
 
 @click.command("serve")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 @_broker_option
 @click.option("--broker-host", help="Embedded broker bind address (default 127.0.0.1).")
 @click.option("--broker-port", type=int, help="Embedded broker port (default 1883).")
@@ -247,7 +229,7 @@ def serve_cmd(
     from collector.broker import EmbeddedBrokerError
     from collector.ingest.serve import check, serve
 
-    config = _load(
+    config = load(
         config_path,
         data_dir=data_dir,
         **{
@@ -269,8 +251,8 @@ def serve_cmd(
 
 
 @click.command("backup")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 def backup_cmd(config_path: Path | None, data_dir: Path | None, dest: Path) -> None:
     """Copy the store (database + images) to the new folder DEST while ingest runs.
@@ -287,7 +269,7 @@ def backup_cmd(config_path: Path | None, data_dir: Path | None, dest: Path) -> N
 
     from collector.backup import BackupError, backup
 
-    config = _load(config_path, data_dir=data_dir)
+    config = load(config_path, data_dir=data_dir)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), transient=True
     ) as bar:

@@ -11,27 +11,12 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from collector.config import CollectorConfig, ConfigError, load_config
-
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="FACETROVE_CONFIG",
-    help="YAML config file (sections data_dir, broker, ingest, web).",
-)
-_data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Store folder (facetrove.db, blobs/, versions/); overrides data_dir from the config.",
-)
+from collector.cli.common import config_option, data_dir_option, load
+from collector.config import CollectorConfig
 
 
 def _config(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
-    try:
-        return load_config(config_path, data_dir=data_dir)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load(config_path, data_dir=data_dir)
 
 
 def _db(config: CollectorConfig) -> Any:
@@ -71,8 +56,8 @@ def version_group() -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Worker processes (default: all cores)."
 )
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def create_cmd(
     recipe_path: Path,
     name: str | None,
@@ -108,8 +93,8 @@ def create_cmd(
 
 
 @version_group.command("list")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def list_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     """List versions with their sample counts and status.
 
@@ -133,8 +118,8 @@ def list_cmd(config_path: Path | None, data_dir: Path | None) -> None:
 @version_group.command("delete")
 @click.argument("version_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def delete_cmd(version_id: str, yes: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Delete a version (folder, rows, cached zips); for failed or stale builds. Samples stay.
 
@@ -159,8 +144,8 @@ def delete_cmd(version_id: str, yes: bool, config_path: Path | None, data_dir: P
 @version_group.command("show")
 @click.argument("version_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON instead.")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def show_cmd(
     version_id: str, as_json: bool, config_path: Path | None, data_dir: Path | None
 ) -> None:
@@ -197,8 +182,8 @@ def show_cmd(
     help="Output folder (or .zip file with --zip); default data_dir/exports/<version>-<format>.",
 )
 @click.option("--zip", "as_zip", is_flag=True, help="Write one reproducible zip file.")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def export_cmd(
     version_id: str,
     fmt: str,

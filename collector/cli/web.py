@@ -12,29 +12,14 @@ from typing import Any
 import click
 import sqlite_utils
 
-from collector.config import CollectorConfig, ConfigError, load_config
+from collector.cli.common import config_option, data_dir_option, load
+from collector.config import CollectorConfig
 from collector.store import reviews, users
 from collector.store.db import DB_NAME, connect
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="FACETROVE_CONFIG",
-    help="YAML config file (sections data_dir, broker, ingest, web); ${ENV} is substituted.",
-)
-_data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Store folder (facetrove.db + blobs/); overrides data_dir from the config.",
-)
-
 
 def _load(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
-    try:
-        return load_config(config_path, data_dir=str(data_dir) if data_dir else None)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load(config_path, data_dir=data_dir)
 
 
 def _db(config_path: Path | None, data_dir: Path | None) -> sqlite_utils.Database:
@@ -43,8 +28,8 @@ def _db(config_path: Path | None, data_dir: Path | None) -> sqlite_utils.Databas
 
 
 @click.command("web")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 @click.option("--host", help="Address to listen on; overrides web.host.")
 @click.option("--port", type=int, help="Port to listen on; overrides web.port.")
 def web_cmd(
@@ -56,14 +41,7 @@ def web_cmd(
     """
     from collector.web.server import run_web
 
-    try:
-        config = load_config(
-            config_path,
-            data_dir=str(data_dir) if data_dir else None,
-            **{"web.host": host, "web.port": port},
-        )
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = load(config_path, data_dir=data_dir, **{"web.host": host, "web.port": port})
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -95,8 +73,8 @@ def user_group() -> None:
     help="admin may change devices, classes and imports; reviewer reviews.",
 )  # fmt: skip
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def user_add(
     username: str,
     role: str,
@@ -120,8 +98,8 @@ def user_add(
 
 
 @user_group.command("list")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def user_list(config_path: Path | None, data_dir: Path | None) -> None:
     """List accounts with their role.
 
@@ -137,8 +115,8 @@ def user_list(config_path: Path | None, data_dir: Path | None) -> None:
 
 @user_group.command("token")
 @click.argument("username")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def user_token(username: str, config_path: Path | None, data_dir: Path | None) -> None:
     """Issue a new API token (the previous one stops working); printed once.
 
@@ -157,8 +135,8 @@ def classes_group() -> None:
 
 
 @classes_group.command("list")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def classes_list(config_path: Path | None, data_dir: Path | None) -> None:
     """List the classes in order.
 
@@ -176,8 +154,8 @@ def classes_list(config_path: Path | None, data_dir: Path | None) -> None:
 
 @classes_group.command("add")
 @click.argument("name")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def classes_add(name: str, config_path: Path | None, data_dir: Path | None) -> None:
     """Add a class at the end (recorded in the audit log).
 
@@ -193,8 +171,8 @@ def classes_add(name: str, config_path: Path | None, data_dir: Path | None) -> N
 @classes_group.command("rename")
 @click.argument("old")
 @click.argument("new")
-@_config_option
-@_data_dir_option
+@config_option
+@data_dir_option
 def classes_rename(old: str, new: str, config_path: Path | None, data_dir: Path | None) -> None:
     """Rename a class; confirmed labels follow and old pre-labels map to the new name.
 
