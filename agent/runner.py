@@ -7,16 +7,14 @@ to the broker. A finite source (file, folder) ends with a bounded drain of the o
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,56 +24,33 @@ from agent.config.loader import format_errors
 from agent.model_update import ModelUpdater
 from agent.outbox import Outbox, OutboxError
 from agent.publisher import Publisher, PublisherError, check_tls_files
-from agent.sources import STREAM_SCHEMES, Frame, Source, SourceError
+from agent.run_result import (
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_UNDELIVERED,
+    PipelineLike,
+    Ready,
+    RunResult,
+    summary_line,
+)
+from agent.sources import STREAM_SCHEMES, Source, SourceError
 from agent.stats import IdLog, RunStats, build_stats
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_ERROR = 1  # the source or the pipeline failed
-EXIT_CONFIG = 2  # invalid config or TLS file, found before capture
-EXIT_UNDELIVERED = 3  # broker refused us or stayed unreachable: samples stay in the outbox
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_UNDELIVERED",
+    "RunResult",
+    "Runner",
+    "is_live",
+    "summary_line",
+]
+
 _TRACK_KEY = "next_track_id"
-
-
-class Ready(Protocol):
-    """What the pipeline hands over: a sample ready to encode."""
-
-    @property
-    def header(self) -> wire.SampleHeader: ...
-
-    def encode(self) -> bytes: ...
-
-
-class PipelineLike(Protocol):
-    """The part of ``agent.pipeline.Pipeline`` the runner uses (test doubles implement it)."""
-
-    @property
-    def detector_name(self) -> str: ...
-
-    @property
-    def model_id(self) -> str | None: ...
-
-    @property
-    def next_track_id(self) -> int: ...
-
-    def process(self, frame: Frame) -> Sequence[Ready]: ...
-
-    def flush(self) -> Sequence[Ready]: ...
-
-    def apply_config(self, cfg: wire.AgentConfig) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass
-class RunResult:
-    """How a run ended; ``summary`` is what ``--summary-json`` prints."""
-
-    exit_code: int
-    reason: str
-    message: str | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def is_live(spec: str) -> bool:
@@ -410,8 +385,3 @@ class Runner:
             "config_revision": self.revision,
             "accepted_ids": self.accepted_ids,
         }
-
-
-def summary_line(result: RunResult) -> str:
-    """The one-line JSON summary printed by ``--summary-json``."""
-    return json.dumps(result.summary, separators=(",", ":"), sort_keys=False)
