@@ -11,8 +11,8 @@ from typing import Any
 import click
 import yaml
 
-from agent.config import AgentConfig
-from agent.config.loader import ConfigError, effective_dict, load_config, parse_set
+from facetrove.agent.config import AgentConfig
+from facetrove.agent.config.loader import ConfigError, effective_dict, load_config, parse_set
 
 DETECTORS = {
     "short": {"detector.backend": "mediapipe", "detector.model": "short_range"},
@@ -111,7 +111,7 @@ def run_cmd(
     2 invalid configuration or TLS file; 3 samples could not be delivered (not authorised,
     broker unreachable past broker.connect_timeout_s) and are kept in the outbox.
     """
-    from agent.runner import Runner, is_live, summary_line
+    from facetrove.agent.runner import Runner, is_live, summary_line
 
     try:
         cfg = _load(config_file, _overrides(sets, options))
@@ -134,7 +134,7 @@ def run_cmd(
         click.echo(summary_line(result))
     if result.exit_code != 0:
         raise AgentExit(result.message or result.reason, result.exit_code)
-    logging.getLogger("agent").info("agent stopped (%s)", result.reason)
+    logging.getLogger("facetrove.agent").info("agent stopped (%s)", result.reason)
 
 
 @agent.command("check-config")
@@ -145,7 +145,7 @@ def check_config(config_file: Path, sets: tuple[str, ...]) -> None:
 
     Errors are printed one per line as `path.to.key: message`; the exit code is then 2.
     """
-    from agent.publisher import PublisherError, check_tls_files
+    from facetrove.agent.publisher import PublisherError, check_tls_files
 
     cfg = _load(config_file, _overrides(sets, {}))
     try:
@@ -160,7 +160,7 @@ def check_config(config_file: Path, sets: tuple[str, ...]) -> None:
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def outbox_cmd(path: Path) -> None:
     """Show what an outbox file holds: depth, bytes and its persistent counters."""
-    from agent.outbox import Outbox, OutboxError
+    from facetrove.agent.outbox import Outbox, OutboxError
 
     try:
         box = Outbox(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from agent.config.capture import CropConfig
+from facetrove.agent.config.capture import CropConfig
 
 
 class CropError(RuntimeError):

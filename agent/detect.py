@@ -14,8 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from agent.closing import Closing
-from agent.config.capture import DetectorConfig
+from facetrove.agent.closing import Closing
+from facetrove.agent.config.capture import DetectorConfig
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class MediaPipeDetector(Closing):
             if not self.config.model_path.is_file():
                 raise DetectorError(f"detector model {self.config.model_path} does not exist")
             return self.config.model_path
-        import models
+        from facetrove import models
 
         name = models.SHORT_RANGE if self.config.model == "short_range" else models.FULL_RANGE
         try:

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import wire
+from facetrove import wire
 
 log = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
@@ -93,7 +93,7 @@ class ModelUpdater:
         threading.Thread(target=self._fetch, args=(ann,), name="model-fetch", daemon=True).start()
 
     def _fetch(self, ann: wire.ModelAnnouncement) -> None:
-        from agent.prelabel import OnnxEmotionClassifier, PrelabelError
+        from facetrove.agent.prelabel import OnnxEmotionClassifier, PrelabelError
 
         try:
             path = fetch_model(ann, self.folder, self.timeout)

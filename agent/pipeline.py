@@ -16,22 +16,22 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-import wire
-from agent.closing import Closing
-from agent.config.capture import (
+from facetrove import wire
+from facetrove.agent.closing import Closing
+from facetrove.agent.config.capture import (
     CropConfig,
     DetectorConfig,
     PrelabelConfig,
     QualityConfig,
     SamplerConfig,
 )
-from agent.crop import Cropper
-from agent.detect import FaceDetector, make_detector
-from agent.prelabel import EmotionClassifier, OnnxEmotionClassifier
-from agent.quality import QualityGate
-from agent.sampler import Candidate, Sampler
-from agent.sources import Frame
-from agent.track import IouTracker
+from facetrove.agent.crop import Cropper
+from facetrove.agent.detect import FaceDetector, make_detector
+from facetrove.agent.prelabel import EmotionClassifier, OnnxEmotionClassifier
+from facetrove.agent.quality import QualityGate
+from facetrove.agent.sampler import Candidate, Sampler
+from facetrove.agent.sources import Frame
+from facetrove.agent.track import IouTracker
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-import wire
-from agent.closing import Closing
-from agent.config.capture import PrelabelConfig
+from facetrove import wire
+from facetrove.agent.closing import Closing
+from facetrove.agent.config.capture import PrelabelConfig
 
 
 class PrelabelError(RuntimeError):
@@ -122,7 +122,7 @@ class OnnxEmotionClassifier(Closing):
         """The configured model, or the shipped one."""
         path = config.model_path
         if path is None:
-            import models
+            from facetrove import models
 
             try:
                 path = models.path(models.EMOTION_ONNX)

@@ -22,10 +22,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-import wire
-from agent.config import AgentConfig
-from agent.outbox import Outbox
-from agent.stats import IdLog
+from facetrove import wire
+from facetrove.agent.config import AgentConfig
+from facetrove.agent.outbox import Outbox
+from facetrove.agent.stats import IdLog
 
 log = logging.getLogger(__name__)
 

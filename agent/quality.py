@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-import wire
-from agent.config.capture import QualityConfig
-from agent.detect import Detection
+from facetrove import wire
+from facetrove.agent.config.capture import QualityConfig
+from facetrove.agent.detect import Detection
 
 #: Faces are measured at this size so blur figures do not depend on how big the face is.
 MEASURE_PX = 96

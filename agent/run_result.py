@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import wire
-from agent.sources import Frame
+from facetrove import wire
+from facetrove.agent.sources import Frame
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the source or the pipeline failed

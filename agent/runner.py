@@ -18,13 +18,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-import wire
-from agent.config import AgentConfig
-from agent.config.loader import format_errors
-from agent.model_update import ModelUpdater
-from agent.outbox import Outbox, OutboxError
-from agent.publisher import Publisher, PublisherError, check_tls_files
-from agent.run_result import (
+from facetrove import wire
+from facetrove.agent.config import AgentConfig
+from facetrove.agent.config.loader import format_errors
+from facetrove.agent.model_update import ModelUpdater
+from facetrove.agent.outbox import Outbox, OutboxError
+from facetrove.agent.publisher import Publisher, PublisherError, check_tls_files
+from facetrove.agent.run_result import (
     EXIT_CONFIG,
     EXIT_ERROR,
     EXIT_OK,
@@ -34,8 +34,8 @@ from agent.run_result import (
     RunResult,
     summary_line,
 )
-from agent.sources import STREAM_SCHEMES, Source, SourceError
-from agent.stats import IdLog, RunStats, build_stats
+from facetrove.agent.sources import STREAM_SCHEMES, Source, SourceError
+from facetrove.agent.stats import IdLog, RunStats, build_stats
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,13 @@ def is_live(spec: str) -> bool:
 
 
 def _default_source(config: AgentConfig) -> Source:
-    from agent.sources import open_source
+    from facetrove.agent.sources import open_source
 
     return open_source(config.source.spec, config.source)
 
 
 def _default_pipeline(config: AgentConfig, start_track_id: int) -> PipelineLike:
-    from agent.pipeline import Pipeline
+    from facetrove.agent.pipeline import Pipeline
 
     pipeline: PipelineLike = Pipeline.from_config(
         config.device_id,
@@ -195,7 +195,7 @@ class Runner:
         live = is_live(self.config.source.spec)
         preview = None
         if self.config.run.preview:
-            from agent.preview import open_preview
+            from facetrove.agent.preview import open_preview
 
             preview = open_preview()
         for frame in source:

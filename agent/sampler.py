@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-import wire
-from agent.config.capture import SamplerConfig
-from agent.detect import Detection
-from agent.prelabel import PrelabelResult
-from agent.sources import Frame
+from facetrove import wire
+from facetrove.agent.config.capture import SamplerConfig
+from facetrove.agent.detect import Detection
+from facetrove.agent.prelabel import PrelabelResult
+from facetrove.agent.sources import Frame
 
 #: Global rate windows: reason -> (config field, seconds).
 RATE_WINDOWS = {

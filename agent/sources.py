@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from agent.closing import Closing
-from agent.config.capture import SourceConfig
+from facetrove.agent.closing import Closing
+from facetrove.agent.config.capture import SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def open_source(spec: str | int, config: SourceConfig | None = None) -> Source:
     Raises:
         SourceError: the spec matches nothing, or the source cannot be opened.
     """
-    from agent.capture_sources import CameraSource, StreamSource, VideoFileSource
+    from facetrove.agent.capture_sources import CameraSource, StreamSource, VideoFileSource
 
     config = config or SourceConfig()
     text = str(spec).strip()

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-import wire
+from facetrove import wire
 
 
 class IdLog:

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-import wire
-from agent.config import AgentConfig
-from agent.outbox import Outbox
-from agent.publisher import Publisher
+from facetrove import wire
+from facetrove.agent.config import AgentConfig
+from facetrove.agent.outbox import Outbox
+from facetrove.agent.publisher import Publisher
 from tests.support.broker import Mosquitto
 
 N = 1000

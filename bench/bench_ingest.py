@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from collector.broker import ensure_credentials
-from collector.store import BlobStore
+from facetrove.collector.broker import ensure_credentials
+from facetrove.collector.store import BlobStore
+from facetrove.wire import Kind, subscription
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher
 from tests.support.broker import Mosquitto, free_port, wait_port
 from tests.support.samples import Built, many_samples
-from wire import Kind, subscription
 
 
 def raw_rate(port: int, samples: list[Built], auth: tuple[str, str] | None = None) -> float:
@@ -97,7 +97,7 @@ def commit_rate(
 def blob_ceiling(root: Path, samples: list[Built], batch: int = 512) -> float:
     """Images/s the blob store's file system allows: ingest's blob path alone (temp file,
     one sync per batch, rename into a fresh aa/bb/ folder tree), no MQTT, no SQLite."""
-    from collector.ingest.writer import FileSystem
+    from facetrove.collector.ingest.writer import FileSystem
 
     blobs, fs = BlobStore(root), FileSystem()
     start = time.perf_counter()

@@ -28,7 +28,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-import models
+from facetrove import models
 from tests.support.data import expression_file, face_file
 
 

@@ -29,10 +29,10 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from collector.export.registry import EXPORTERS, export_version
-from collector.versions.augment import augmentation_transforms
-from collector.versions.build import create_version
-from collector.versions.recipe import parse_recipe
+from facetrove.collector.export.registry import EXPORTERS, export_version
+from facetrove.collector.versions.augment import augmentation_transforms
+from facetrove.collector.versions.build import create_version
+from facetrove.collector.versions.recipe import parse_recipe
 from tests.collector.versions.factory import FactoryStore
 
 AUG_RECIPE = """

@@ -27,11 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from collector.config import CollectorConfig  # noqa: E402
-from collector.store.blobs import BlobStore  # noqa: E402
-from collector.store.db import DB_NAME, connect  # noqa: E402
-from collector.store.users import create_user  # noqa: E402
-from collector.web import create_app, dashboard  # noqa: E402
+from facetrove.collector.config import CollectorConfig  # noqa: E402
+from facetrove.collector.store.blobs import BlobStore  # noqa: E402
+from facetrove.collector.store.db import DB_NAME, connect  # noqa: E402
+from facetrove.collector.store.users import create_user  # noqa: E402
+from facetrove.collector.web import create_app, dashboard  # noqa: E402
 from tests.collector.web.factory import real_faces, sample_rows  # noqa: E402
 from tests.support.data import pyfeat_data  # noqa: E402
 
@@ -193,7 +193,7 @@ def keyboard_session(config: CollectorConfig, pages: int = 6) -> dict[str, Any] 
         return None
     from playwright.sync_api import sync_playwright
 
-    from collector.web.server import run_web
+    from facetrove.collector.web.server import run_web
     from tests.support.broker import free_port
 
     port = free_port()

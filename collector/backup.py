@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from collector.store import DB_NAME, BlobStore
+from facetrove.collector.store import DB_NAME, BlobStore
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

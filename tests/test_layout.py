@@ -10,15 +10,26 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _package(module: str) -> str:
+    """`facetrove.agent.x` -> `agent`: which of our packages (or which library) a module is."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "facetrove" and len(parts) > 1 else parts[0]
+
+
 def _imports(package: str) -> set[tuple[str, str]]:
     found = set()
     for path in (ROOT / package).rglob("*.py"):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                found |= {(str(path.relative_to(ROOT)), a.name.split(".")[0]) for a in node.names}
+                found |= {(str(path.relative_to(ROOT)), _package(a.name)) for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add((str(path.relative_to(ROOT)), node.module.split(".")[0]))
+                names = (
+                    [f"{node.module}.{a.name}" for a in node.names]
+                    if node.module == "facetrove"
+                    else [node.module]
+                )
+                found |= {(str(path.relative_to(ROOT)), _package(n)) for n in names}
     return found
 
 

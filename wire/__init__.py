@@ -4,10 +4,16 @@ This package is the only code that both sides import. It depends on the standard
 pydantic only. See docs/protocol.md for the language-neutral description.
 """
 
-from wire.errors import REASONS, WireError
-from wire.framing import MAX_PAYLOAD_BYTES, Sample, decode_sample, encode_sample, image_part
-from wire.ids import new_sample_id, sample_id_time
-from wire.messages import (
+from facetrove.wire.errors import REASONS, WireError
+from facetrove.wire.framing import (
+    MAX_PAYLOAD_BYTES,
+    Sample,
+    decode_sample,
+    encode_sample,
+    image_part,
+)
+from facetrove.wire.ids import new_sample_id, sample_id_time
+from facetrove.wire.messages import (
     SCHEMA_VERSION,
     AgentConfig,
     Box,
@@ -23,7 +29,7 @@ from wire.messages import (
     decode_json_message,
     utcnow,
 )
-from wire.topics import Kind, check_device_id, parse_topic, subscription, topic
+from facetrove.wire.topics import Kind, check_device_id, parse_topic, subscription, topic
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",

@@ -18,9 +18,15 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from wire.errors import WireError
-from wire.jpeg import jpeg_size
-from wire.messages import SCHEMA_VERSION, ImagePart, SampleHeader, load_json, validate_json
+from facetrove.wire.errors import WireError
+from facetrove.wire.jpeg import jpeg_size
+from facetrove.wire.messages import (
+    SCHEMA_VERSION,
+    ImagePart,
+    SampleHeader,
+    load_json,
+    validate_json,
+)
 
 MAGIC = b"FTS1"
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024

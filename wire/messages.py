@@ -19,9 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-from wire.errors import WireError
-from wire.ids import SAMPLE_ID_RE
-from wire.topics import DEVICE_ID_RE, Kind
+from facetrove.wire.errors import WireError
+from facetrove.wire.ids import SAMPLE_ID_RE
+from facetrove.wire.topics import DEVICE_ID_RE, Kind
 
 SCHEMA_VERSION = 1
 MAX_JSON_BYTES = 64 * 1024

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from wire.errors import WireError
+from facetrove.wire.errors import WireError
 
 ROOT = "facetrove/v1"
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

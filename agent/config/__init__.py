@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from agent.config.base import Section
-from agent.config.capture import (
+from facetrove.agent.config.base import Section
+from facetrove.agent.config.capture import (
     CropConfig,
     DetectorConfig,
     PrelabelConfig,
@@ -19,14 +19,14 @@ from agent.config.capture import (
     SamplerConfig,
     SourceConfig,
 )
-from agent.config.delivery import (
+from facetrove.agent.config.delivery import (
     BrokerConfig,
     ModelUpdateConfig,
     OutboxConfig,
     RunConfig,
     TlsConfig,
 )
-from wire import check_device_id
+from facetrove.wire import check_device_id
 
 
 class AgentConfig(Section):

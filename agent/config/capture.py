@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from agent.config.base import Section
+from facetrove.agent.config.base import Section
 
 
 class SourceConfig(Section):

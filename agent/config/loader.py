@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agent.config import AgentConfig
+from facetrove.agent.config import AgentConfig
 
 # ${NAME} or ${NAME:-default}; $${ is a literal ${.
 _ENV_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

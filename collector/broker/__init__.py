@@ -1,8 +1,8 @@
 """The embedded MQTT broker for a one-machine start (amqtt, MQTT 3.1.1, no anonymous clients)."""
 
-from collector.broker.credentials import Credentials, ensure_credentials
-from collector.broker.embedded import EmbeddedBroker, EmbeddedBrokerError
-from collector.broker.process import BrokerProcess
+from facetrove.collector.broker.credentials import Credentials, ensure_credentials
+from facetrove.collector.broker.embedded import EmbeddedBroker, EmbeddedBrokerError
+from facetrove.collector.broker.process import BrokerProcess
 
 __all__ = [
     "BrokerProcess",

@@ -75,7 +75,7 @@ class EmbeddedBroker:
         return self
 
     def _run(self, started: Future[None]) -> None:
-        from collector.broker.durable import DurableBroker
+        from facetrove.collector.broker.durable import DurableBroker
 
         loop = asyncio.new_event_loop()
         self._loop = loop

@@ -2,8 +2,8 @@
 
 In the collector's process amqtt's event loop competes with ingest and the web app for the
 GIL; alone in a process it runs at its own speed (docs/benchmarks.md). The child is the same
-``EmbeddedBroker`` class, started by ``python -m collector.broker.process``; it stops on SIGTERM
-and with its parent.
+``EmbeddedBroker`` class, started by ``python -m facetrove.collector.broker.process``; it stops
+on SIGTERM and with its parent.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from collector.broker.embedded import EmbeddedBroker, EmbeddedBrokerError
+from facetrove.collector.broker.embedded import EmbeddedBroker, EmbeddedBrokerError
 
 log = logging.getLogger("facetrove.broker")
 READY = "facetrove-broker-ready"
@@ -41,8 +41,8 @@ class BrokerProcess:
         Raises:
             EmbeddedBrokerError: the child could not start the broker (its message included).
         """
-        cmd = [sys.executable, "-m", "collector.broker.process", self.host, str(self.port),
-               str(self.password_file)]  # fmt: skip
+        cmd = [sys.executable, "-m", "facetrove.collector.broker.process",
+               self.host, str(self.port), str(self.password_file)]  # fmt: skip
         self._proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from collector.cli import ingest as _ingest
-from collector.cli import versions as _versions
-from collector.cli import web as _web
+from facetrove.collector.cli import ingest as _ingest
+from facetrove.collector.cli import versions as _versions
+from facetrove.collector.cli import web as _web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

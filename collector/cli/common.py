@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from collector.config import CollectorConfig, ConfigError, load_config
+from facetrove.collector.config import CollectorConfig, ConfigError, load_config
 
 config_option = click.option(
     "--config",

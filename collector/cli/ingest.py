@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from collector.cli.common import config_option, data_dir_option, load
-from collector.config import CollectorConfig
+from facetrove.collector.cli.common import config_option, data_dir_option, load
+from facetrove.collector.config import CollectorConfig
 
 _broker_option = click.option(
     "--broker",
@@ -23,7 +23,7 @@ _broker_option = click.option(
 
 def _open_existing(config: CollectorConfig) -> Any:
     """The store of ``config`` for a read-only command; a missing store is a user error."""
-    from collector.store import DB_NAME, connect
+    from facetrove.collector.store import DB_NAME, connect
 
     path = config.data_dir / DB_NAME
     if not path.exists():
@@ -83,7 +83,7 @@ def ingest_cmd(
       facetrove collector ingest --data-dir ./data --broker mqtt://collector:PW@mqtt.lan:1883
       facetrove collector ingest --shared-group ingest --client-id ingest-2 --config c.yaml
     """
-    from collector.ingest.worker import IngestWorker
+    from facetrove.collector.ingest.worker import IngestWorker
 
     config = load(
         config_path,
@@ -118,9 +118,9 @@ def quarantine_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from collector.ingest.quarantine import list_quarantine, rejection_counts
-    from collector.ingest.validate import EXTRA_REASONS
-    from wire import REASONS
+    from facetrove.collector.ingest.quarantine import list_quarantine, rejection_counts
+    from facetrove.collector.ingest.validate import EXTRA_REASONS
+    from facetrove.wire import REASONS
 
     known = (*REASONS, *EXTRA_REASONS)
     if reason is not None and reason not in known:
@@ -170,8 +170,8 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from collector.ingest.devices import list_devices
-    from collector.store.samples import counters
+    from facetrove.collector.ingest.devices import list_devices
+    from facetrove.collector.store.samples import counters
 
     config = load(config_path, data_dir=data_dir)
     db = _open_existing(config)
@@ -226,8 +226,8 @@ def serve_cmd(
       facetrove collector serve --data-dir ./data
       facetrove collector serve --broker mqtt://collector:PW@mqtt.lan:1883 --host 0.0.0.0
     """
-    from collector.broker import EmbeddedBrokerError
-    from collector.ingest.serve import check, serve
+    from facetrove.collector.broker import EmbeddedBrokerError
+    from facetrove.collector.ingest.serve import check, serve
 
     config = load(
         config_path,
@@ -267,7 +267,7 @@ def backup_cmd(config_path: Path | None, data_dir: Path | None, dest: Path) -> N
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from collector.backup import BackupError, backup
+    from facetrove.collector.backup import BackupError, backup
 
     config = load(config_path, data_dir=data_dir)
     with Progress(

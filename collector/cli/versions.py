@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from collector.cli.common import config_option, data_dir_option, load
-from collector.config import CollectorConfig
+from facetrove.collector.cli.common import config_option, data_dir_option, load
+from facetrove.collector.config import CollectorConfig
 
 
 def _config(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
@@ -20,7 +20,7 @@ def _config(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
 
 
 def _db(config: CollectorConfig) -> Any:
-    from collector.store.db import DB_NAME, connect
+    from facetrove.collector.store.db import DB_NAME, connect
 
     path = Path(config.data_dir) / DB_NAME
     if not path.exists():
@@ -73,8 +73,8 @@ def create_cmd(
 
       facetrove collector version create --recipe deploy/recipe.example.yaml --name emotions-v1
     """
-    from collector.versions.build import VersionError, create_version
-    from collector.versions.recipe import RecipeError
+    from facetrove.collector.versions.build import VersionError, create_version
+    from facetrove.collector.versions.recipe import RecipeError
 
     config = _config(config_path, data_dir)
     db = _db(config)
@@ -127,7 +127,7 @@ def delete_cmd(version_id: str, yes: bool, config_path: Path | None, data_dir: P
 
       facetrove collector version delete v3 --yes
     """
-    from collector.versions.build import VersionError, delete_version
+    from facetrove.collector.versions.build import VersionError, delete_version
 
     config = _config(config_path, data_dir)
     db = _db(config)
@@ -161,7 +161,7 @@ def show_cmd(
     if as_json:
         click.echo(json.dumps(json.loads(row["card"]), indent=2))
         return
-    from collector.versions.card import card_markdown
+    from facetrove.collector.versions.card import card_markdown
 
     Console().print(Markdown(card_markdown(json.loads(row["card"]))))
 
@@ -200,8 +200,8 @@ def export_cmd(
 
       facetrove collector export emotions-v1 --format yolo --zip
     """
-    from collector.export.base import ExportError
-    from collector.export.registry import export_version
+    from facetrove.collector.export.base import ExportError
+    from facetrove.collector.export.registry import export_version
 
     config = _config(config_path, data_dir)
     row = _version_row(_db(config), version_id)

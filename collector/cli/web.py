@@ -12,10 +12,10 @@ from typing import Any
 import click
 import sqlite_utils
 
-from collector.cli.common import config_option, data_dir_option, load
-from collector.config import CollectorConfig
-from collector.store import reviews, users
-from collector.store.db import DB_NAME, connect
+from facetrove.collector.cli.common import config_option, data_dir_option, load
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store import reviews, users
+from facetrove.collector.store.db import DB_NAME, connect
 
 
 def _load(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
@@ -39,7 +39,7 @@ def web_cmd(
 
     Example: facetrove collector web --data-dir ./facetrove-data --port 8080
     """
-    from collector.web.server import run_web
+    from facetrove.collector.web.server import run_web
 
     config = load(config_path, data_dir=data_dir, **{"web.host": host, "web.port": port})
     logging.basicConfig(

@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from collector.config.base import Section
-from collector.config.broker import BrokerConfig
-from collector.config.ingest import IngestConfig
-from collector.config.web import WebConfig
+from facetrove.collector.config.base import Section
+from facetrove.collector.config.broker import BrokerConfig
+from facetrove.collector.config.ingest import IngestConfig
+from facetrove.collector.config.web import WebConfig
 
 
 class CollectorConfig(Section):

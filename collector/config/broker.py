@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 
-from collector.config.base import Section
+from facetrove.collector.config.base import Section
 
 
 class BrokerConfig(Section):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from collector.config.base import Section
-from wire import MAX_PAYLOAD_BYTES
+from facetrove.collector.config.base import Section
+from facetrove.wire import MAX_PAYLOAD_BYTES
 
 
 class IngestConfig(Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from collector.config.base import Section
+from facetrove.collector.config.base import Section
 
 
 class WebConfig(Section):

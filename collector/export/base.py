@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from collector.versions.recipe import SPLITS
+from facetrove.collector.versions.recipe import SPLITS
 
 Task = Literal["classification", "detection"]
 

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from collector.export.base import Task, VersionData, copy_image
-from collector.export.boxes import coco_bbox
+from facetrove.collector.export.base import Task, VersionData, copy_image
+from facetrove.collector.export.boxes import coco_bbox
 
 JSON_NAME = "_annotations.coco.json"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from collector.export.base import Task, VersionData, copy_image
-from collector.export.boxes import createml_coordinates
+from facetrove.collector.export.base import Task, VersionData, copy_image
+from facetrove.collector.export.boxes import createml_coordinates
 
 JSON_NAME = "_annotations.createml.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from collector.export.base import Task, VersionData, copy_image
+from facetrove.collector.export.base import Task, VersionData, copy_image
 
 CSV_NAME = "_classes.csv"
 

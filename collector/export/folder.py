@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.export.base import Task, VersionData, copy_image
+from facetrove.collector.export.base import Task, VersionData, copy_image
 
 
 class FolderExporter:

@@ -7,15 +7,15 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from collector.export.base import Exporter, ExportError, batched_copies, load_version
-from collector.export.coco import CocoExporter
-from collector.export.createml import CreateMLExporter
-from collector.export.csv_onehot import CsvOneHotExporter
-from collector.export.folder import FolderExporter
-from collector.export.tf_csv import TfCsvExporter
-from collector.export.voc import VocExporter
-from collector.export.yolo import YoloExporter
-from collector.export.yolo_cls import YoloClsExporter
+from facetrove.collector.export.base import Exporter, ExportError, batched_copies, load_version
+from facetrove.collector.export.coco import CocoExporter
+from facetrove.collector.export.createml import CreateMLExporter
+from facetrove.collector.export.csv_onehot import CsvOneHotExporter
+from facetrove.collector.export.folder import FolderExporter
+from facetrove.collector.export.tf_csv import TfCsvExporter
+from facetrove.collector.export.voc import VocExporter
+from facetrove.collector.export.yolo import YoloExporter
+from facetrove.collector.export.yolo_cls import YoloClsExporter
 
 EXPORTERS: dict[str, Exporter] = {
     "coco": CocoExporter(),

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from collector.export.base import Task, VersionData, copy_image
-from collector.export.boxes import pixel_box
+from facetrove.collector.export.base import Task, VersionData, copy_image
+from facetrove.collector.export.boxes import pixel_box
 
 HEADER = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
 CSV_NAME = "_annotations.csv"

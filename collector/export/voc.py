@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from collector.export.base import Image, Task, VersionData, copy_image, write_file
-from collector.export.boxes import voc_box
+from facetrove.collector.export.base import Image, Task, VersionData, copy_image, write_file
+from facetrove.collector.export.boxes import voc_box
 
 _OBJECT = """  <object>
     <name>{name}</name>

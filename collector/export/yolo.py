@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from collector.export.base import Task, VersionData, copy_image, write_file
-from collector.export.boxes import yolo_line
+from facetrove.collector.export.base import Task, VersionData, copy_image, write_file
+from facetrove.collector.export.boxes import yolo_line
 
 
 class YoloExporter:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.export.base import Task, VersionData, copy_image
+from facetrove.collector.export.base import Task, VersionData, copy_image
 
 #: Ultralytics looks for "val", not "valid"
 FOLDER = {"train": "train", "valid": "val", "test": "test"}

@@ -4,6 +4,6 @@ A message is acknowledged to the broker only after what it carries is committed 
 rejected message, after it is quarantined), so a crash means redelivery, never loss.
 """
 
-from collector.ingest.validate import Accepted, DeviceUpdate, Rejected, validate_message
+from facetrove.collector.ingest.validate import Accepted, DeviceUpdate, Rejected, validate_message
 
 __all__ = ["Accepted", "DeviceUpdate", "Rejected", "validate_message"]

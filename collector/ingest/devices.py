@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
-from wire import Stats, Status
+from facetrove.wire import Stats, Status
 
 
 def apply_update(db: sqlite_utils.Database, message: Status | Stats, received_at: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.ingest.validate import Rejected
+from facetrove.collector.ingest.validate import Rejected
 
 COUNTER_PREFIX = "rejected."
 

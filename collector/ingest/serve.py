@@ -10,14 +10,14 @@ import logging
 import threading
 from collections.abc import Callable
 
-from collector.broker import (
+from facetrove.collector.broker import (
     BrokerProcess,
     EmbeddedBroker,
     EmbeddedBrokerError,
     ensure_credentials,
 )
-from collector.config import CollectorConfig
-from collector.ingest.worker import IngestWorker
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.ingest.worker import IngestWorker
 
 log = logging.getLogger("facetrove.serve")
 
@@ -70,7 +70,7 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         echo(f"ingest: store {config.data_dir}")
 
         try:
-            from collector.web.server import run_web
+            from facetrove.collector.web.server import run_web
         except ImportError as exc:
             log.warning("the web UI is not available (%s); running broker and ingest only", exc)
         else:

@@ -11,8 +11,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from wire import Kind, Sample, Stats, Status, WireError, decode_json_message, decode_sample
-from wire.topics import parse_topic
+from facetrove.wire import (
+    Kind,
+    Sample,
+    Stats,
+    Status,
+    WireError,
+    decode_json_message,
+    decode_sample,
+)
+from facetrove.wire.topics import parse_topic
 
 #: Reasons on top of ``wire.REASONS`` that only the collector decides.
 EXTRA_REASONS = (

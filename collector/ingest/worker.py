@@ -19,12 +19,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from collector.config import CollectorConfig
-from collector.config.broker import parse_broker_url
-from collector.ingest.validate import Outcome, Rejected, validate_message
-from collector.ingest.writer import FileSystem, StorageError, Writer
-from collector.store import DB_NAME, BlobStore, connect
-from wire import Kind, subscription
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.config.broker import parse_broker_url
+from facetrove.collector.ingest.validate import Outcome, Rejected, validate_message
+from facetrove.collector.ingest.writer import FileSystem, StorageError, Writer
+from facetrove.collector.store import DB_NAME, BlobStore, connect
+from facetrove.wire import Kind, subscription
 
 log = logging.getLogger("facetrove.ingest")
 REPORT_EVERY_S = 60

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from collector.ingest.devices import apply_update
-from collector.ingest.quarantine import add_rejections
-from collector.ingest.validate import Accepted, DeviceUpdate, Outcome, Rejected
-from collector.store.blobs import BlobStore
-from collector.store.samples import bump_counters, insert_samples, row_from_sample
+from facetrove.collector.ingest.devices import apply_update
+from facetrove.collector.ingest.quarantine import add_rejections
+from facetrove.collector.ingest.validate import Accepted, DeviceUpdate, Outcome, Rejected
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.samples import bump_counters, insert_samples, row_from_sample
 
 log = logging.getLogger(__name__)
 

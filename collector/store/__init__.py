@@ -3,8 +3,8 @@
 Kept narrow so a server database or an object store can replace it later.
 """
 
-from collector.store.blobs import BlobStore
-from collector.store.db import DB_NAME, connect
-from collector.store.schema import DEFAULT_CLASSES, migrate
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.db import DB_NAME, connect
+from facetrove.collector.store.schema import DEFAULT_CLASSES, migrate
 
 __all__ = ["DB_NAME", "DEFAULT_CLASSES", "BlobStore", "connect", "migrate"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from collector.store.schema import migrate
+from facetrove.collector.store.schema import migrate
 
 DB_NAME = "facetrove.db"
 

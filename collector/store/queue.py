@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.store.reviews import (
+from facetrove.collector.store.reviews import (
     STATES,
     ReviewError,
     class_names,

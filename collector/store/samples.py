@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.store.blobs import BlobStore
-from wire import Sample
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.wire import Sample
 
 SAMPLE_COLUMNS = (
     "id",

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from collector.store.reviews import audit, write_transaction
+from facetrove.collector.store.reviews import audit, write_transaction
 
 ROLES = ("admin", "reviewer")
 MIN_PASSWORD = 8

@@ -17,8 +17,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from collector.versions.preprocess import Box, as_box, compose
-from collector.versions.recipe import Augmentations
+from facetrove.collector.versions.preprocess import Box, as_box, compose
+from facetrove.collector.versions.recipe import Augmentations
 
 
 def copy_seed(seed: int, sample_id: str, copy: int) -> int:

@@ -25,10 +25,10 @@ from typing import Any
 import sqlite_utils
 from rich.progress import Progress
 
-from collector.store.blobs import BlobStore
-from collector.versions import card as cards
-from collector.versions.preprocess import Box, clip_box
-from collector.versions.recipe import (
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.versions import card as cards
+from facetrove.collector.versions.preprocess import Box, clip_box
+from facetrove.collector.versions.recipe import (
     VERSION_NAME,
     Recipe,
     RecipeError,
@@ -36,8 +36,8 @@ from collector.versions.recipe import (
     parse_recipe,
     recipe_sha256,
 )
-from collector.versions.split import SplitResult, SplitSample, split_samples
-from collector.versions.work import Done, Job, Worker, describe, init_worker, run_chunk
+from facetrove.collector.versions.split import SplitResult, SplitSample, split_samples
+from facetrove.collector.versions.work import Done, Job, Worker, describe, init_worker, run_chunk
 
 MANIFEST = "manifest.jsonl"
 _SPLIT_FIELDS = ("id", "label", "device_id", "track_id", "crop_sha256", "frame_sha256")
@@ -327,7 +327,7 @@ def run_jobs(
                 bar.advance(task)
         else:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["collector.versions.work"])
+            ctx.set_forkserver_preload(["facetrove.collector.versions.work"])
             with ProcessPoolExecutor(
                 workers, mp_context=ctx, initializer=init_worker,
                 initargs=(recipe.model_dump_json(), str(root)),

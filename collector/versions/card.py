@@ -10,8 +10,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from collector.versions.recipe import SPLITS, Recipe
-from collector.versions.split import SplitResult
+from facetrove.collector.versions.recipe import SPLITS, Recipe
+from facetrove.collector.versions.split import SplitResult
 
 PROVENANCE = (
     "Images were captured by facetrove agents on the devices listed, cropped and pre-labelled "

@@ -14,7 +14,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from collector.versions.recipe import Preprocess, StaticCrop
+from facetrove.collector.versions.recipe import Preprocess, StaticCrop
 
 Box = tuple[float, float, float, float]
 

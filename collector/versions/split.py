@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.versions.recipe import SPLITS, SplitSpec
+from facetrove.collector.versions.recipe import SPLITS, SplitSpec
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # never call PyPI on imp
 import cv2
 import numpy as np
 
-from collector.versions.augment import Augmenter
-from collector.versions.preprocess import Box, Preprocessor
-from collector.versions.recipe import Recipe
+from facetrove.collector.versions.augment import Augmenter
+from facetrove.collector.versions.preprocess import Box, Preprocessor
+from facetrove.collector.versions.recipe import Recipe
 
 
 @dataclass(frozen=True)

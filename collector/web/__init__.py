@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from collector.config import CollectorConfig
-from collector.config.web import WebConfig
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.config.web import WebConfig
 
 
 def _secret_key(config: CollectorConfig, web: WebConfig) -> str:
@@ -62,15 +62,15 @@ def create_app(
         app.config.update(test_config)
     app.jinja_env.autoescape = True
 
-    from collector.web import db
+    from facetrove.collector.web import db
 
     db.init_app(app)
 
-    from collector.web import auth
+    from facetrove.collector.web import auth
 
     auth.init_app(app)
 
-    from collector.web import api, dashboard, devices, review, upload, versions
+    from facetrove.collector.web import api, dashboard, devices, review, upload, versions
 
     app.register_blueprint(review.bp)
     app.register_blueprint(dashboard.bp)

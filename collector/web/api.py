@@ -13,14 +13,20 @@ from flask import Blueprint, Response, abort, jsonify, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from collector.export.registry import EXPORTERS
-from collector.store import reviews
-from collector.versions.build import VersionError, prepare_version
-from collector.versions.recipe import RecipeError
-from collector.web import dashboard, devices, upload, versions
-from collector.web.auth import admin_required
-from collector.web.db import data_dir, get_db, rows
-from collector.web.review import card, filter_from_args, lease_for_current_user, sample_detail, web
+from facetrove.collector.export.registry import EXPORTERS
+from facetrove.collector.store import reviews
+from facetrove.collector.versions.build import VersionError, prepare_version
+from facetrove.collector.versions.recipe import RecipeError
+from facetrove.collector.web import dashboard, devices, upload, versions
+from facetrove.collector.web.auth import admin_required
+from facetrove.collector.web.db import data_dir, get_db, rows
+from facetrove.collector.web.review import (
+    card,
+    filter_from_args,
+    lease_for_current_user,
+    sample_detail,
+    web,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 OPENAPI = Path(__file__).with_name("openapi.yaml")

@@ -23,8 +23,8 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from collector.store import queue, reviews, users
-from collector.web.db import get_db
+from facetrove.collector.store import queue, reviews, users
+from facetrove.collector.web.db import get_db
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 csrf = CSRFProtect()

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
-from collector.store import queue, reviews
-from collector.web import charts
-from collector.web.db import get_db
+from facetrove.collector.store import queue, reviews
+from facetrove.collector.web import charts
+from facetrove.collector.web.db import get_db
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 CACHE_SECONDS = 3.0

@@ -8,9 +8,9 @@ from typing import Any
 import sqlite_utils
 from flask import Flask, current_app, g
 
-from collector.config import CollectorConfig
-from collector.store.blobs import BlobStore
-from collector.store.db import DB_NAME, connect
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.db import DB_NAME, connect
 
 
 def data_dir() -> Path:

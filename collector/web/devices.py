@@ -19,11 +19,11 @@ from flask import (
 from flask_login import current_user
 from pydantic import ValidationError
 
-import wire
-from collector.store import reviews
-from collector.web.auth import admin_required
-from collector.web.db import get_db
-from collector.web.publish import MqttPublisher, Publisher, PublishError
+from facetrove import wire
+from facetrove.collector.store import reviews
+from facetrove.collector.web.auth import admin_required
+from facetrove.collector.web.db import get_db
+from facetrove.collector.web.publish import MqttPublisher, Publisher, PublishError
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 SAMPLING_FIELDS = {

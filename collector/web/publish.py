@@ -9,7 +9,7 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 
-from collector.config import CollectorConfig
+from facetrove.collector.config import CollectorConfig
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def broker_address(config: CollectorConfig) -> tuple[str, int, bool, str | None,
     """(host, port, tls, username, password) of the collector's broker."""
     broker = config.broker
     if broker.url:
-        from collector.config.broker import parse_broker_url
+        from facetrove.collector.config.broker import parse_broker_url
 
         addr = parse_broker_url(broker.url)
         return (

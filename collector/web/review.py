@@ -18,10 +18,10 @@ from flask import (
 )
 from flask_login import current_user
 
-from collector.config.web import WebConfig
-from collector.store import queue, reviews
-from collector.web.dashboard import clear_cache
-from collector.web.db import get_blobs, get_db
+from facetrove.collector.config.web import WebConfig
+from facetrove.collector.store import queue, reviews
+from facetrove.collector.web.dashboard import clear_cache
+from facetrove.collector.web.db import get_blobs, get_db
 
 bp = Blueprint("review", __name__)
 

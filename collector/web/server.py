@@ -8,8 +8,8 @@ from typing import Any
 
 from waitress.server import create_server
 
-from collector.config import CollectorConfig
-from collector.web import create_app, web_config
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.web import create_app, web_config
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25

@@ -16,10 +16,10 @@ from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from collector.config import CollectorConfig
-from collector.web.auth import admin_required
-from collector.web.db import data_dir
-from collector.web.jobs import JobRegistry, UploadJob, agent_command, new_job_id
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.web.auth import admin_required
+from facetrove.collector.web.db import data_dir
+from facetrove.collector.web.jobs import JobRegistry, UploadJob, agent_command, new_job_id
 
 bp = Blueprint("upload", __name__, url_prefix="/upload")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}

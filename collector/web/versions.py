@@ -14,12 +14,17 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask import send_file as flask_send_file
 from flask_login import current_user
 
-from collector.export.base import ExportError
-from collector.export.registry import EXPORTERS, export_version
-from collector.store.db import DB_NAME, connect
-from collector.versions.build import PreparedVersion, VersionError, build_prepared, prepare_version
-from collector.versions.recipe import SPLITS, RecipeError
-from collector.web.db import data_dir, get_db, rows
+from facetrove.collector.export.base import ExportError
+from facetrove.collector.export.registry import EXPORTERS, export_version
+from facetrove.collector.store.db import DB_NAME, connect
+from facetrove.collector.versions.build import (
+    PreparedVersion,
+    VersionError,
+    build_prepared,
+    prepare_version,
+)
+from facetrove.collector.versions.recipe import SPLITS, RecipeError
+from facetrove.collector.web.db import data_dir, get_db, rows
 
 log = logging.getLogger(__name__)
 

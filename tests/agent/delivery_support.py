@@ -17,9 +17,9 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-import wire
-from agent.pipeline import PipelineCounters, ReadySample
-from agent.sources import Frame
+from facetrove import wire
+from facetrove.agent.pipeline import PipelineCounters, ReadySample
+from facetrove.agent.sources import Frame
 
 
 class Listener:

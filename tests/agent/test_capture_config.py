@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from agent.config.capture import (
+from facetrove.agent.config.capture import (
     CropConfig,
     DetectorConfig,
     PrelabelConfig,

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from agent.cli import _overrides, agent
-from agent.config import AgentConfig
-from agent.config.loader import ConfigError, load_config, substitute_env
-from agent.outbox import Outbox
-from wire import new_sample_id
+from facetrove.agent.cli import _overrides, agent
+from facetrove.agent.config import AgentConfig
+from facetrove.agent.config.loader import ConfigError, load_config, substitute_env
+from facetrove.agent.outbox import Outbox
+from facetrove.wire import new_sample_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -218,7 +218,7 @@ def test_preview_without_gui_says_so(
     crash; without DISPLAY the message says a display is needed."""
     import cv2
 
-    from agent.preview import open_preview
+    from facetrove.agent.preview import open_preview
 
     caplog.set_level(logging.WARNING)
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -238,8 +238,8 @@ def test_preview_without_gui_says_so(
 
 def test_preview_draws_boxes_of_sent_samples() -> None:
     """The preview overlay puts a box, track id and label where a sample's face was."""
-    from agent.preview import Preview
-    from agent.sources import ArraySource
+    from facetrove.agent.preview import Preview
+    from facetrove.agent.sources import ArraySource
     from tests.agent.delivery_support import FakePipeline, face_crop, frames
     from tests.support.data import face_file
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from agent.config.capture import CropConfig
-from agent.crop import Cropper, square_region
-from wire.jpeg import jpeg_size
+from facetrove.agent.config.capture import CropConfig
+from facetrove.agent.crop import Cropper, square_region
+from facetrove.wire.jpeg import jpeg_size
 
 
 def _frame() -> np.ndarray:

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config.capture import DetectorConfig
-from agent.detect import (
+from facetrove.agent.config.capture import DetectorConfig
+from facetrove.agent.detect import (
     Detection,
     DetectorError,
     FixedDetector,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.outbox import Outbox, OutboxError
-from wire import new_sample_id
+from facetrove.agent.outbox import Outbox, OutboxError
+from facetrove.wire import new_sample_id
 
 
 def _ids(n: int, t0: float = 1_700_000_000.0) -> list[str]:
@@ -128,8 +128,8 @@ def test_kill_9_after_put_keeps_the_sample(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import os, signal
-        from agent.outbox import Outbox
-        from wire import new_sample_id
+        from facetrove.agent.outbox import Outbox
+        from facetrove.wire import new_sample_id
         box = Outbox({str(path)!r})
         for i in range(50):
             sid = new_sample_id()

@@ -12,14 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-import models
-import wire
-from agent.config.capture import CropConfig, DetectorConfig, SamplerConfig, SourceConfig
-from agent.detect import Detection, FixedDetector, MediaPipeDetector
-from agent.pipeline import Pipeline, ReadySample
-from agent.prelabel import FixedClassifier, OnnxEmotionClassifier
-from agent.sampler import dhash, hamming
-from agent.sources import ArraySource, open_source
+from facetrove import models, wire
+from facetrove.agent.config.capture import CropConfig, DetectorConfig, SamplerConfig, SourceConfig
+from facetrove.agent.detect import Detection, FixedDetector, MediaPipeDetector
+from facetrove.agent.pipeline import Pipeline, ReadySample
+from facetrove.agent.prelabel import FixedClassifier, OnnxEmotionClassifier
+from facetrove.agent.sampler import dhash, hamming
+from facetrove.agent.sources import ArraySource, open_source
 from tests.support.data import expression_file, face_file
 
 

@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-import models
-from agent.config.capture import PrelabelConfig
-from agent.crop import Cropper
-from agent.detect import MediaPipeDetector
-from agent.prelabel import (
+from facetrove import models
+from facetrove.agent.config.capture import PrelabelConfig
+from facetrove.agent.crop import Cropper
+from facetrove.agent.detect import MediaPipeDetector
+from facetrove.agent.prelabel import (
     FixedClassifier,
     OnnxEmotionClassifier,
     PrelabelError,

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-import wire
-from agent.config import AgentConfig
-from agent.config.capture import QualityConfig
-from agent.quality import QualityGate
-from agent.runner import EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED, Runner
-from agent.sources import ArraySource
+from facetrove import wire
+from facetrove.agent.config import AgentConfig
+from facetrove.agent.config.capture import QualityConfig
+from facetrove.agent.quality import QualityGate
+from facetrove.agent.runner import EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED, Runner
+from facetrove.agent.sources import ArraySource
 from tests.agent.delivery_support import FakePipeline, Listener, face_crop, frames, publish_retained
 from tests.support.broker import Mosquitto
 from tests.support.data import face_file
@@ -165,7 +165,7 @@ def test_refused_config_is_one_log_line_and_the_previous_stays(
     runner._on_config(wire.AgentConfig(revision=7, quality=wire.QualityOverrides(min_blur=5)))
     runner._apply_pending()
     bad = wire.QualityOverrides(min_brightness=250)
-    with caplog.at_level(logging.ERROR, logger="agent.runner"):
+    with caplog.at_level(logging.ERROR, logger="facetrove.agent.runner"):
         runner._on_config(wire.AgentConfig(revision=8, quality=bad))
         runner._apply_pending()
     assert runner.revision == 7 and pipe.gate.config.min_blur == 5
@@ -244,8 +244,8 @@ def test_fetch_model_checks_size_and_sha256(tmp_path: Path) -> None:
     import hashlib
     import shutil
 
-    import models
-    from agent.model_update import ModelUpdateError, fetch_model
+    from facetrove import models
+    from facetrove.agent.model_update import ModelUpdateError, fetch_model
     from tests.agent.delivery_support import FileServer
 
     src = models.path(models.EMOTION_ONNX)

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-import wire
-from agent.config.capture import QualityConfig
-from agent.detect import Detection, MediaPipeDetector
-from agent.quality import QualityGate, estimate_yaw
+from facetrove import wire
+from facetrove.agent.config.capture import QualityConfig
+from facetrove.agent.detect import Detection, MediaPipeDetector
+from facetrove.agent.quality import QualityGate, estimate_yaw
 from tests.support.data import face_file
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-import wire
-from agent.outbox import Outbox
+from facetrove import wire
+from facetrove.agent.outbox import Outbox
 from tests.agent.agent_process import assert_agent_sent_each_once, start_agent
 from tests.agent.delivery_support import Listener, publish_retained
 from tests.support.broker import Mosquitto, free_port
@@ -192,7 +192,7 @@ def test_announced_model_is_fetched_and_used_without_restart(tmp_path: Path) -> 
 
     import onnx
 
-    import models
+    from facetrove import models
     from tests.agent.delivery_support import FileServer
 
     served = tmp_path / "served"

@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-import wire
-from agent.config.capture import SamplerConfig
-from agent.detect import Detection
-from agent.prelabel import FixedClassifier, PrelabelResult
-from agent.sampler import Candidate, Sampler, dhash, hamming
-from agent.sources import Frame
+from facetrove import wire
+from facetrove.agent.config.capture import SamplerConfig
+from facetrove.agent.detect import Detection
+from facetrove.agent.prelabel import FixedClassifier, PrelabelResult
+from facetrove.agent.sampler import Candidate, Sampler, dhash, hamming
+from facetrove.agent.sources import Frame
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
 HAPPY = {"happy": 0.9, "sad": 0.05, "angry": 0.05}  # margin 0.85

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.capture_sources import CameraSource, StreamSource, VideoFileSource
-from agent.config.capture import SourceConfig
-from agent.sources import ArraySource, FolderSource, Pacer, SourceError, open_source
+from facetrove.agent.capture_sources import CameraSource, StreamSource, VideoFileSource
+from facetrove.agent.config.capture import SourceConfig
+from facetrove.agent.sources import ArraySource, FolderSource, Pacer, SourceError, open_source
 from tests.support.data import expression_file, face_file
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from collector.store import DB_NAME, connect
-from wire import Kind, topic
+from facetrove.collector.store import DB_NAME, connect
+from facetrove.wire import Kind, topic
 
 FACETROVE = str(Path(sys.executable).with_name("facetrove"))
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from collector.backup import BackupError, backup
-from collector.cli import collector
-from collector.store import DB_NAME, BlobStore
+from facetrove.collector.backup import BackupError, backup
+from facetrove.collector.cli import collector
+from facetrove.collector.store import DB_NAME, BlobStore
 from tests.collector.ingest_helpers import IngestProcess, Publisher, wait_rows
 from tests.collector.test_reliability import publish_all
 from tests.support.broker import Mosquitto
@@ -69,10 +69,10 @@ def test_backup_while_ingest_runs(tmp_path: Path, mosquitto: Mosquitto) -> None:
 def test_backup_refuses_bad_destination_and_reports_corrupt_images(tmp_path: Path) -> None:
     """Tried: a destination that is not empty; a source image altered on disk.
     Kept: a one-line error for each; the altered image is named in backup.json, not copied."""
-    from collector.ingest.validate import validate_message
-    from collector.ingest.writer import Writer
-    from collector.store import connect
-    from wire import Kind, topic
+    from facetrove.collector.ingest.validate import validate_message
+    from facetrove.collector.ingest.writer import Writer
+    from facetrove.collector.store import connect
+    from facetrove.wire import Kind, topic
 
     data = tmp_path / "data"
     db = connect(data / DB_NAME)

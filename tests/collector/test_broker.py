@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.broker import EmbeddedBroker, ensure_credentials
+from facetrove.collector.broker import EmbeddedBroker, ensure_credentials
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher, wait_rows
 from tests.collector.test_reliability import assert_store_exact, publish_all
 from tests.support.broker import free_port, wait_port

@@ -14,17 +14,17 @@ import pytest
 from click.testing import CliRunner
 from paho.mqtt.enums import CallbackAPIVersion
 
-from collector.cli import collector
-from collector.config import ConfigError, load_config
-from collector.ingest.validate import Accepted, Rejected, validate_message
-from collector.ingest.worker import IngestWorker
-from collector.ingest.writer import FileSystem, StorageError, Writer
-from collector.store import DB_NAME, BlobStore, connect
-from collector.store.samples import get_sample, sample_count
+from facetrove.collector.cli import collector
+from facetrove.collector.config import ConfigError, load_config
+from facetrove.collector.ingest.validate import Accepted, Rejected, validate_message
+from facetrove.collector.ingest.worker import IngestWorker
+from facetrove.collector.ingest.writer import FileSystem, StorageError, Writer
+from facetrove.collector.store import DB_NAME, BlobStore, connect
+from facetrove.collector.store.samples import get_sample, sample_count
+from facetrove.wire import Kind, topic, utcnow
 from tests.collector.ingest_helpers import Publisher, wait_rows
 from tests.support.broker import Mosquitto
 from tests.support.samples import base_crops, build_sample, many_samples, with_comment
-from wire import Kind, topic, utcnow
 
 NOW = "2026-11-24T12:00:00+00:00"
 
@@ -162,7 +162,7 @@ def test_a_validation_bug_is_quarantined_not_stuck(
     """Tried: validation raising an unexpected exception (a bug) on the network thread.
     Kept: the message still goes to the writer, as reason 'internal', so it is quarantined
     and acknowledged instead of staying unacknowledged for ever."""
-    import collector.ingest.worker as worker_module
+    import facetrove.collector.ingest.worker as worker_module
 
     def broken(*_args: object) -> None:
         raise RuntimeError("boom")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.store import DB_NAME, BlobStore, connect
+from facetrove.collector.store import DB_NAME, BlobStore, connect
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, wait_rows
 from tests.support.broker import Mosquitto, free_port, wait_port
 

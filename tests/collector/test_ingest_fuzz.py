@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.store import DB_NAME, connect
+from facetrove.collector.store import DB_NAME, connect
+from facetrove.wire import Kind, topic
 from tests.collector.ingest_helpers import IngestProcess, Publisher, counter_sum, wait_rows
 from tests.collector.test_reliability import assert_store_exact
 from tests.support.broker import Mosquitto
 from tests.support.samples import base_crops, build_sample, many_samples, with_comment
-from wire import Kind, topic
 
 pytestmark = pytest.mark.slow
 MAX_PAYLOAD = 64 * 1024

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.store import DB_NAME, BlobStore, connect
+from facetrove.collector.store import DB_NAME, BlobStore, connect
 from tests.collector.ingest_helpers import IngestProcess, Publisher, wait_rows
 from tests.support.broker import Mosquitto
 from tests.support.samples import Built, many_samples

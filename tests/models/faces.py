@@ -12,7 +12,7 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions
 from mediapipe.tasks.python.vision import FaceDetector, FaceDetectorOptions
 
-import models
+from facetrove import models
 
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels
 

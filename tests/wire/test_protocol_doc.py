@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-import wire
-from wire import REASONS, Kind, decode_sample, parse_topic, sample_id_time
-from wire.framing import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES
-from wire.ids import SAMPLE_ID_RE
-from wire.messages import MAX_JSON_BYTES
+from facetrove import wire
+from facetrove.wire import REASONS, Kind, decode_sample, parse_topic, sample_id_time
+from facetrove.wire.framing import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES
+from facetrove.wire.ids import SAMPLE_ID_RE
+from facetrove.wire.messages import MAX_JSON_BYTES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 TEXT = DOC.read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wire import Kind, WireError, check_device_id, parse_topic, subscription, topic
+from facetrove.wire import Kind, WireError, check_device_id, parse_topic, subscription, topic
 
 
 @pytest.mark.parametrize(

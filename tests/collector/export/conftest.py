@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.versions.build import BuiltVersion, create_version
+from facetrove.collector.versions.build import BuiltVersion, create_version
 from tests.collector.versions.factory import FactoryStore
 
 

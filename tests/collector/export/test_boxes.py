@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from collector.export.boxes import coco_bbox, createml_coordinates, pixel_box, voc_box, yolo_line
-from collector.export.csv_onehot import onehot_row
+from facetrove.collector.export.boxes import (
+    coco_bbox,
+    createml_coordinates,
+    pixel_box,
+    voc_box,
+    yolo_line,
+)
+from facetrove.collector.export.csv_onehot import onehot_row
 
 
 @pytest.mark.parametrize(
@@ -72,8 +78,8 @@ def test_onehot_row() -> None:
 def test_voc_xml_escapes_and_parses() -> None:
     from xml.etree import ElementTree as ET
 
-    from collector.export.base import Image
-    from collector.export.voc import voc_xml
+    from facetrove.collector.export.base import Image
+    from facetrove.collector.export.voc import voc_xml
 
     image = Image("a&b.jpg", "train", 100, 80, ("h<s", "sad"), ((1, 2, 30, 40), (50, 0, 99, 80)))
     root = ET.fromstring(voc_xml(image, "train"))

@@ -14,8 +14,8 @@ import pytest
 import supervision as sv
 from pycocotools.coco import COCO
 
-from collector.export.registry import EXPORTERS, export_version
-from collector.versions.build import BuiltVersion
+from facetrove.collector.export.registry import EXPORTERS, export_version
+from facetrove.collector.versions.build import BuiltVersion
 from tests.collector.versions.factory import FactoryStore
 
 SPLITS = ("train", "valid", "test")
@@ -188,7 +188,7 @@ def test_every_format_is_registered_and_zips(plain: Plain, tmp_path: Path) -> No
 
 def test_augmented_version_reads_back(plain: Plain, tmp_path: Path) -> None:
     """A resized, augmented version: every reader sees every image, boxes inside 160x160."""
-    from collector.versions.build import create_version
+    from facetrove.collector.versions.build import create_version
 
     store = plain[0]
     recipe = (
@@ -217,8 +217,8 @@ def test_augmented_version_reads_back(plain: Plain, tmp_path: Path) -> None:
 
 def test_detection_export_of_a_crops_only_version_is_refused(plain: Plain, tmp_path: Path) -> None:
     """Tried: yolo from a classification-only version. Kept: no output folder at all."""
-    from collector.export.base import ExportError
-    from collector.versions.build import create_version
+    from facetrove.collector.export.base import ExportError
+    from facetrove.collector.versions.build import create_version
 
     store = plain[0]
     version = create_version(
@@ -235,8 +235,8 @@ def test_detection_export_of_samples_without_frames_says_why(tmp_path: Path) -> 
     """Tried: coco from a task: both version whose samples came without a full frame (agents
     send one only with capture.send_frame). Kept: no output; the error names the real cause
     instead of asking for task: both, which the version already has."""
-    from collector.export.base import ExportError
-    from collector.versions.build import create_version
+    from facetrove.collector.export.base import ExportError
+    from facetrove.collector.versions.build import create_version
     from tests.collector.versions.factory import FactoryStore
 
     store = FactoryStore(tmp_path / "store")

@@ -18,8 +18,8 @@ from typing import Any
 import cv2
 import sqlite_utils
 
-from collector.store.blobs import BlobStore
-from collector.store.db import DB_NAME, connect
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.db import DB_NAME, connect
 from tests.support.data import pyfeat_data
 
 #: photo -> label of the posed expression (None: label chosen per sample)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pycocotools.coco import COCO
 
-from collector.config import CollectorConfig
-from collector.store.users import create_user
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store.users import create_user
 from tests.collector.versions.factory import FactoryStore
 from tests.collector.web.conftest import PASSWORD
 from tests.collector.web.test_browser import page, serving, shot

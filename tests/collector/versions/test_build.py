@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from collector.versions.augment import Augmenter
-from collector.versions.build import VersionError, create_version
-from collector.versions.preprocess import Preprocessor
-from collector.versions.recipe import parse_recipe
+from facetrove.collector.versions.augment import Augmenter
+from facetrove.collector.versions.build import VersionError, create_version
+from facetrove.collector.versions.preprocess import Preprocessor
+from facetrove.collector.versions.recipe import parse_recipe
 from tests.collector.versions.factory import FactoryStore, faces
 
 AUGMENTED = """

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from pycocotools.coco import COCO
 
-from collector.cli import collector
+from facetrove.collector.cli import collector
 from tests.collector.versions.factory import FactoryStore
 
 RECIPE = (

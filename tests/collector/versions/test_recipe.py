@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.versions.recipe import RecipeError, parse_recipe
+from facetrove.collector.versions.recipe import RecipeError, parse_recipe
 
 GOOD = """
 name: emotions-v1
@@ -89,7 +89,7 @@ def test_example_recipe_and_docs_cover_every_key() -> None:
 
     from pydantic import BaseModel
 
-    from collector.versions import recipe as r
+    from facetrove.collector.versions import recipe as r
 
     root = Path(__file__).resolve().parents[3]
     example = parse_recipe((root / "deploy" / "recipe.example.yaml").read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from collector.versions.recipe import SplitSpec
-from collector.versions.split import SplitSample, split_samples
+from facetrove.collector.versions.recipe import SplitSpec
+from facetrove.collector.versions.split import SplitSample, split_samples
 
 CLASSES = ["angry", "happy", "neutral", "sad"]
 

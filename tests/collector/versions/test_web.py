@@ -12,10 +12,10 @@ import pytest
 from flask.testing import FlaskClient
 from pycocotools.coco import COCO
 
-from collector.config import CollectorConfig
-from collector.store.users import create_user
-from collector.versions import build
-from collector.web import create_app
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store.users import create_user
+from facetrove.collector.versions import build
+from facetrove.collector.web import create_app
 from tests.collector.versions.factory import FactoryStore
 from tests.collector.web.conftest import PASSWORD, AuthActions
 
@@ -149,8 +149,8 @@ def test_versions_api_with_a_bearer_token(client: FlaskClient) -> None:
     """Tried: a script (bearer token, no CSRF) posting a bad recipe, then a good one, then
     asking for an unknown version. Kept: the bad recipe refused with its errors and no version;
     the good one building at once, then ready with its card and a zip that downloads."""
-    from collector.store import DB_NAME, connect
-    from collector.store.users import issue_token
+    from facetrove.collector.store import DB_NAME, connect
+    from facetrove.collector.store.users import issue_token
 
     db = connect(Path(client.application.config["FACETROVE"].data_dir) / DB_NAME)
     bearer = {"Authorization": f"Bearer {issue_token(db, 'alice')}"}

@@ -11,11 +11,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from collector.config import CollectorConfig
-from collector.store.blobs import BlobStore
-from collector.store.db import DB_NAME, connect
-from collector.store.users import create_user
-from collector.web import create_app
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.db import DB_NAME, connect
+from facetrove.collector.store.users import create_user
+from facetrove.collector.web import create_app
 from tests.collector.web.factory import Face, insert_samples, real_faces, sample_rows
 
 PASSWORD = "correct horse battery"

@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import sqlite_utils
 
-from collector.store.blobs import BlobStore
-from collector.store.schema import DEFAULT_CLASSES
-from wire.ids import new_sample_id
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.schema import DEFAULT_CLASSES
+from facetrove.wire.ids import new_sample_id
 
 PHOTOS = (
     "single_face.jpg",

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from collector.config import CollectorConfig
-from collector.web.server import run_web
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.web.server import run_web
 from tests.collector.web.conftest import PASSWORD
 from tests.support.broker import free_port
 from tests.support.data import require

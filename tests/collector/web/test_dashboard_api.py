@@ -7,10 +7,10 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from collector.cli import collector
-from collector.store import reviews
-from collector.store.users import find_user
-from collector.web import charts
+from facetrove.collector.cli import collector
+from facetrove.collector.store import reviews
+from facetrove.collector.store.users import find_user
+from facetrove.collector.web import charts
 
 OPENAPI = Path(__file__).parents[3] / "collector" / "web" / "openapi.yaml"
 

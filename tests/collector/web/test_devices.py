@@ -8,10 +8,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-import wire
-from collector.config import CollectorConfig
-from collector.web import create_app
-from collector.web.publish import MqttPublisher
+from facetrove import wire
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.web import create_app
+from facetrove.collector.web.publish import MqttPublisher
 from tests.collector.web.conftest import AuthActions
 
 STATS = {

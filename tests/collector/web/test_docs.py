@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.config.web import WebConfig
+from facetrove.collector.config.web import WebConfig
 
 DOC = Path(__file__).parents[3] / "docs" / "review.md"
 

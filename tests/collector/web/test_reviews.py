@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from collector.store import queue, reviews
-from collector.store.users import find_user
+from facetrove.collector.store import queue, reviews
+from facetrove.collector.store.users import find_user
 from tests.collector.web.factory import insert_samples, sample_rows
 
 

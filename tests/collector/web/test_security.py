@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from collector.store import users
+from facetrove.collector.store import users
 from tests.collector.web.conftest import PASSWORD, csrf_token
 from tests.collector.web.factory import insert_samples, sample_rows
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
 
-from collector.config import CollectorConfig
-from collector.web import create_app, upload
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.web import create_app, upload
 from tests.collector.web.conftest import AuthActions
 
 
