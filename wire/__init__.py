@@ -22,6 +22,7 @@ from facetrove.wire.messages import (
     Prelabel,
     Quality,
     QualityOverrides,
+    Receipt,
     SampleHeader,
     SamplingOverrides,
     Stats,
@@ -29,6 +30,7 @@ from facetrove.wire.messages import (
     decode_json_message,
     utcnow,
 )
+from facetrove.wire.receipts import build_receipts, encode_receipt, peek_sample_id
 from facetrove.wire.topics import Kind, check_device_id, parse_topic, subscription, topic
 
 __all__ = [
@@ -43,19 +45,23 @@ __all__ = [
     "Prelabel",
     "Quality",
     "QualityOverrides",
+    "Receipt",
     "Sample",
     "SampleHeader",
     "SamplingOverrides",
     "Stats",
     "Status",
     "WireError",
+    "build_receipts",
     "check_device_id",
     "decode_json_message",
     "decode_sample",
+    "encode_receipt",
     "encode_sample",
     "image_part",
     "new_sample_id",
     "parse_topic",
+    "peek_sample_id",
     "sample_id_time",
     "subscription",
     "topic",

@@ -204,11 +204,45 @@ class ModelAnnouncement(_Msg):
     classes: list[Label] = Field(min_length=2, max_length=64)
 
 
+SampleId = Annotated[str, Field(pattern=SAMPLE_ID_RE.pattern, description="sample id")]
+ReasonCode = Annotated[str, Field(min_length=1, max_length=64, description="reason code")]
+#: Most ids one receipt carries (stored + quarantined): keeps it under ``MAX_JSON_BYTES``.
+MAX_RECEIPT_IDS = 500
+
+
+class Receipt(_Msg):
+    """Collector -> agent: samples the collector holds durably, or refused for good.
+
+    An agent deletes a sample from its outbox when its id is in ``stored`` or ``quarantined``,
+    and only then. Sending the same sample again cannot change either answer.
+    """
+
+    device_id: DeviceId
+    at: AwareDatetime = Field(description="when the collector committed them, with offset")
+    stored: list[SampleId] = Field(
+        default_factory=list,
+        max_length=MAX_RECEIPT_IDS,
+        description="ids durably stored (now, or already before: a re-send)",
+    )
+    quarantined: dict[SampleId, ReasonCode] = Field(
+        default_factory=dict,
+        max_length=MAX_RECEIPT_IDS,
+        description="ids refused for good, with the reason (the collector keeps the refusal)",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Receipt:
+        if len(self.stored) + len(self.quarantined) > MAX_RECEIPT_IDS:
+            raise ValueError(f"a receipt carries at most {MAX_RECEIPT_IDS} ids")
+        return self
+
+
 _JSON_TYPES: dict[Kind, type[_Msg]] = {
     Kind.STATUS: Status,
     Kind.STATS: Stats,
     Kind.CONFIG: AgentConfig,
     Kind.MODEL: ModelAnnouncement,
+    Kind.RECEIPT: Receipt,
 }
 
 
@@ -218,10 +252,10 @@ def utcnow() -> datetime:
 
 
 def decode_json_message(kind: Kind, payload: bytes, *, device_id: str | None = None) -> _Msg:
-    """Decode the JSON payload of a status, stats, config or model message.
+    """Decode the JSON payload of a status, stats, config, model or receipt message.
 
-    If ``device_id`` is given (the one from the topic), a status or stats payload must carry the
-    same device id.
+    If ``device_id`` is given (the one from the topic), a status, stats or receipt payload must
+    carry the same device id.
 
     Raises:
         WireError: ``too_large``, ``json``, ``schema``, ``topic`` (not a JSON kind) or
