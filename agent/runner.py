@@ -19,55 +19,33 @@ from typing import Any
 from pydantic import ValidationError
 
 from facetrove import wire
+from facetrove.agent.capture.open_source import is_live, open_source
+from facetrove.agent.capture.pipeline import Pipeline, PipelineLike, Ready
+from facetrove.agent.capture.source import Source, SourceError
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.config.loader import format_errors
-from facetrove.agent.model_update import ModelUpdater
-from facetrove.agent.outbox import Outbox, OutboxError
-from facetrove.agent.publisher import Publisher, PublisherError, check_tls_files
-from facetrove.agent.run_result import (
+from facetrove.agent.delivery.model_update import ModelUpdater
+from facetrove.agent.delivery.outbox import Outbox, OutboxError
+from facetrove.agent.delivery.publisher import Publisher, PublisherError, check_tls_files
+from facetrove.agent.delivery.stats import IdLog, RunStats, build_stats
+from facetrove.agent.outcome import (
     EXIT_CONFIG,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_UNDELIVERED,
-    PipelineLike,
-    Ready,
     RunResult,
-    summary_line,
 )
-from facetrove.agent.sources import STREAM_SCHEMES, Source, SourceError
-from facetrove.agent.stats import IdLog, RunStats, build_stats
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "EXIT_CONFIG",
-    "EXIT_ERROR",
-    "EXIT_OK",
-    "EXIT_UNDELIVERED",
-    "RunResult",
-    "Runner",
-    "is_live",
-    "summary_line",
-]
 
 _TRACK_KEY = "next_track_id"
 
 
-def is_live(spec: str) -> bool:
-    """A camera index or stream URL never ends by itself; files and folders do."""
-    text = spec.strip()
-    return text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
-
-
 def _default_source(config: AgentConfig) -> Source:
-    from facetrove.agent.sources import open_source
-
     return open_source(config.source.spec, config.source)
 
 
 def _default_pipeline(config: AgentConfig, start_track_id: int) -> PipelineLike:
-    from facetrove.agent.pipeline import Pipeline
-
     pipeline: PipelineLike = Pipeline.from_config(
         config.device_id,
         detector=config.detector,

@@ -18,8 +18,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove import wire
-from facetrove.agent.pipeline import PipelineCounters, ReadySample
-from facetrove.agent.sources import Frame
+from facetrove.agent.capture.pipeline import PipelineCounters, ReadySample
+from facetrove.agent.capture.source import Frame
 
 
 class Listener:

@@ -93,7 +93,7 @@ class ModelUpdater:
         threading.Thread(target=self._fetch, args=(ann,), name="model-fetch", daemon=True).start()
 
     def _fetch(self, ann: wire.ModelAnnouncement) -> None:
-        from facetrove.agent.prelabel import OnnxEmotionClassifier, PrelabelError
+        from facetrove.agent.capture.prelabel import OnnxEmotionClassifier, PrelabelError
 
         try:
             path = fetch_model(ann, self.folder, self.timeout)

@@ -24,8 +24,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from facetrove import wire
 from facetrove.agent.config import AgentConfig
-from facetrove.agent.outbox import Outbox
-from facetrove.agent.stats import IdLog
+from facetrove.agent.delivery.outbox import Outbox
+from facetrove.agent.delivery.stats import IdLog
 
 log = logging.getLogger(__name__)
 
