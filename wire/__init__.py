@@ -4,9 +4,10 @@ This package is the only code that both sides import. It depends on the standard
 pydantic only. See docs/protocol.md for the language-neutral description.
 """
 
-from facetrove.wire.errors import REASONS, WireError
+from facetrove.wire.errors import COLLECTOR_REASONS, REASONS, WireError
 from facetrove.wire.framing import (
     MAX_PAYLOAD_BYTES,
+    ImageLimits,
     Sample,
     decode_sample,
     encode_sample,
@@ -34,11 +35,13 @@ from facetrove.wire.receipts import build_receipts, encode_receipt, peek_sample_
 from facetrove.wire.topics import Kind, check_device_id, parse_topic, subscription, topic
 
 __all__ = [
+    "COLLECTOR_REASONS",
     "MAX_PAYLOAD_BYTES",
     "REASONS",
     "SCHEMA_VERSION",
     "AgentConfig",
     "Box",
+    "ImageLimits",
     "ImagePart",
     "Kind",
     "ModelAnnouncement",
