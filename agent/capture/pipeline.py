@@ -82,6 +82,14 @@ class PipelineLike(Protocol):
     @property
     def next_track_id(self) -> int: ...
 
+    @property
+    def counters(self) -> PipelineCounters: ...
+
+    @property
+    def classifier(self) -> EmotionClassifier | None: ...
+
+    def swap_classifier(self, new: EmotionClassifier) -> None: ...
+
     def process(self, frame: Frame) -> Sequence[Ready]: ...
 
     def flush(self) -> Sequence[Ready]: ...
@@ -179,6 +187,12 @@ class Pipeline(Closing):
     @property
     def model_id(self) -> str | None:
         return self.classifier.model_id if self.classifier else None
+
+    def swap_classifier(self, new: EmotionClassifier) -> None:
+        """Pre-label with ``new`` from the next frame on and close the previous model."""
+        old, self.classifier = self.classifier, new
+        if old is not None:
+            old.close()
 
     def apply_config(self, config: wire.AgentConfig) -> None:
         """Apply the collector's retained config: sampling and quality overrides, class
