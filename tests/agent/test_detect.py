@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrove.agent.capture.detector import (
+from facetrove.agent.config.capture import DetectorConfig
+from facetrove.agent.detect import (
     Detection,
     DetectorError,
     FixedDetector,
@@ -19,7 +20,6 @@ from facetrove.agent.capture.detector import (
     clamp_box,
     make_detector,
 )
-from facetrove.agent.config.capture import DetectorConfig
 from tests.support.data import face_file
 
 
