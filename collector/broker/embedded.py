@@ -25,10 +25,13 @@ class EmbeddedBrokerError(RuntimeError):
 class EmbeddedBroker:
     """Start with ``start()``, stop with ``stop()``; ``url`` is where clients connect."""
 
-    def __init__(self, host: str, port: int, password_file: Path) -> None:
+    def __init__(
+        self, host: str, port: int, password_file: Path, *, max_packet_bytes: int | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.password_file = password_file
+        self.max_packet_bytes = max_packet_bytes  # None: amqtt's own (MQTT's 256 MB)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker: Any = None
@@ -75,14 +78,16 @@ class EmbeddedBroker:
         return self
 
     def _run(self, started: Future[None]) -> None:
-        from facetrove.collector.broker.durable import DurableBroker
+        from facetrove.collector.broker.guards import GuardedBroker
 
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
 
         async def boot() -> None:
-            self._broker = DurableBroker(self._config(), loop=loop)
+            self._broker = GuardedBroker(
+                self._config(), loop=loop, max_packet_bytes=self.max_packet_bytes
+            )
             await self._broker.start()
 
         try:

@@ -3,11 +3,16 @@
 In the collector's process amqtt's event loop competes with ingest and the web app for the
 GIL; alone in a process it runs at its own speed (docs/benchmarks.md). The child is the same
 ``EmbeddedBroker`` class, started by ``python -m facetrove.collector.broker.process``; it stops
-on SIGTERM and with its parent.
+on SIGTERM, and dies with its parent: a broker that outlives its collector would go on
+acknowledging samples that nobody stores. On Linux the kernel kills it when the parent dies
+(``prctl(PR_SET_PDEATHSIG, SIGKILL)``); elsewhere, and as a fallback, it watches its parent pid
+five times a second and exits at once when it changes.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -20,15 +25,20 @@ from facetrove.collector.broker.embedded import EmbeddedBroker, EmbeddedBrokerEr
 
 log = logging.getLogger("facetrove.broker")
 READY = "facetrove-broker-ready"
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 0.2
 
 
 class BrokerProcess:
     """``EmbeddedBroker`` in a child process; same ``start()``/``stop()``/``url``."""
 
-    def __init__(self, host: str, port: int, password_file: Path) -> None:
+    def __init__(
+        self, host: str, port: int, password_file: Path, *, max_packet_bytes: int | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.password_file = password_file
+        self.max_packet_bytes = max_packet_bytes
         self._proc: subprocess.Popen[str] | None = None
 
     @property
@@ -42,7 +52,8 @@ class BrokerProcess:
             EmbeddedBrokerError: the child could not start the broker (its message included).
         """
         cmd = [sys.executable, "-m", "facetrove.collector.broker.process",
-               self.host, str(self.port), str(self.password_file)]  # fmt: skip
+               self.host, str(self.port), str(self.password_file), str(os.getpid()),
+               str(self.max_packet_bytes or 0)]  # fmt: skip
         self._proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -81,31 +92,42 @@ def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Child entry point: ``HOST PORT PASSWORD_FILE``."""
+    """Child entry point: ``HOST PORT PASSWORD_FILE PARENT_PID MAX_PACKET_BYTES`` (0: no limit)."""
     logging.basicConfig(level=logging.CRITICAL)
     host, port, password_file = argv[0], int(argv[1]), Path(argv[2])
+    parent, max_packet = int(argv[3]), int(argv[4])
+    die_with_parent(parent)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        broker = EmbeddedBroker(host, port, password_file).start()
+        broker = EmbeddedBroker(
+            host, port, password_file, max_packet_bytes=max_packet or None
+        ).start()
     except EmbeddedBrokerError as exc:
         print(exc, file=sys.stderr, flush=True)
         return 1
     print(READY, flush=True)
-    parent = _parent_pid()
     try:
-        # Also stop when the collector dies without stopping us (kill -9 of the parent).
-        while not stop.wait(1.0):
-            if _parent_pid() != parent:
-                break
+        while not stop.wait(PARENT_POLL_S):
+            if os.getppid() != parent:
+                # The collector died without stopping us: no clean shutdown, which would go on
+                # serving clients while it closes sessions.
+                os._exit(0)
     finally:
         broker.stop()
     return 0
 
 
-def _parent_pid() -> int:
-    return os.getppid()
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies; exit now if it already has."""
+    libc_name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and libc_name:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from facetrove.collector.config import CollectorConfig
 from facetrove.collector.ingest.worker import IngestWorker
 
 log = logging.getLogger("facetrove.serve")
+PUBLISH_OVERHEAD = 1024
 
 
 def check(config: CollectorConfig) -> None:
@@ -43,7 +44,12 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         b = config.broker
         creds = ensure_credentials(config.data_dir, (b.username, b.agent_username))
         kind = EmbeddedBroker if b.embedded_in_process else BrokerProcess
-        broker = kind(b.embedded_host, b.embedded_port, creds.password_file).start()
+        # The broker refuses what ingest would refuse as too_large before anyone reads it; 1 KiB
+        # more for the topic and packet id of a PUBLISH.
+        limit = config.ingest.max_payload_bytes + PUBLISH_OVERHEAD
+        broker = kind(
+            b.embedded_host, b.embedded_port, creds.password_file, max_packet_bytes=limit
+        ).start()
         config = config.model_copy(
             update={"broker": b.model_copy(update={"password": creds.password(b.username)})}
         )

@@ -1,0 +1,224 @@
+"""The embedded broker of `facetrove collector serve` as an attacker and a crash would meet it.
+
+Tried through the real `collector serve` (broker in its child process, real ingest, real store)
+with real paho clients: kill -9 of the collector, a 100 MB publish, a retained sample, a client
+that subscribes to nothing. Kept: the broker dies with its collector, refuses the big packet and
+the retained sample before anyone gets them, and hands a client only the retained messages of
+its own subscriptions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from facetrove import wire
+from facetrove.collector.store import DB_NAME, connect
+from facetrove.collector.store.samples import SampleNotFound, get_sample
+from tests.collector.ingest_helpers import FACETROVE, counter_sum, wait_rows
+from tests.support.broker import free_port, wait_port
+from tests.support.samples import many_samples
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Serve:
+    """One `facetrove collector serve` process with its embedded broker child."""
+
+    proc: subprocess.Popen[bytes]
+    data: Path
+    port: int
+    log: Path
+
+    def password(self, user: str) -> str:
+        return str(json.loads((self.data / "broker" / "credentials.json").read_text())[user])
+
+    def broker_child(self) -> int:
+        """Pid of the broker child process (the only child running our broker module)."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.proc.pid and b"facetrove.collector.broker.process" in cmdline:
+                return int(entry.name)
+        raise AssertionError("no broker child found")
+
+
+def start_serve(tmp: Path) -> Serve:
+    data, port, log = tmp / "data", free_port(), tmp / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [FACETROVE, "collector", "serve", "--data-dir", str(data), "--broker-port", str(port),
+             "--port", str(free_port())],
+            stdout=out, stderr=out,
+        )  # fmt: skip
+    wait_port(port, 30)
+    deadline = time.monotonic() + 30
+    while "subscribed" not in log.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.1)
+    return Serve(proc, data, port, log)
+
+
+def stop_serve(serve: Serve) -> None:
+    if serve.proc.poll() is None:
+        serve.proc.terminate()
+        serve.proc.wait(30)
+
+
+class Client:
+    """A paho client with a login that records what it receives and how it was disconnected."""
+
+    def __init__(self, port: int, user: str, password: str, client_id: str) -> None:
+        self.got: list[mqtt.MQTTMessage] = []
+        self.drops: list[Any] = []
+        self.connected = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
+        )
+        self.client.username_pw_set(user, password)
+        self.client.on_message = lambda _c, _u, msg: self.got.append(msg)
+        self.client.on_connect = lambda *_a: self.connected.set()
+        self.client.on_disconnect = lambda *a: (self.drops.append(a[3]), self.connected.clear())
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self.connected.wait(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    """One serve for the tests that do not kill it (it takes seconds to start)."""
+    s = start_serve(tmp_path_factory.mktemp("serve"))
+    try:
+        yield s
+    finally:
+        stop_serve(s)
+
+
+def test_broker_child_dies_with_a_killed_collector(tmp_path: Path) -> None:
+    """Tried: kill -9 of `collector serve` while a client is connected. Kept: the broker child
+    is gone at once (no orphan acknowledging publishes nobody will store) and the port is free."""
+    serve = start_serve(tmp_path)
+    try:
+        child = serve.broker_child()
+        agent = Client(serve.port, "agent", serve.password("agent"), "cam-kill")
+        serve.proc.send_signal(signal.SIGKILL)
+        serve.proc.wait(10)
+        killed = time.monotonic()
+        while _alive(child) and time.monotonic() - killed < 5:
+            time.sleep(0.01)
+        gone_after = time.monotonic() - killed
+        agent.close()
+        assert not _alive(child), "the broker child outlived its collector by 5 s"
+        assert gone_after < 0.5, f"the broker child lived {gone_after:.2f}s after its collector"
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", serve.port)) != 0, "someone still listens"
+    finally:
+        stop_serve(serve)
+        if _alive(locals().get("child", -1)):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_oversized_publish_is_refused_by_the_broker(serve: Serve) -> None:
+    """Tried: a 100 MB publish on a sample topic with the agent login, then a normal sample.
+    Kept: the broker closes the sender's connection before reading the payload; nothing reaches
+    ingest (no too_large in its quarantine: it never saw the bytes); the normal sample after a
+    reconnect is stored."""
+    sniffer = Client(serve.port, "collector", serve.password("collector"), "sniffer")
+    sniffer.client.subscribe(wire.subscription(wire.Kind.SAMPLE), qos=1)
+    agent = Client(serve.port, "agent", serve.password("agent"), "cam-big")
+    try:
+        time.sleep(0.3)
+        info = agent.client.publish(
+            wire.topic("cam-big", wire.Kind.SAMPLE), b"\0" * (100 * 1024 * 1024), qos=1
+        )
+        deadline = time.monotonic() + 30
+        while not agent.drops and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert agent.drops, "the broker kept the connection of a 100 MB publisher"
+        assert not info.is_published()
+        agent.close()
+        time.sleep(0.5)
+        assert sniffer.got == [], "the broker forwarded the 100 MB message"
+        assert counter_sum(serve.data, ["rejected.too_large"]) == 0
+        (sample,) = many_samples(1, devices=1, tag="after-big")
+        honest = Client(serve.port, "agent", serve.password("agent"), "cam-honest")
+        honest.client.publish(wire.topic(sample.device_id, wire.Kind.SAMPLE), sample.payload, 1)
+        assert wait_rows(serve.data, 1, timeout=20) >= 1
+        assert _stored(serve.data, sample.sample_id)
+        honest.close()
+    finally:
+        sniffer.close()
+    assert serve.proc.poll() is None
+
+
+def test_retained_sample_is_refused_and_retained_messages_do_not_leak(serve: Serve) -> None:
+    """Tried: a device publishes a valid sample with the retain flag; another device's retained
+    status exists (ingest subscribes to every status); then a client that subscribes to nothing
+    connects, and one that subscribes to the sample topic. Kept: the retained sample is neither
+    stored nor kept by the broker; the client with no subscription receives nothing."""
+    (sample,) = many_samples(1, devices=1, tag="retained")
+    pw = serve.password("agent")
+    agent = Client(serve.port, "agent", pw, "cam-retain")
+    status = b'{"device_id": "cam-other", "state": "online"}'
+    agent.client.publish(wire.topic("cam-other", wire.Kind.STATUS), status, 1, retain=True)
+    info = agent.client.publish(
+        wire.topic(sample.device_id, wire.Kind.SAMPLE), sample.payload, 1, retain=True
+    )
+    info.wait_for_publish(10)
+    agent.close()
+    time.sleep(1.0)
+    quiet = Client(serve.port, "agent", pw, "cam-quiet")  # subscribes to nothing
+    late = Client(serve.port, "agent", pw, "cam-late")
+    late.client.subscribe(wire.topic(sample.device_id, wire.Kind.SAMPLE), qos=1)
+    time.sleep(1.5)
+    try:
+        assert [m.topic for m in quiet.got] == [], "retained messages leaked to a client"
+        assert late.got == [], "the broker kept a retained sample"
+        assert not _stored(serve.data, sample.sample_id), "a retained sample was stored"
+        assert wait_rows(serve.data, 1, timeout=10, table="devices") >= 1  # the status was
+    finally:
+        quiet.close()
+        late.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _stored(data: Path, sample_id: str) -> bool:
+    db = connect(data / DB_NAME)
+    try:
+        get_sample(db, sample_id)
+    except SampleNotFound:
+        return False
+    finally:
+        db.close()
+    return True
