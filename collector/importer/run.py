@@ -1,0 +1,308 @@
+"""One import: read a folder or zip in some format, check every image, store new samples.
+
+Order of work: list the tree (unsafe entries set aside), read the format's annotations, check
+the labels (an unknown class stops the import before anything is written, unless classes may be
+added), then batches of images: read, hash, skip what is already stored or seen, decode, cut
+crops, write the blobs, sync once, commit the rows. Photos that need face detection are handed
+to the agent's own pipeline in a subprocess at the end (the collector never imports the agent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import sqlite_utils
+
+from facetrove.collector.importer import images as img
+from facetrove.collector.importer.base import ImportRefused, Item
+from facetrove.collector.importer.registry import detect_format, get_reader
+from facetrove.collector.importer.rows import Provenance, crop_row, frame_row
+from facetrove.collector.importer.summary import ImportSummary
+from facetrove.collector.importer.tree import TEXT_SUFFIXES, TooLarge, Tree, open_tree
+from facetrove.collector.ingest.writer import FileSystem
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.imports import (
+    class_lookup,
+    known_crops,
+    known_import_keys,
+    store_imported,
+)
+from facetrove.collector.store.reviews import ReviewError, add_class, now_iso
+
+#: how a stored face was found, by its detector column
+_FACES = {"annotation": "annotated", "import": "cropped"}
+Progress = Callable[[ImportSummary, int, int], None]
+BATCH = 256
+MAX_TAG = 200
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """The choices of one import (the CLI's options; the web page fills the same)."""
+
+    fmt: str = "auto"
+    state: Literal["confirmed", "pending"] = "confirmed"
+    tag: str | None = None
+    faces: Literal["auto", "cropped", "detect"] = "auto"
+    add_classes: bool = False
+    user_id: int | None = None
+    agent_command: Sequence[str] | None = None  # argv prefix of `facetrove agent`
+
+
+@dataclass
+class _Unit:
+    """One face to store: a crop image, or one box of a frame."""
+
+    item: Item
+    sha: str  # of the file
+    key: str
+    label: str | None
+    box: tuple[int, int, int, int] | None = None
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+def check_tag(tag: str | None) -> str | None:
+    """A tag as stored: stripped, printable, at most MAX_TAG characters. Raises ImportRefused."""
+    if tag is None or not tag.strip():
+        return None
+    tag = tag.strip()
+    if len(tag) > MAX_TAG or not tag.isprintable():
+        raise ImportRefused(f"--tag must be 1-{MAX_TAG} printable characters")
+    return tag
+
+
+class Importer:
+    """Imports trees into one store."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        db: sqlite_utils.Database,
+        options: ImportOptions,
+        progress: Progress | None = None,
+    ) -> None:
+        self.data_dir, self.db, self.options = data_dir, db, options
+        self.blobs = BlobStore(data_dir / "blobs")
+        self.fs = FileSystem()
+        self.progress = progress
+        self.seen_keys: set[str] = set()
+        self._seen_crops: set[str] = set()
+        self.labels: dict[str, str] = {}
+
+    def run(self, path: Path) -> ImportSummary:
+        """Import ``path`` (a folder or a zip). Raises ImportRefused with nothing written."""
+        tag = check_tag(self.options.tag)
+        tree = open_tree(path)
+        try:
+            return self._run(tree, tag)
+        finally:
+            tree.close()
+
+    def _run(self, tree: Tree, tag: str | None) -> ImportSummary:
+        opts = self.options
+        reader = detect_format(tree) if opts.fmt == "auto" else get_reader(opts.fmt)
+        read = reader.read(tree)
+        summary = ImportSummary(tree.name, reader.name, len(read.items))
+        for skip in [*tree.skipped, *read.skipped]:
+            summary.skip(skip.path, skip.reason, skip.detail)
+        for path in sorted(tree.files):
+            if Path(path).suffix.lower() in TEXT_SUFFIXES and path not in read.used:
+                summary.skip(path, "not-an-image")
+        self.labels = self._resolve_labels(read.items, summary)
+        prov = Provenance(tree.name, tag, now_iso())
+        photos: list[tuple[Item, str]] = []
+        total = len(read.items)
+        for start in range(0, total, BATCH):
+            batch = read.items[start : start + BATCH]
+            photos += self._batch(tree, batch, prov, summary)
+            if self.progress:
+                self.progress(summary, min(start + BATCH, total), total)
+        if photos:
+            from facetrove.collector.importer.detect import detect_faces
+
+            detect_faces(self, tree, photos, prov, summary)
+        return summary
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def _resolve_labels(self, items: Sequence[Item], summary: ImportSummary) -> dict[str, str]:
+        """Source label -> class name; unknown ones are added or refuse the import."""
+        lookup = class_lookup(self.db)
+        unknown: dict[str, int] = {}
+        for item in items:
+            for label in item.labels:
+                if label is not None and label.strip().lower() not in lookup:
+                    unknown[label.strip()] = unknown.get(label.strip(), 0) + 1
+        if unknown and not self.options.add_classes:
+            listed = ", ".join(f"{k!r} ({n})" for k, n in sorted(unknown.items())[:10])
+            raise ImportRefused(
+                f"unknown classes {listed}: add them with --add-classes, or rename the folders "
+                f"to known classes ({', '.join(sorted(set(lookup.values())))})"
+            )
+        for name in sorted(unknown):
+            try:
+                add_class(self.db, name, self.options.user_id)
+            except ReviewError as exc:
+                raise ImportRefused(f"cannot add class {name!r}: {exc}") from None
+            summary.new_classes.append(name)
+        if unknown:
+            lookup = class_lookup(self.db)
+        labels = {i.strip(): c for i, c in lookup.items()}
+        return {
+            label: labels[label.strip().lower()]
+            for item in items
+            for label in item.labels
+            if label is not None
+        }
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _batch(
+        self, tree: Tree, items: Sequence[Item], prov: Provenance, summary: ImportSummary
+    ) -> list[tuple[Item, str]]:
+        """Store the crops and annotated boxes of ``items``; return the photos to detect."""
+        units: list[_Unit] = []
+        data: dict[str, tuple[bytes, int, int]] = {}
+        photos: list[tuple[Item, str]] = []
+        for item in items:
+            try:
+                raw = tree.read(item.path)
+                w, h = img.header_size(raw)
+            except TooLarge as exc:
+                summary.skip(item.path, "too-large", str(exc))
+                continue
+            except img.BadImage as exc:
+                summary.skip(item.path, exc.reason, str(exc))
+                continue
+            sha = hashlib.sha256(raw).hexdigest()
+            data[item.path] = (raw, w, h)
+            if item.annotated:
+                units += self._box_units(item, sha, w, h, summary)
+                continue
+            label = self.labels.get(item.labels[0]) if item.labels[0] else None
+            faces = self.options.faces
+            if faces == "detect" or (faces == "auto" and not img.looks_like_crop(w, h)):
+                photos.append((item, sha))
+                continue
+            units.append(_Unit(item, sha, sha, label))
+        units = self._new_units(units, summary)
+        rows = self._make_rows(units, data, prov, summary)
+        self.store(rows, summary)
+        return photos
+
+    def _box_units(
+        self, item: Item, sha: str, w: int, h: int, summary: ImportSummary
+    ) -> list[_Unit]:
+        out = []
+        for label, box in zip(item.labels, item.boxes, strict=True):
+            try:
+                px = img.pixel_box(box, w, h, item.normalized)
+            except img.BadImage as exc:
+                summary.skip(item.path, exc.reason, str(exc))
+                continue
+            key = f"{sha}:{px[0]},{px[1]},{px[2]},{px[3]}"
+            out.append(_Unit(item, sha, key, self.labels.get(label or ""), px))
+        return out
+
+    def _new_units(self, units: list[_Unit], summary: ImportSummary) -> list[_Unit]:
+        """Drop units seen earlier in this import (duplicate) or stored before (already)."""
+        fresh = []
+        for unit in units:
+            if unit.key in self.seen_keys:
+                summary.outcomes["duplicate"] += 1
+                continue
+            self.seen_keys.add(unit.key)
+            fresh.append(unit)
+        known = known_import_keys(self.db, [u.key for u in fresh])
+        summary.outcomes["already-imported"] += sum(1 for u in fresh if u.key in known)
+        return [u for u in fresh if u.key not in known]
+
+    def _make_rows(
+        self,
+        units: list[_Unit],
+        data: dict[str, tuple[bytes, int, int]],
+        prov: Provenance,
+        summary: ImportSummary,
+    ) -> list[tuple[dict[str, Any], dict[str, bytes]]]:
+        decoded: dict[str, np.ndarray] = {}
+        made = []
+        for unit in units:
+            raw = data[unit.item.path][0]
+            try:
+                pixels = decoded.get(unit.item.path)
+                if pixels is None:
+                    pixels = decoded[unit.item.path] = img.decode(raw)
+                blobs, row = self._unit_row(unit, raw, pixels, prov)
+            except img.BadImage as exc:
+                summary.skip(unit.item.path, exc.reason, str(exc))
+                continue
+            made.append((row, blobs))
+        # exact-byte duplicates of a crop stored before (by an agent, or another import)
+        known = known_crops(self.db, [r["crop_sha256"] for r, _ in made])
+        out = []
+        for row, blobs in made:
+            sha = row["crop_sha256"]
+            if sha in known or sha in self._seen_crops:
+                summary.outcomes["duplicate"] += 1
+                continue
+            self._seen_crops.add(sha)
+            out.append((row, blobs))
+        return out
+
+    def _unit_row(
+        self, unit: _Unit, raw: bytes, pixels: np.ndarray, prov: Provenance
+    ) -> tuple[dict[str, bytes], dict[str, Any]]:
+        h, w = pixels.shape[:2]
+        path = unit.item.path
+        if unit.box is None:
+            crop = raw if img.is_jpeg(raw) else img.encode_jpeg(pixels)
+            csha = hashlib.sha256(crop).hexdigest()
+            blur, bright = img.quality(pixels)
+            row = crop_row(prov, path, unit.label, unit.sha, (csha, w, h, len(crop)), blur, bright)
+            return {csha: crop}, row
+        frame = raw if img.is_jpeg(raw) else img.encode_jpeg(pixels)
+        fsha = hashlib.sha256(frame).hexdigest()
+        x0, y0, x1, y1 = unit.box
+        if x1 > w or y1 > h:  # the header and the decoded size disagree
+            raise img.BadImage("box-outside-image", f"box {unit.box} in {w}x{h}")
+        face = pixels[y0:y1, x0:x1]
+        crop = img.encode_jpeg(face)
+        csha = hashlib.sha256(crop).hexdigest()
+        blur, bright = img.quality(face)
+        row = frame_row(
+            prov, path, unit.label or "", unit.sha, (fsha, w, h), unit.box,
+            (csha, x1 - x0, y1 - y0, len(crop)), blur, bright,
+        )  # fmt: skip
+        return {csha: crop, fsha: frame}, row
+
+    def store(
+        self, rows: list[tuple[dict[str, Any], dict[str, bytes]]], summary: ImportSummary
+    ) -> None:
+        """Blobs first (one sync for the batch), then the rows in one transaction."""
+        if not rows:
+            return
+        for _, blobs in rows:
+            for sha, blob in blobs.items():
+                self.blobs.put(blob, sha, fsync=False)
+        folders = {self.blobs.path(sha).parent for _, blobs in rows for sha in blobs}
+        self.fs.sync(self.blobs.root, sorted(folders))
+        confirm = self.options.state == "confirmed"
+        result = store_imported(
+            self.db,
+            [r for r, _ in rows],
+            confirm=confirm,
+            user_id=self.options.user_id,
+            detail=f"{summary.source} ({summary.format})",
+        )
+        inserted = set(result.inserted)
+        summary.outcomes["imported"] += len(inserted)
+        summary.outcomes["already-imported"] += len(result.already)
+        for row, _ in rows:
+            if row["id"] in inserted:
+                summary.faces[_FACES.get(row["detector"], "detected")] += 1
+                summary.labels[row["provided_label"] or "(none)"] += 1

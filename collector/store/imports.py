@@ -1,0 +1,90 @@
+"""Rows of imported samples: what is already there, storing a batch, the tags imports recorded.
+
+An imported sample carries ``selection = 'import'``, the import's ``tag`` and a unique
+``import_key`` (the file's sha256, plus the box for an annotated frame), so importing the same
+thing twice adds nothing. Imported as confirmed, it gets one ``import`` decision: the review
+history says where its label came from, and a reviewer's later decision overrides it as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from facetrove.collector.store.reviews import (
+    _in_chunks,
+    audit,
+    class_aliases,
+    class_names,
+    now_iso,
+    write_transaction,
+)
+from facetrove.collector.store.samples import InsertResult, bump_counters, insert_samples
+
+IMPORT_ACTION = "import"
+
+
+def known_import_keys(db: sqlite_utils.Database, keys: Sequence[str]) -> set[str]:
+    """The ones of ``keys`` already stored."""
+    rows = _in_chunks(db, "SELECT import_key FROM samples WHERE import_key IN ({})", list(keys))
+    return {r[0] for r in rows}
+
+
+def known_crops(db: sqlite_utils.Database, shas: Sequence[str]) -> set[str]:
+    """The ones of these crop digests some stored sample already has (exact-byte duplicates)."""
+    rows = _in_chunks(db, "SELECT crop_sha256 FROM samples WHERE crop_sha256 IN ({})", list(shas))
+    return {r[0] for r in rows}
+
+
+def class_lookup(db: sqlite_utils.Database) -> dict[str, str]:
+    """Lower-case class name (active ones and old names) -> the active class name."""
+    out = {old.lower(): new for old, new in class_aliases(db).items()}
+    out.update({name.lower(): name for name in class_names(db)})
+    return out
+
+
+def store_imported(
+    db: sqlite_utils.Database,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    confirm: bool,
+    user_id: int | None,
+    detail: str,
+) -> InsertResult:
+    """Insert imported sample rows in one transaction; confirmed ones get an ``import`` decision
+    with their label. Rows whose id or import_key is already stored are left as they are."""
+    rows = list(rows)
+    at = now_iso()
+    with write_transaction(db):
+        result = insert_samples(db, rows)
+        new = set(result.inserted)
+        confirmed = 0
+        for row in rows:
+            if not confirm or row["id"] not in new or not row.get("provided_label"):
+                continue
+            db.execute(
+                "INSERT INTO decisions (sample_id, user_id, decided_at, action, label) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [row["id"], user_id, at, IMPORT_ACTION, row["provided_label"]],
+            )
+            db.execute(
+                "UPDATE samples SET state = 'confirmed', label = ?, decided_at = ? WHERE id = ?",
+                [row["provided_label"], at, row["id"]],
+            )
+            confirmed += 1
+        if new:
+            audit(db, user_id, "import", f"{len(new)} samples", detail)
+        bump_counters(db, {"import.samples": len(new), "import.confirmed": confirmed})
+    return result
+
+
+def tag_counts(db: sqlite_utils.Database) -> list[tuple[str, int]]:
+    """Every tag imports recorded, with its number of samples, by name."""
+    return [
+        (str(t), int(n))
+        for t, n in db.execute(
+            "SELECT tag, COUNT(*) FROM samples WHERE tag IS NOT NULL GROUP BY tag ORDER BY tag"
+        ).fetchall()
+    ]
