@@ -7,7 +7,7 @@ its outbox. The agent is pointed at a loopback port nobody listens on: it captur
 into the outbox and stops with "undelivered", which here is the expected end.
 
 The agent stamps a still image's capture time with the file's modification time; each staged
-photo gets ``STAMP_BASE + n`` seconds, so every sample maps back to its photo ``n``.
+photo gets STAMP_BASE + n seconds, so every sample maps back to its photo n.
 """
 
 from __future__ import annotations
@@ -15,25 +15,19 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import secrets
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from facetrove.collector.importer.base import Item
-from facetrove.collector.importer.rows import DEVICE_ID, SELECTION, Provenance
-from facetrove.collector.importer.summary import ImportSummary
+from facetrove.collector.importer.rows import DEVICE_ID
 from facetrove.collector.importer.tree import TooLarge, Tree
-from facetrove.collector.store.imports import known_import_keys
-from facetrove.collector.store.samples import row_from_sample
-from facetrove.wire import WireError, decode_sample
-
-if TYPE_CHECKING:
-    from facetrove.collector.importer.run import Importer
+from facetrove.wire import Sample, WireError, decode_sample
 
 STAMP_BASE = 1_000_000_000
 AGENT_TIMEOUT_S = 3600
@@ -87,61 +81,68 @@ def _closed_port() -> socket.socket:
     return sock
 
 
+@dataclass
+class Detection:
+    """What the agent made of the staged photos: samples per photo, and photos it could not do."""
+
+    samples: dict[str, list[Sample]] = field(default_factory=dict)  # photo path -> samples
+    failed: dict[str, str] = field(default_factory=dict)  # photo path -> why
+    no_agent: bool = False  # the agent is not installed here
+
+
 def detect_faces(
-    importer: Importer,
-    tree: Tree,
-    photos: Sequence[tuple[Item, str]],
-    prov: Provenance,
-    summary: ImportSummary,
-) -> None:
-    """Find the faces of ``photos`` with the agent and store one sample per face."""
-    problem = None if importer.options.agent_command else agent_missing()
+    data_dir: Path, agent_command: Sequence[str] | None, tree: Tree, photos: Sequence[str]
+) -> Detection:
+    """Run the agent over ``photos`` (tree paths) and return the samples it made of each."""
+    result = Detection()
+    problem = None if agent_command else agent_missing()
     if problem:
-        for item, _ in photos:
-            summary.skip(item.path, "needs-detection", problem)
-        return
-    work = importer.data_dir / "imports" / f"detect-{os.getpid()}-{prov.at[:19]}".replace(":", "")
+        result.failed, result.no_agent = dict.fromkeys(photos, problem), True
+        return result
+    work = data_dir / "imports" / f"detect-{os.getpid()}-{secrets.token_hex(4)}"
     staging = work / "photos"
     try:
         staging.mkdir(parents=True)
-        staged = _stage(tree, photos, staging, summary)
+        staged = _stage(tree, photos, staging, result)
         if staged:
-            payloads = _run_agent(importer, staging, work / "outbox.db", summary, staged)
-            _store_detected(importer, payloads, staged, prov, summary)
+            argv = list(agent_command or default_agent_command())
+            for payload in _run_agent(argv, staging, work / "outbox.db", result, staged):
+                try:
+                    sample = decode_sample(payload, max_bytes=len(payload) + 1)
+                except WireError:
+                    continue
+                n = round(sample.header.captured_at.timestamp()) - STAMP_BASE
+                if n in staged:
+                    result.samples[staged[n]].append(sample)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         with contextlib.suppress(OSError):
             work.parent.rmdir()  # only when no other import is using it
+    return result
 
 
-def _stage(
-    tree: Tree, photos: Sequence[tuple[Item, str]], staging: Path, summary: ImportSummary
-) -> dict[int, tuple[Item, str]]:
-    staged: dict[int, tuple[Item, str]] = {}
-    for n, (item, sha) in enumerate(photos):
-        target = staging / f"{n:07d}{Path(item.path).suffix.lower()}"
-        disk = tree.disk_path(item.path)
+def _stage(tree: Tree, photos: Sequence[str], staging: Path, result: Detection) -> dict[int, str]:
+    staged: dict[int, str] = {}
+    for n, path in enumerate(photos):
+        target = staging / f"{n:07d}{Path(path).suffix.lower()}"
+        disk = tree.disk_path(path)
         try:
             if disk is not None:
                 shutil.copyfile(disk, target)
             else:
-                target.write_bytes(tree.read(item.path))
+                target.write_bytes(tree.read(path))
         except (OSError, TooLarge) as exc:
-            summary.skip(item.path, "unreadable", str(exc))
+            result.failed[path] = str(exc)
             continue
         os.utime(target, (STAMP_BASE + n, STAMP_BASE + n))
-        staged[n] = (item, sha)
+        staged[n] = path
+        result.samples[path] = []
     return staged
 
 
 def _run_agent(
-    importer: Importer,
-    staging: Path,
-    outbox: Path,
-    summary: ImportSummary,
-    staged: dict[int, tuple[Item, str]],
+    argv: list[str], staging: Path, outbox: Path, result: Detection, staged: dict[int, str]
 ) -> list[bytes]:
-    argv = list(importer.options.agent_command or default_agent_command())
     port = _closed_port()
     try:
         argv += [
@@ -155,59 +156,16 @@ def _run_agent(
             argv, capture_output=True, text=True, timeout=AGENT_TIMEOUT_S, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        for item, _ in staged.values():
-            summary.skip(item.path, "detection-failed", f"cannot run the agent: {exc}")
+        for path in staged.values():
+            result.failed[path] = f"cannot run the agent: {exc}"
         return []
     finally:
         port.close()
     # 3 = samples kept in the outbox (nobody to deliver to): the expected end here
     if proc.returncode not in (0, 3) or not outbox.exists():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-        for item, _ in staged.values():
-            summary.skip(item.path, "detection-failed", f"agent exit {proc.returncode}: {tail[0]}")
+        for path in staged.values():
+            result.failed[path] = f"agent exit {proc.returncode}: {tail[0][-200:]}"
         return []
-    with sqlite3.connect(outbox) as conn:
+    with contextlib.closing(sqlite3.connect(outbox)) as conn:
         return [bytes(r[0]) for r in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
-
-
-def _store_detected(
-    importer: Importer,
-    payloads: list[bytes],
-    staged: dict[int, tuple[Item, str]],
-    prov: Provenance,
-    summary: ImportSummary,
-) -> None:
-    found: dict[int, int] = {}
-    rows = []
-    for payload in payloads:
-        try:
-            sample = decode_sample(payload, max_bytes=len(payload) + 1, device_id=DEVICE_ID)
-        except WireError:
-            continue
-        h = sample.header
-        n = round(h.captured_at.timestamp()) - STAMP_BASE
-        if n not in staged:
-            continue
-        item, sha = staged[n]
-        found[n] = found.get(n, 0) + 1
-        box = h.box
-        key = f"{sha}:{box.xmin},{box.ymin},{box.xmax},{box.ymax}"
-        label = importer.labels.get(item.labels[0]) if item.labels[0] else None
-        row = row_from_sample(sample, prov.at)
-        row.update(
-            captured_at=prov.at, provided_label=label, selection=SELECTION, tag=prov.tag,
-            import_key=key, source=f"import:{prov.source}/{item.path}"[:512],
-        )  # fmt: skip
-        blob = {h.crop.sha256: sample.crop}
-        if sample.frame is not None and h.frame is not None:
-            blob[h.frame.sha256] = sample.frame
-        rows.append((row, blob))
-    for n, (item, _) in staged.items():
-        if n not in found:
-            summary.skip(item.path, "no-face", "the detector found no face")
-    kept = [r for r in rows if r[0]["import_key"] not in importer.seen_keys]
-    summary.outcomes["duplicate"] += len(rows) - len(kept)
-    importer.seen_keys.update(r[0]["import_key"] for r in kept)
-    known = known_import_keys(importer.db, [r[0]["import_key"] for r in kept])
-    summary.outcomes["already-imported"] += sum(1 for r in kept if r[0]["import_key"] in known)
-    importer.store([r for r in kept if r[0]["import_key"] not in known], summary)

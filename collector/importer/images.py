@@ -100,10 +100,12 @@ def is_jpeg(data: bytes) -> bool:
     return data[:2] == b"\xff\xd8"
 
 
-def looks_like_crop(width: int, height: int) -> bool:
-    """``--faces auto``: is an image of this size already a face crop?"""
+def looks_like_crop(width: int, height: int, max_side: int | None = CROP_MAX_SIDE) -> bool:
+    """``--faces auto``: is an image of this size a face crop? (nearly square, and at most
+    ``max_side`` px on its shorter side unless that is None)"""
     short, long = min(width, height), max(width, height)
-    return short <= CROP_MAX_SIDE and long <= short * CROP_MAX_ASPECT
+    small = max_side is None or short <= max_side
+    return small and long <= short * CROP_MAX_ASPECT
 
 
 def quality(image: np.ndarray) -> tuple[float, float]:

@@ -21,7 +21,13 @@ import sqlite_utils
 from facetrove.collector.importer import images as img
 from facetrove.collector.importer.base import ImportRefused, Item
 from facetrove.collector.importer.registry import detect_format, get_reader
-from facetrove.collector.importer.rows import Provenance, crop_row, frame_row
+from facetrove.collector.importer.rows import (
+    DEVICE_ID,
+    SELECTION,
+    Provenance,
+    crop_row,
+    frame_row,
+)
 from facetrove.collector.importer.summary import ImportSummary
 from facetrove.collector.importer.tree import TEXT_SUFFIXES, TooLarge, Tree, open_tree
 from facetrove.collector.ingest.writer import FileSystem
@@ -33,6 +39,8 @@ from facetrove.collector.store.imports import (
     store_imported,
 )
 from facetrove.collector.store.reviews import ReviewError, add_class, now_iso
+from facetrove.collector.store.samples import row_from_sample
+from facetrove.wire import Sample
 
 #: how a stored face was found, by its detector column
 _FACES = {"annotation": "annotated", "import": "cropped"}
@@ -64,6 +72,16 @@ class _Unit:
     label: str | None
     box: tuple[int, int, int, int] | None = None
     row: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Photo:
+    """An unannotated image that goes to face detection."""
+
+    item: Item
+    sha: str
+    width: int
+    height: int
 
 
 def check_tag(tag: str | None) -> str | None:
@@ -115,7 +133,7 @@ class Importer:
                 summary.skip(path, "not-an-image")
         self.labels = self._resolve_labels(read.items, summary)
         prov = Provenance(tree.name, tag, now_iso())
-        photos: list[tuple[Item, str]] = []
+        photos: list[_Photo] = []
         total = len(read.items)
         for start in range(0, total, BATCH):
             batch = read.items[start : start + BATCH]
@@ -123,9 +141,7 @@ class Importer:
             if self.progress:
                 self.progress(summary, min(start + BATCH, total), total)
         if photos:
-            from facetrove.collector.importer.detect import detect_faces
-
-            detect_faces(self, tree, photos, prov, summary)
+            self._detect(tree, photos, prov, summary)
         return summary
 
     # -- labels ----------------------------------------------------------------------------
@@ -163,12 +179,20 @@ class Importer:
     # -- one batch -------------------------------------------------------------------------
 
     def _batch(
-        self, tree: Tree, items: Sequence[Item], prov: Provenance, summary: ImportSummary
-    ) -> list[tuple[Item, str]]:
-        """Store the crops and annotated boxes of ``items``; return the photos to detect."""
+        self,
+        tree: Tree,
+        items: Sequence[Item],
+        prov: Provenance,
+        summary: ImportSummary,
+        *,
+        whole: bool = False,
+    ) -> list[_Photo]:
+        """Store the crops and annotated boxes of ``items``; return the photos to detect.
+
+        ``whole``: every unannotated image is a crop (photos the detector sent back)."""
         units: list[_Unit] = []
         data: dict[str, tuple[bytes, int, int]] = {}
-        photos: list[tuple[Item, str]] = []
+        photos: list[_Photo] = []
         for item in items:
             try:
                 raw = tree.read(item.path)
@@ -186,8 +210,10 @@ class Importer:
                 continue
             label = self.labels.get(item.labels[0]) if item.labels[0] else None
             faces = self.options.faces
-            if faces == "detect" or (faces == "auto" and not img.looks_like_crop(w, h)):
-                photos.append((item, sha))
+            if not whole and (
+                faces == "detect" or (faces == "auto" and not img.looks_like_crop(w, h))
+            ):
+                photos.append(_Photo(item, sha, w, h))
                 continue
             units.append(_Unit(item, sha, sha, label))
         units = self._new_units(units, summary)
@@ -242,15 +268,19 @@ class Importer:
                 summary.skip(unit.item.path, exc.reason, str(exc))
                 continue
             made.append((row, blobs))
-        # exact-byte duplicates of a crop stored before (by an agent, or another import)
-        known = known_crops(self.db, [r["crop_sha256"] for r, _ in made])
+        # A crop file whose bytes some stored sample already has (from an agent, another import)
+        # is an exact duplicate. A crop cut from an annotated frame is not judged by its bytes:
+        # two frames may hold the same face pixels; their identity is the frame file plus box.
+        whole = [r["crop_sha256"] for r, _ in made if r["detector"] == "import"]
+        known = known_crops(self.db, whole)
         out = []
         for row, blobs in made:
             sha = row["crop_sha256"]
-            if sha in known or sha in self._seen_crops:
-                summary.outcomes["duplicate"] += 1
-                continue
-            self._seen_crops.add(sha)
+            if row["detector"] == "import":
+                if sha in known or sha in self._seen_crops:
+                    summary.outcomes["duplicate"] += 1
+                    continue
+                self._seen_crops.add(sha)
             out.append((row, blobs))
         return out
 
@@ -306,3 +336,71 @@ class Importer:
             if row["id"] in inserted:
                 summary.faces[_FACES.get(row["detector"], "detected")] += 1
                 summary.labels[row["provided_label"] or "(none)"] += 1
+
+    # -- photos: faces found by the agent --------------------------------------------------
+
+    def _detect(
+        self, tree: Tree, photos: list[_Photo], prov: Provenance, summary: ImportSummary
+    ) -> None:
+        """Detect the faces of ``photos`` with the agent; with ``--faces auto`` an image that is
+        one face filling a quarter of it, or a nearly square one with no face found, is a crop."""
+        from facetrove.collector.importer.detect import detect_faces
+
+        found = detect_faces(
+            self.data_dir, self.options.agent_command, tree, [p.item.path for p in photos]
+        )
+        auto = self.options.faces == "auto"
+        whole: list[Item] = []
+        rows: list[tuple[dict[str, Any], dict[str, bytes]]] = []
+        for photo in photos:
+            path = photo.item.path
+            square = img.looks_like_crop(photo.width, photo.height, max_side=None)
+            if path in found.failed:
+                if auto and square and found.no_agent:
+                    whole.append(photo.item)
+                else:
+                    reason = "needs-detection" if found.no_agent else "detection-failed"
+                    summary.skip(path, reason, found.failed[path])
+                continue
+            samples = found.samples.get(path, [])
+            if auto and (_fills(samples, photo) or (square and not samples)):
+                whole.append(photo.item)
+            elif not samples:
+                summary.skip(path, "no-face", "the detector found no face")
+            else:
+                rows += [self._detected_row(photo, s, prov) for s in samples]
+        for start in range(0, len(whole), BATCH):
+            self._batch(tree, whole[start : start + BATCH], prov, summary, whole=True)
+        keys = [r["import_key"] for r, _ in rows]
+        fresh = [r for r in rows if r[0]["import_key"] not in self.seen_keys]
+        summary.outcomes["duplicate"] += len(rows) - len(fresh)
+        self.seen_keys.update(keys)
+        known = known_import_keys(self.db, [r["import_key"] for r, _ in fresh])
+        summary.outcomes["already-imported"] += sum(1 for r, _ in fresh if r["import_key"] in known)
+        self.store([r for r in fresh if r[0]["import_key"] not in known], summary)
+
+    def _detected_row(
+        self, photo: _Photo, sample: Sample, prov: Provenance
+    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        h = sample.header
+        b = h.box
+        label = photo.item.labels[0]
+        row = row_from_sample(sample, prov.at)
+        row.update(
+            device_id=DEVICE_ID, captured_at=prov.at, selection=SELECTION, tag=prov.tag,
+            provided_label=self.labels.get(label) if label else None,
+            import_key=f"{photo.sha}:{b.xmin},{b.ymin},{b.xmax},{b.ymax}",
+            source=f"import:{prov.source}/{photo.item.path}"[:512],
+        )  # fmt: skip
+        blobs = {h.crop.sha256: sample.crop}
+        if sample.frame is not None and h.frame is not None:
+            blobs[h.frame.sha256] = sample.frame
+        return row, blobs
+
+
+def _fills(samples: list[Sample], photo: _Photo) -> bool:
+    """One face covering at least a quarter of the image: the image is already a crop."""
+    if len(samples) != 1:
+        return False
+    b = samples[0].header.box
+    return (b.xmax - b.xmin) * (b.ymax - b.ymin) >= 0.25 * photo.width * photo.height
