@@ -54,6 +54,9 @@ SAMPLE_COLUMNS = (
     "frame_image_height",
     "duplicate_of",
     "state",
+    "selection",
+    "tag",
+    "import_key",
 )
 
 _INSERT_SQL = (

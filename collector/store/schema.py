@@ -201,10 +201,26 @@ def _m002_review_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_samples_face_px ON samples (face_px)")
 
 
+def _m003_selection_tag_import(db: sqlite_utils.Database) -> None:
+    """Why a sample was kept, where it came from, and the identity of an imported image.
+
+    ``selection`` is the reason a sample was kept (``import`` for imported ones; agents may send
+    one in the header), ``tag`` the source an import recorded (dataset name, licence note), and
+    ``import_key`` the sha256 of the imported file (plus the box, for an annotated frame): unique,
+    so importing the same thing twice adds nothing.
+    """
+    for column in ("selection", "tag", "import_key"):
+        db.execute(f"ALTER TABLE samples ADD COLUMN {column} TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_samples_selection ON samples (selection)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_samples_tag ON samples (tag)")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_samples_import_key ON samples (import_key)")
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_review_indexes", _m002_review_indexes),
+    ("003_selection_tag_import", _m003_selection_tag_import),
 ]
 
 
