@@ -21,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.config.broker import parse_broker_url
+from facetrove.collector.ingest.isolation import commit_isolated
 from facetrove.collector.ingest.validate import Outcome, Rejected, validate_message
 from facetrove.collector.ingest.writer import FileSystem, StorageError, Writer
 from facetrove.collector.store import DB_NAME, BlobStore, connect
@@ -243,7 +244,7 @@ class IngestWorker:
         while True:
             received_at = datetime.now(timezone.utc).isoformat()
             try:
-                result = writer.commit([d.outcome for d in batch], received_at)
+                result = commit_isolated(writer, [d.outcome for d in batch], received_at)
                 break
             except StorageError as exc:
                 self.stats.storage_errors += 1

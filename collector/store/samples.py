@@ -210,3 +210,40 @@ def frame_path(blobs: BlobStore, row: Mapping[str, Any]) -> Path | None:
     """Where the full-frame JPEG of a sample row lives, or None if it has none."""
     sha = row.get("frame_sha256")
     return blobs.path(str(sha)) if sha else None
+
+
+def sample_identities(
+    db: sqlite_utils.Database, ids: Iterable[str]
+) -> dict[str, tuple[str, str, str | None]]:
+    """``(device_id, crop_sha256, frame_sha256)`` of each stored sample among ``ids``.
+
+    What ingest compares a sample id against: the same id with the same device and image bytes
+    is a redelivery, anything else is a conflict.
+    """
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, tuple[str, str, str | None]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = db.conn.execute(
+            "SELECT id, device_id, crop_sha256, frame_sha256 FROM samples "
+            f"WHERE id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ).fetchall()
+        found.update({row[0]: (row[1], row[2], row[3]) for row in rows})
+    return found
+
+
+def referenced_blobs(db: sqlite_utils.Database, shas: Iterable[str]) -> set[str]:
+    """Those of ``shas`` that some sample row uses as its crop or frame image."""
+    wanted = list(dict.fromkeys(shas))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start : start + 400]
+        marks = ",".join("?" * len(chunk))
+        rows = db.conn.execute(
+            f"SELECT crop_sha256 FROM samples WHERE crop_sha256 IN ({marks}) "
+            f"UNION SELECT frame_sha256 FROM samples WHERE frame_sha256 IN ({marks})",
+            chunk + chunk,
+        ).fetchall()
+        found.update(row[0] for row in rows)
+    return found
