@@ -111,7 +111,9 @@ def run_cmd(
     2 invalid configuration or TLS file; 3 samples could not be delivered (not authorised,
     broker unreachable past broker.connect_timeout_s) and are kept in the outbox.
     """
-    from facetrove.agent.runner import Runner, is_live, summary_line
+    from facetrove.agent.capture.open_source import is_live
+    from facetrove.agent.outcome import summary_line
+    from facetrove.agent.runner import Runner
 
     try:
         cfg = _load(config_file, _overrides(sets, options))
@@ -145,7 +147,7 @@ def check_config(config_file: Path, sets: tuple[str, ...]) -> None:
 
     Errors are printed one per line as `path.to.key: message`; the exit code is then 2.
     """
-    from facetrove.agent.publisher import PublisherError, check_tls_files
+    from facetrove.agent.delivery.publisher import PublisherError, check_tls_files
 
     cfg = _load(config_file, _overrides(sets, {}))
     try:
@@ -160,7 +162,7 @@ def check_config(config_file: Path, sets: tuple[str, ...]) -> None:
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def outbox_cmd(path: Path) -> None:
     """Show what an outbox file holds: depth, bytes and its persistent counters."""
-    from facetrove.agent.outbox import Outbox, OutboxError
+    from facetrove.agent.delivery.outbox import Outbox, OutboxError
 
     try:
         box = Outbox(path)

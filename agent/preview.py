@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facetrove.agent.sources import Frame
+from facetrove.agent.capture.source import Frame
 
 log = logging.getLogger(__name__)
 WINDOW = "facetrove agent (q to close)"

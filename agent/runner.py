@@ -19,55 +19,34 @@ from typing import Any
 from pydantic import ValidationError
 
 from facetrove import wire
+from facetrove.agent.capture.open_source import is_live, open_source
+from facetrove.agent.capture.pipeline import Pipeline, PipelineLike, Ready
+from facetrove.agent.capture.source import Source, SourceError
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.config.loader import format_errors
-from facetrove.agent.model_update import ModelUpdater
-from facetrove.agent.outbox import Outbox, OutboxError
-from facetrove.agent.publisher import Publisher, PublisherError, check_tls_files
-from facetrove.agent.run_result import (
+from facetrove.agent.delivery.inbox import CollectorInbox
+from facetrove.agent.delivery.model_update import ModelUpdater
+from facetrove.agent.delivery.outbox import Outbox, OutboxError
+from facetrove.agent.delivery.publisher import Publisher, PublisherError, check_tls_files
+from facetrove.agent.delivery.stats import IdLog, RunStats, build_stats
+from facetrove.agent.outcome import (
     EXIT_CONFIG,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_UNDELIVERED,
-    PipelineLike,
-    Ready,
     RunResult,
-    summary_line,
 )
-from facetrove.agent.sources import STREAM_SCHEMES, Source, SourceError
-from facetrove.agent.stats import IdLog, RunStats, build_stats
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "EXIT_CONFIG",
-    "EXIT_ERROR",
-    "EXIT_OK",
-    "EXIT_UNDELIVERED",
-    "RunResult",
-    "Runner",
-    "is_live",
-    "summary_line",
-]
 
 _TRACK_KEY = "next_track_id"
 
 
-def is_live(spec: str) -> bool:
-    """A camera index or stream URL never ends by itself; files and folders do."""
-    text = spec.strip()
-    return text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
-
-
 def _default_source(config: AgentConfig) -> Source:
-    from facetrove.agent.sources import open_source
-
     return open_source(config.source.spec, config.source)
 
 
 def _default_pipeline(config: AgentConfig, start_track_id: int) -> PipelineLike:
-    from facetrove.agent.pipeline import Pipeline
-
     pipeline: PipelineLike = Pipeline.from_config(
         config.device_id,
         detector=config.detector,
@@ -118,6 +97,8 @@ class Runner:
         )
         self.publisher: Publisher | None = None
         self.pipeline: PipelineLike | None = None
+        self.final_depth: int | None = None  # set at shutdown, for the summary
+        self.final_drops: dict[str, int] = {}
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Stop capturing and shut down cleanly (signal handler)."""
@@ -165,13 +146,17 @@ class Runner:
             self.publisher = Publisher(
                 cfg,
                 self.outbox,
-                on_config=self._on_config,
-                on_model=self._on_model,
+                inbox=CollectorInbox(
+                    cfg.device_id,
+                    on_config=self._on_config,
+                    on_model=self._on_model,
+                    after=self._wake_delivery,
+                ),
                 stats=self._stats,
                 status_extra={
                     "model_id": self.pipeline.model_id,
                     "detector": self.pipeline.detector_name,
-                    "source": getattr(source, "label", cfg.source.spec)[:512],
+                    "source": source.label[:512],
                 },
                 id_log=self.id_log,
             )
@@ -303,6 +288,10 @@ class Runner:
             self.publisher.paused = cfg.paused
         log.info("config revision %d received (paused=%s)", cfg.revision, cfg.paused)
 
+    def _wake_delivery(self) -> None:
+        if self.publisher is not None:
+            self.publisher.wake()
+
     def _apply_pending(self) -> None:
         self._swap_model()
         with self._cfg_lock:
@@ -323,22 +312,19 @@ class Runner:
 
     def _on_model(self, ann: wire.ModelAnnouncement) -> None:
         self.announced_model = ann.model_id
-        classifier = getattr(self.pipeline, "classifier", None)
+        classifier = self.pipeline.classifier if self.pipeline is not None else None
         if not self.config.model_updates.enabled or classifier is None:
             log.info("model %s announced; ignored (model updates or pre-label off)", ann.model_id)
             return
         log.info("model %s announced; fetching %s", ann.model_id, ann.url)
-        self.updater.announce(ann, getattr(classifier, "model_sha256", None))
+        self.updater.announce(ann, classifier.model_sha256)
 
     def _swap_model(self) -> None:
         """Between frames: switch the pipeline to a newly fetched classifier."""
         new = self.updater.take()
         if new is None or self.pipeline is None:
             return
-        old = getattr(self.pipeline, "classifier", None)
-        self.pipeline.classifier = new  # type: ignore[attr-defined]
-        if old is not None:
-            old.close()
+        self.pipeline.swap_classifier(new)
         log.info("pre-label model is now %s", new.model_id)
         if self.publisher is not None:
             self.publisher.status_extra["model_id"] = new.model_id
@@ -348,7 +334,7 @@ class Runner:
 
     def _stats(self) -> wire.Stats:
         assert self.outbox is not None and self.publisher is not None
-        counters = getattr(self.pipeline, "counters", None)
+        counters = self.pipeline.counters if self.pipeline is not None else None
         if counters is not None:
             self.stats.frames, self.stats.faces = counters.frames, counters.faces
         return build_stats(
@@ -365,7 +351,7 @@ class Runner:
         )
 
     def _summary(self, result: RunResult) -> dict[str, Any]:
-        counters = getattr(self.pipeline, "counters", None)
+        counters = self.pipeline.counters if self.pipeline is not None else None
         return {
             "event": "summary",
             "device_id": self.config.device_id,
@@ -378,9 +364,9 @@ class Runner:
             "faces": counters.faces if counters else 0,
             "samples_accepted": self.stats.accepted,
             "samples_sent": self.publisher.sent if self.publisher else 0,
-            "outbox_depth": getattr(self, "final_depth", None),
+            "outbox_depth": self.final_depth,
             "outbox_path": str(self.config.outbox.path),
-            "outbox_dropped": getattr(self, "final_drops", {}),
+            "outbox_dropped": self.final_drops,
             "drops": dict(counters.drops) if counters else {},
             "config_revision": self.revision,
             "accepted_ids": self.accepted_ids,

@@ -34,16 +34,16 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
+from facetrove.agent.capture.crop import Cropper
+from facetrove.agent.capture.detector import MediaPipeDetector
+from facetrove.agent.capture.open_source import open_source
+from facetrove.agent.capture.pipeline import Pipeline
+from facetrove.agent.capture.prelabel import OnnxEmotionClassifier
 from facetrove.agent.config.capture import PrelabelConfig, SamplerConfig, SourceConfig
-from facetrove.agent.crop import Cropper
-from facetrove.agent.detect import MediaPipeDetector
-from facetrove.agent.pipeline import Pipeline
-from facetrove.agent.prelabel import OnnxEmotionClassifier
-from facetrove.agent.sources import open_source
 from tests.support.data import face_file
 
 try:  # the delivery side's durable outbox, if present
-    from facetrove.agent.outbox import Outbox
+    from facetrove.agent.delivery.outbox import Outbox
 except ImportError:  # pragma: no cover - the capture half can be benchmarked alone
     Outbox = None  # type: ignore[assignment,misc]
 

@@ -26,8 +26,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove import wire
 from facetrove.agent.config import AgentConfig
-from facetrove.agent.outbox import Outbox
-from facetrove.agent.publisher import Publisher
+from facetrove.agent.delivery.outbox import Outbox
+from facetrove.agent.delivery.publisher import Publisher
 from tests.support.broker import Mosquitto
 
 N = 1000

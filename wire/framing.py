@@ -35,6 +35,40 @@ _PREFIX = struct.Struct(">4sI")
 
 
 @dataclass(frozen=True)
+class ImageLimits:
+    """Caps on the size a JPEG header may declare, checked before any image byte is read.
+
+    A few hundred bytes of JPEG can declare 16384x16384 pixels; decoding such an image costs
+    hundreds of megabytes. The defaults cover what facetrove agents send (crops up to 1024 px,
+    frames up to 4096 px on the longer side).
+    """
+
+    crop_max_side: int = 1024
+    crop_max_pixels: int = 1024 * 1024
+    frame_max_side: int = 4096
+    frame_max_pixels: int = 4096 * 4096
+
+    def check(self, name: str, part: ImagePart) -> None:
+        """Raise ``WireError`` (``image_too_large``) if ``part`` is over the caps for ``name``."""
+        side, pixels = (
+            (self.crop_max_side, self.crop_max_pixels)
+            if name == "crop"
+            else (self.frame_max_side, self.frame_max_pixels)
+        )
+        size = f"{name} {part.width}x{part.height}"
+        if max(part.width, part.height) > side:
+            raise WireError("image_too_large", f"{size} has a side over {side}")
+        if part.width * part.height > pixels:
+            raise WireError(
+                "image_too_large",
+                f"{size} is {part.width * part.height:,} pixels, over {pixels:,}",
+            )
+
+
+DEFAULT_IMAGE_LIMITS = ImageLimits()
+
+
+@dataclass(frozen=True)
 class Sample:
     """A decoded sample: the validated header and the image bytes it describes."""
 
@@ -72,12 +106,13 @@ def decode_sample(
     verify_hash: bool = True,
     *,
     device_id: str | None = None,
+    limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
 ) -> Sample:
     """Decode and validate a sample payload, trusting nothing in it.
 
     Checks, in order: total size, magic and lengths, JSON, schema version, schema, the device id
-    (if ``device_id`` is given: the one from the topic it arrived on), then each JPEG's own header
-    against the declared size, and its sha256.
+    (if ``device_id`` is given: the one from the topic it arrived on), the declared image sizes
+    against ``limits``, then each JPEG's own header against the declared size, and its sha256.
 
     Raises:
         WireError: the only exception this raises, with a reason from ``wire.errors.REASONS``.
@@ -104,6 +139,9 @@ def decode_sample(
             "device_mismatch",
             f"topic device {device_id[:80]!r} differs from payload device {header.device_id!r}",
         )
+    limits.check("crop", header.crop)
+    if header.frame is not None:
+        limits.check("frame", header.frame)
     crop_end = end_head + header.crop.length
     frame_len = header.frame.length if header.frame else 0
     if crop_end + frame_len != total:

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -18,6 +19,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from facetrove.wire.errors import WireError
 from facetrove.wire.ids import SAMPLE_ID_RE
@@ -26,6 +28,30 @@ from facetrove.wire.topics import DEVICE_ID_RE, Kind
 SCHEMA_VERSION = 1
 MAX_JSON_BYTES = 64 * 1024
 
+#: Times on the wire lie in [MIN_TIME, MAX_TIME) once converted to UTC. Earlier is a clock that
+#: was never set (boards without a real-time clock start in 1970) gone further wrong; later is no
+#: real capture. Outside datetime's years 1-9999 after conversion a time cannot even be stored.
+MIN_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)
+_DATE_ERROR = "date_range"
+
+
+def _sane_time(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_TIME <= utc < MAX_TIME:
+        raise PydanticCustomError(
+            _DATE_ERROR,
+            "{when} in UTC is not between 1970-01-01 and 2100-01-01",
+            {"when": value.isoformat()[:40]},
+        )
+    return value
+
+
+#: An ISO 8601 time with a UTC offset, inside the sane range.
+Time = Annotated[AwareDatetime, AfterValidator(_sane_time)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lower-case hex sha256")]
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_RE.pattern, description="device id")]
 Label = Annotated[str, Field(min_length=1, max_length=64, description="class name")]
@@ -99,7 +125,7 @@ class SampleHeader(_Msg):
     schema_version: int = Field(description="wire schema version, currently 1")
     sample_id: str = Field(pattern=SAMPLE_ID_RE.pattern, description="ULID made at the edge")
     device_id: DeviceId
-    captured_at: AwareDatetime = Field(description="capture time, ISO 8601 with a UTC offset")
+    captured_at: Time = Field(description="capture time, ISO 8601 with a UTC offset")
     source: str = Field(max_length=512, description="camera:0, file:<name>, rtsp:<host>, ...")
     frame_width: int = Field(ge=1, le=16384)
     frame_height: int = Field(ge=1, le=16384)
@@ -132,7 +158,7 @@ class Status(_Msg):
 
     device_id: DeviceId
     state: Literal["online", "offline"]
-    at: AwareDatetime | None = Field(default=None, description="time of the change, with offset")
+    at: Time | None = Field(default=None, description="time of the change, with offset")
     software: str | None = Field(default=None, max_length=64)
     model_id: str | None = Field(default=None, max_length=128)
     detector: str | None = Field(default=None, max_length=64)
@@ -143,7 +169,7 @@ class Stats(_Msg):
     """Periodic counters of a running agent."""
 
     device_id: DeviceId
-    at: AwareDatetime = Field(description="time of the reading, ISO 8601 with a UTC offset")
+    at: Time = Field(description="time of the reading, ISO 8601 with a UTC offset")
     uptime_s: float = Field(ge=0)
     fps: float = Field(ge=0)
     frames: int = Field(ge=0)
@@ -204,11 +230,45 @@ class ModelAnnouncement(_Msg):
     classes: list[Label] = Field(min_length=2, max_length=64)
 
 
+SampleId = Annotated[str, Field(pattern=SAMPLE_ID_RE.pattern, description="sample id")]
+ReasonCode = Annotated[str, Field(min_length=1, max_length=64, description="reason code")]
+#: Most ids one receipt carries (stored + quarantined): keeps it under ``MAX_JSON_BYTES``.
+MAX_RECEIPT_IDS = 500
+
+
+class Receipt(_Msg):
+    """Collector -> agent: samples the collector holds durably, or refused for good.
+
+    An agent deletes a sample from its outbox when its id is in ``stored`` or ``quarantined``,
+    and only then. Sending the same sample again cannot change either answer.
+    """
+
+    device_id: DeviceId
+    at: AwareDatetime = Field(description="when the collector committed them, with offset")
+    stored: list[SampleId] = Field(
+        default_factory=list,
+        max_length=MAX_RECEIPT_IDS,
+        description="ids durably stored (now, or already before: a re-send)",
+    )
+    quarantined: dict[SampleId, ReasonCode] = Field(
+        default_factory=dict,
+        max_length=MAX_RECEIPT_IDS,
+        description="ids refused for good, with the reason (the collector keeps the refusal)",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Receipt:
+        if len(self.stored) + len(self.quarantined) > MAX_RECEIPT_IDS:
+            raise ValueError(f"a receipt carries at most {MAX_RECEIPT_IDS} ids")
+        return self
+
+
 _JSON_TYPES: dict[Kind, type[_Msg]] = {
     Kind.STATUS: Status,
     Kind.STATS: Stats,
     Kind.CONFIG: AgentConfig,
     Kind.MODEL: ModelAnnouncement,
+    Kind.RECEIPT: Receipt,
 }
 
 
@@ -218,10 +278,10 @@ def utcnow() -> datetime:
 
 
 def decode_json_message(kind: Kind, payload: bytes, *, device_id: str | None = None) -> _Msg:
-    """Decode the JSON payload of a status, stats, config or model message.
+    """Decode the JSON payload of a status, stats, config, model or receipt message.
 
-    If ``device_id`` is given (the one from the topic), a status or stats payload must carry the
-    same device id.
+    If ``device_id`` is given (the one from the topic), a status, stats or receipt payload must
+    carry the same device id.
 
     Raises:
         WireError: ``too_large``, ``json``, ``schema``, ``topic`` (not a JSON kind) or
@@ -269,12 +329,19 @@ def validate_json(model: type[_M], raw: bytes) -> _M:
 
     Raises:
         WireError: ``json`` if pydantic's parser refuses what the stdlib accepted (lone
-            surrogates), else ``schema`` naming each failing field.
+            surrogates), ``date`` if only times are out of range, else ``schema`` naming
+            each failing field.
     """
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        reason = "json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
+        types = {e["type"] for e in exc.errors()}
+        if "json_invalid" in types:
+            reason = "json"
+        elif types == {_DATE_ERROR}:
+            reason = "date"
+        else:
+            reason = "schema"
         raise WireError(reason, _summarise(exc)) from None
 
 

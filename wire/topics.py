@@ -22,6 +22,7 @@ class Kind(str, Enum):
     STATS = "stats"  # agent -> collector, QoS 0, not retained, periodic
     CONFIG = "config"  # collector -> agent, QoS 1, retained
     MODEL = "model"  # collector -> agent, QoS 1, retained
+    RECEIPT = "receipt"  # collector -> agent, QoS 1, not retained: samples durably stored
 
     @property
     def qos(self) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from facetrove.collector.config.base import Section
-from facetrove.wire import MAX_PAYLOAD_BYTES
+from facetrove.wire import MAX_PAYLOAD_BYTES, ImageLimits
+
+_CAPS = ImageLimits()
 
 
 class IngestConfig(Section):
@@ -27,6 +29,31 @@ class IngestConfig(Section):
         ge=1024,
         le=64 * 1024 * 1024,
         description="samples larger than this are rejected (reason too_large) before parsing",
+    )
+    crop_max_side: int = Field(
+        default=_CAPS.crop_max_side,
+        ge=16,
+        le=16384,
+        description="crops whose JPEG header declares a longer side are rejected "
+        "(image_too_large) before any decode",
+    )
+    crop_max_pixels: int = Field(
+        default=_CAPS.crop_max_pixels,
+        ge=256,
+        le=16384 * 16384,
+        description="crops declaring more pixels (width x height) are rejected before any decode",
+    )
+    frame_max_side: int = Field(
+        default=_CAPS.frame_max_side,
+        ge=16,
+        le=16384,
+        description="full frames whose JPEG header declares a longer side are rejected",
+    )
+    frame_max_pixels: int = Field(
+        default=_CAPS.frame_max_pixels,
+        ge=256,
+        le=16384 * 16384,
+        description="full frames declaring more pixels are rejected before any decode",
     )
     quarantine_max_rows: int = Field(
         default=10_000, ge=0, description="rejected messages kept for inspection; oldest pruned"
@@ -51,3 +78,13 @@ class IngestConfig(Section):
     backoff_max_s: float = Field(
         default=30.0, gt=0, description="longest pause between retries when the disk is full"
     )
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        """The image caps as wire's ``ImageLimits``."""
+        return ImageLimits(
+            crop_max_side=self.crop_max_side,
+            crop_max_pixels=self.crop_max_pixels,
+            frame_max_side=self.frame_max_side,
+            frame_max_pixels=self.frame_max_pixels,
+        )

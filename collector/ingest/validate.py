@@ -1,7 +1,8 @@
 """Check one MQTT message against the wire contract, trusting nothing in it.
 
-Order of checks for a sample: size, framing, JSON, schema, topic-vs-payload device id, JPEG
-header dimensions and hash (all in ``wire.decode_sample``), then the crop must really decode.
+Order of checks for a sample: size, framing, JSON, schema (times included), topic-vs-payload
+device id, declared image sizes against the caps, JPEG header dimensions and hash (all in
+``wire.decode_sample``), then the crop must really decode.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import cv2
 import numpy as np
 
 from facetrove.wire import (
+    COLLECTOR_REASONS,
+    ImageLimits,
     Kind,
     Sample,
     Stats,
@@ -23,10 +26,7 @@ from facetrove.wire import (
 from facetrove.wire.topics import parse_topic
 
 #: Reasons on top of ``wire.REASONS`` that only the collector decides.
-EXTRA_REASONS = (
-    "undecodable",  # the JPEG header is fine but the image does not decode
-    "internal",  # validation itself failed unexpectedly (a bug): kept so it is not lost
-)
+EXTRA_REASONS = COLLECTOR_REASONS
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,23 @@ class Rejected:
 Outcome = Accepted | DeviceUpdate | Rejected
 
 
-def validate_message(topic: str, payload: bytes, max_bytes: int) -> Outcome:
-    """Classify one message. Never raises for bad input: a bad message becomes ``Rejected``."""
+def validate_message(
+    topic: str, payload: bytes, max_bytes: int, limits: ImageLimits | None = None
+) -> Outcome:
+    """Classify one message. Never raises for bad input: a bad message becomes ``Rejected``.
+
+    ``limits`` caps the image sizes a header may declare (default: ``wire.ImageLimits()``);
+    they are checked before any image is decoded.
+    """
     try:
         device_id, kind = parse_topic(topic)
     except WireError as exc:
         return Rejected(topic, None, exc.reason, exc.detail, payload)
     try:
         if kind is Kind.SAMPLE:
-            sample = decode_sample(payload, max_bytes=max_bytes, device_id=device_id)
+            sample = decode_sample(
+                payload, max_bytes=max_bytes, device_id=device_id, limits=limits or ImageLimits()
+            )
             if not _decodes(sample.crop):
                 return Rejected(
                     topic, device_id, "undecodable", "crop JPEG does not decode", payload

@@ -71,6 +71,7 @@ class IngestWorker:
         self.cfg = config.ingest
         self.stats = IngestStats()
         self._fs = fs
+        self._limits = self.cfg.image_limits
         self._queue: queue.Queue[Delivery] = queue.Queue(maxsize=4 * self.cfg.batch_max)
         self._generation = 0
         self._stop = threading.Event()
@@ -122,7 +123,7 @@ class IngestWorker:
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         payload = bytes(msg.payload)
         try:
-            outcome = validate_message(msg.topic, payload, self.cfg.max_payload_bytes)
+            outcome = validate_message(msg.topic, payload, self.cfg.max_payload_bytes, self._limits)
         except Exception as exc:  # a payload must never stop ingest nor stay unacknowledged
             log.exception("unexpected error validating a message on %r", msg.topic[:200])
             detail = f"{type(exc).__name__}: {exc}"[:500]

@@ -18,8 +18,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove import wire
-from facetrove.agent.pipeline import PipelineCounters, ReadySample
-from facetrove.agent.sources import Frame
+from facetrove.agent.capture.pipeline import PipelineCounters, ReadySample
+from facetrove.agent.capture.prelabel import EmotionClassifier
+from facetrove.agent.capture.source import Frame
 
 
 class Listener:
@@ -144,6 +145,7 @@ class FakePipeline:
     model_id: str | None = "fake-model"
     next_track_id: int = 0
     counters: PipelineCounters = field(default_factory=PipelineCounters)
+    classifier: EmotionClassifier | None = None  # no pre-label: announced models are ignored
     applied: list[wire.AgentConfig] = field(default_factory=list)
     closed: bool = False
 
@@ -178,6 +180,9 @@ class FakePipeline:
 
     def apply_config(self, cfg: wire.AgentConfig) -> None:
         self.applied.append(cfg)
+
+    def swap_classifier(self, new: EmotionClassifier) -> None:
+        self.classifier = new
 
     def close(self) -> None:
         self.closed = True

@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 from facetrove.agent.cli import _overrides, agent
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.config.loader import ConfigError, load_config, substitute_env
-from facetrove.agent.outbox import Outbox
+from facetrove.agent.delivery.outbox import Outbox
 from facetrove.wire import new_sample_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,8 +238,8 @@ def test_preview_without_gui_says_so(
 
 def test_preview_draws_boxes_of_sent_samples() -> None:
     """The preview overlay puts a box, track id and label where a sample's face was."""
+    from facetrove.agent.capture.source import ArraySource
     from facetrove.agent.preview import Preview
-    from facetrove.agent.sources import ArraySource
     from tests.agent.delivery_support import FakePipeline, face_crop, frames
     from tests.support.data import face_file
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facetrove.agent.outbox import Outbox
+from facetrove.agent.delivery.outbox import Outbox
 from tests.agent.agent_process import start_agent
 from tests.support.broker import Mosquitto, free_port
 

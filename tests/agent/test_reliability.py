@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from facetrove import wire
-from facetrove.agent.outbox import Outbox
+from facetrove.agent.delivery.outbox import Outbox
 from tests.agent.agent_process import assert_agent_sent_each_once, start_agent
 from tests.agent.delivery_support import Listener, publish_retained
 from tests.support.broker import Mosquitto, free_port

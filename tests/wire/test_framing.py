@@ -191,6 +191,25 @@ ERRORS: list[tuple[str, object, str, str]] = [
         "captured_at: Input should have timezone info",
     ),
     (
+        "time-overflows-utc",
+        frame_raw(head_json(captured_at="9999-12-31T23:59:59-01:00"), CROP),
+        "date",
+        "captured_at: 9999-12-31T23:59:59-01:00 in UTC is not between 1970-01-01 and 2100-01-01",
+    ),
+    (
+        "crop-over-cap",
+        frame_raw(
+            head_json(
+                crop=dict(image_part(CROP).model_dump(), width=4096, height=4096),
+                frame_width=4096,
+                frame_height=4096,
+            ),
+            CROP,
+        ),
+        "image_too_large",
+        "crop 4096x4096 has a side over 1024",
+    ),
+    (
         "crop-not-jpeg",
         frame_raw(head_json(crop=dict(image_part(CROP).model_dump(), length=len(PNG))), PNG),
         "image",

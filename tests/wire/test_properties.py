@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import struct
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -14,13 +15,15 @@ from hypothesis import strategies as st
 from facetrove.wire import (
     SCHEMA_VERSION,
     SampleHeader,
+    WireError,
     decode_sample,
     encode_sample,
     image_part,
     new_sample_id,
     sample_id_time,
 )
-from tests.wire.factory import make_jpeg
+from facetrove.wire.messages import MAX_TIME, MIN_TIME
+from tests.wire.factory import CROP, header_dict, make_jpeg
 
 
 @lru_cache(maxsize=512)
@@ -37,7 +40,7 @@ jpegs = st.builds(
 )
 offsets = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
 aware_times = st.datetimes(
-    min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=offsets
+    min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 30), timezones=offsets
 )
 labels = st.text(min_size=1, max_size=64)
 unit = st.floats(0.0, 1.0, allow_nan=False)
@@ -136,3 +139,24 @@ def test_ids_order_follows_time(times: list[float]) -> None:
     for a, b in itertools.pairwise(ordered):
         if sample_id_time(a) != sample_id_time(b):
             assert a < b
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(timezones=offsets))
+def test_any_capture_time_decodes_or_is_a_date_error(when: datetime) -> None:
+    """Every representable time with any offset: accepted inside the range, else ``date``;
+    never another exception (a year-9999 time with a negative offset once overflowed)."""
+    head = json.dumps(header_dict(CROP, captured_at=when.isoformat())).encode()
+    payload = b"FTS1" + struct.pack(">I", len(head)) + head + CROP
+    try:
+        utc = when.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    try:
+        decoded = decode_sample(payload)
+    except WireError as exc:
+        assert exc.reason == "date", exc
+        assert utc is None or not MIN_TIME <= utc < MAX_TIME
+    else:
+        assert utc is not None and MIN_TIME <= utc < MAX_TIME
+        assert decoded.header.captured_at == when

@@ -13,7 +13,14 @@ import pytest
 from pydantic import BaseModel
 
 from facetrove import wire
-from facetrove.wire import REASONS, Kind, decode_sample, parse_topic, sample_id_time
+from facetrove.wire import (
+    COLLECTOR_REASONS,
+    REASONS,
+    Kind,
+    decode_sample,
+    parse_topic,
+    sample_id_time,
+)
 from facetrove.wire.framing import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES
 from facetrove.wire.ids import SAMPLE_ID_RE
 from facetrove.wire.messages import MAX_JSON_BYTES
@@ -127,7 +134,7 @@ def test_topic_table_matches_wire(kind: Kind) -> None:
     assert cells[4] == ("**yes**" if kind.retain else "no")
 
 
-@pytest.mark.parametrize("reason", REASONS)
+@pytest.mark.parametrize("reason", (*REASONS, *COLLECTOR_REASONS))
 def test_every_error_reason_is_documented(reason: str) -> None:
     assert f"| `{reason}` |" in TEXT
 

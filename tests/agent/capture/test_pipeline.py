@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 
 from facetrove import models, wire
+from facetrove.agent.capture.detector import Detection, FixedDetector, MediaPipeDetector
+from facetrove.agent.capture.open_source import open_source
+from facetrove.agent.capture.pipeline import Pipeline, ReadySample
+from facetrove.agent.capture.prelabel import FixedClassifier, OnnxEmotionClassifier
+from facetrove.agent.capture.sampler import dhash, hamming
+from facetrove.agent.capture.source import ArraySource
 from facetrove.agent.config.capture import CropConfig, DetectorConfig, SamplerConfig, SourceConfig
-from facetrove.agent.detect import Detection, FixedDetector, MediaPipeDetector
-from facetrove.agent.pipeline import Pipeline, ReadySample
-from facetrove.agent.prelabel import FixedClassifier, OnnxEmotionClassifier
-from facetrove.agent.sampler import dhash, hamming
-from facetrove.agent.sources import ArraySource, open_source
 from tests.support.data import expression_file, face_file
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from facetrove.agent.detect import Detection
+from facetrove.agent.capture.detector import Detection
 
 Box = tuple[int, int, int, int]
 

@@ -14,9 +14,9 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from facetrove import wire
+from facetrove.agent.capture.prelabel import OnnxEmotionClassifier, PrelabelError
 
 log = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
@@ -77,7 +77,7 @@ class ModelUpdater:
         self.threads = threads
         self.timeout = timeout
         self.error: str | None = None
-        self._ready: Any = None
+        self._ready: OnnxEmotionClassifier | None = None
         self._lock = threading.Lock()
         self._busy: str | None = None
 
@@ -93,8 +93,6 @@ class ModelUpdater:
         threading.Thread(target=self._fetch, args=(ann,), name="model-fetch", daemon=True).start()
 
     def _fetch(self, ann: wire.ModelAnnouncement) -> None:
-        from facetrove.agent.prelabel import OnnxEmotionClassifier, PrelabelError
-
         try:
             path = fetch_model(ann, self.folder, self.timeout)
             classifier = OnnxEmotionClassifier(path, model_id=ann.model_id, threads=self.threads)
@@ -117,7 +115,7 @@ class ModelUpdater:
         if old is not None:
             old.close()
 
-    def take(self) -> Any:
+    def take(self) -> OnnxEmotionClassifier | None:
         """The newly loaded classifier, once (None if there is none)."""
         with self._lock:
             ready, self._ready = self._ready, None

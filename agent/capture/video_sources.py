@@ -16,9 +16,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from facetrove.agent.capture.source import Frame, Pacer, SourceError, resize, stream_label
 from facetrove.agent.closing import Closing
 from facetrove.agent.config.capture import SourceConfig
-from facetrove.agent.sources import Frame, Pacer, SourceError, resize, stream_label
 
 log = logging.getLogger(__name__)
 

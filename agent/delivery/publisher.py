@@ -1,4 +1,7 @@
-"""The MQTT side of the agent: delivers the outbox, status, stats; receives config and model.
+"""The MQTT side of the agent: delivers the outbox, status and stats.
+
+What the collector sends back (config, model) is handled by an ``Inbox`` (``inbox.py``) that the
+publisher attaches to its connection and subscribes on every connect.
 
 paho-mqtt 2.x with QoS 1. A sample's outbox row is deleted only in ``on_publish`` (the broker's
 PUBACK). paho keeps unacknowledged messages in memory and re-sends them itself after a
@@ -14,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,8 +27,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from facetrove import wire
 from facetrove.agent.config import AgentConfig
-from facetrove.agent.outbox import Outbox
-from facetrove.agent.stats import IdLog
+from facetrove.agent.delivery.inbox import Inbox
+from facetrove.agent.delivery.outbox import Outbox
+from facetrove.agent.delivery.stats import IdLog
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +95,14 @@ class Publisher:
         config: AgentConfig,
         outbox: Outbox,
         *,
-        on_config: Callable[[wire.AgentConfig], None] | None = None,
-        on_model: Callable[[wire.ModelAnnouncement], None] | None = None,
+        inbox: Inbox | None = None,
         stats: Callable[[], wire.Stats] | None = None,
         status_extra: dict[str, Any] | None = None,
         id_log: IdLog | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
-        self.on_config, self.on_model, self.stats = on_config, on_model, stats
+        self.inbox, self.stats = inbox, stats
         self.status_extra = status_extra or {}
         self.id_log = id_log or IdLog(None)
         self.device_id = config.device_id
@@ -154,13 +157,14 @@ class Publisher:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
-        client.on_message = self._on_message
+        if self.inbox is not None:
+            self.inbox.attach(client)
         return client
 
-    def _status(self, state: str) -> bytes:
+    def _status(self, state: Literal["online", "offline"]) -> bytes:
         status = wire.Status(
             device_id=self.device_id,
-            state=state,  # type: ignore[arg-type]  # "online" | "offline"
+            state=state,
             at=wire.utcnow(),
             software=SOFTWARE,
             **self.status_extra,
@@ -207,8 +211,8 @@ class Publisher:
             self.config.broker.masked_url(),
             "resumed" if flags.session_present else "new",
         )
-        for kind in (wire.Kind.CONFIG, wire.Kind.MODEL):
-            client.subscribe(wire.topic(self.device_id, kind), qos=1)
+        for topic in self.inbox.topics() if self.inbox is not None else ():
+            client.subscribe(topic, qos=1)
         self._send(wire.topic(self.device_id, wire.Kind.STATUS), self._status("online"), 1, True)
         self.connected.set()
         self._wake.set()
@@ -241,23 +245,6 @@ class Publisher:
                 return
             sample_id = self._pending.pop(mid)
         self._acked(sample_id, rc)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        try:
-            device, kind = wire.parse_topic(msg.topic)
-            if device != self.device_id or kind not in (wire.Kind.CONFIG, wire.Kind.MODEL):
-                return
-            if not msg.payload:
-                return  # a cleared retained message
-            message = wire.decode_json_message(kind, bytes(msg.payload))
-        except wire.WireError as exc:
-            log.warning("ignored a bad %s message: %s", msg.topic, exc)
-            return
-        if isinstance(message, wire.AgentConfig) and self.on_config:
-            self.on_config(message)
-        elif isinstance(message, wire.ModelAnnouncement) and self.on_model:
-            self.on_model(message)
-        self._wake.set()
 
     # -- publishing ----------------------------------------------------------------------------
 

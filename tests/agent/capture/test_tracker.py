@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from facetrove.agent.detect import Detection
-from facetrove.agent.track import IouTracker, iou
+from facetrove.agent.capture.detector import Detection
+from facetrove.agent.capture.tracker import IouTracker, iou
 
 
 def _det(x: int, y: int, s: int = 50) -> Detection:

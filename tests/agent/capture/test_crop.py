@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facetrove.agent.capture.crop import Cropper, square_region
 from facetrove.agent.config.capture import CropConfig
-from facetrove.agent.crop import Cropper, square_region
 from facetrove.wire.jpeg import jpeg_size
 
 

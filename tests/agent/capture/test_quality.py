@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from facetrove import wire
+from facetrove.agent.capture.detector import Detection, MediaPipeDetector
+from facetrove.agent.capture.quality import QualityGate, estimate_yaw
 from facetrove.agent.config.capture import QualityConfig
-from facetrove.agent.detect import Detection, MediaPipeDetector
-from facetrove.agent.quality import QualityGate, estimate_yaw
 from tests.support.data import face_file
 
 

@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrove.agent.config.capture import DetectorConfig
-from facetrove.agent.detect import (
+from facetrove.agent.capture.detector import (
     Detection,
     DetectorError,
     FixedDetector,
@@ -20,6 +19,7 @@ from facetrove.agent.detect import (
     clamp_box,
     make_detector,
 )
+from facetrove.agent.config.capture import DetectorConfig
 from tests.support.data import face_file
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from facetrove.agent.outbox import Outbox, OutboxError
+from facetrove.agent.delivery.outbox import Outbox, OutboxError
 from facetrove.wire import new_sample_id
 
 
@@ -128,7 +128,7 @@ def test_kill_9_after_put_keeps_the_sample(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import os, signal
-        from facetrove.agent.outbox import Outbox
+        from facetrove.agent.delivery.outbox import Outbox
         from facetrove.wire import new_sample_id
         box = Outbox({str(path)!r})
         for i in range(50):

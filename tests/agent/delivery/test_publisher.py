@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from facetrove import wire
+from facetrove.agent.capture.quality import QualityGate
+from facetrove.agent.capture.source import ArraySource
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.config.capture import QualityConfig
-from facetrove.agent.quality import QualityGate
-from facetrove.agent.runner import EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED, Runner
-from facetrove.agent.sources import ArraySource
+from facetrove.agent.outcome import EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED
+from facetrove.agent.runner import Runner
 from tests.agent.delivery_support import FakePipeline, Listener, face_crop, frames, publish_retained
 from tests.support.broker import Mosquitto
 from tests.support.data import face_file
@@ -245,7 +246,7 @@ def test_fetch_model_checks_size_and_sha256(tmp_path: Path) -> None:
     import shutil
 
     from facetrove import models
-    from facetrove.agent.model_update import ModelUpdateError, fetch_model
+    from facetrove.agent.delivery.model_update import ModelUpdateError, fetch_model
     from tests.agent.delivery_support import FileServer
 
     src = models.path(models.EMOTION_ONNX)

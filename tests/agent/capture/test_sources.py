@@ -11,9 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrove.agent.capture_sources import CameraSource, StreamSource, VideoFileSource
+from facetrove.agent.capture.folder_source import FolderSource
+from facetrove.agent.capture.open_source import open_source
+from facetrove.agent.capture.source import ArraySource, Pacer, SourceError
+from facetrove.agent.capture.video_sources import CameraSource, StreamSource, VideoFileSource
 from facetrove.agent.config.capture import SourceConfig
-from facetrove.agent.sources import ArraySource, FolderSource, Pacer, SourceError, open_source
 from tests.support.data import expression_file, face_file
 
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from facetrove import wire
+from facetrove.agent.capture.detector import Detection
+from facetrove.agent.capture.prelabel import FixedClassifier, PrelabelResult
+from facetrove.agent.capture.sampler import Candidate, Sampler, dhash, hamming
+from facetrove.agent.capture.source import Frame
 from facetrove.agent.config.capture import SamplerConfig
-from facetrove.agent.detect import Detection
-from facetrove.agent.prelabel import FixedClassifier, PrelabelResult
-from facetrove.agent.sampler import Candidate, Sampler, dhash, hamming
-from facetrove.agent.sources import Frame
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
 HAPPY = {"happy": 0.9, "sad": 0.05, "angry": 0.05}  # margin 0.85

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from facetrove import wire
+from facetrove.agent.capture.detector import Detection
+from facetrove.agent.capture.prelabel import PrelabelResult
+from facetrove.agent.capture.source import Frame
 from facetrove.agent.config.capture import SamplerConfig
-from facetrove.agent.detect import Detection
-from facetrove.agent.prelabel import PrelabelResult
-from facetrove.agent.sources import Frame
 
 #: Global rate windows: reason -> (config field, seconds).
 RATE_WINDOWS = {

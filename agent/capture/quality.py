@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from facetrove import wire
+from facetrove.agent.capture.detector import Detection
 from facetrove.agent.config.capture import QualityConfig
-from facetrove.agent.detect import Detection
 
 #: Faces are measured at this size so blur figures do not depend on how big the face is.
 MEASURE_PX = 96

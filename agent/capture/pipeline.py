@@ -14,9 +14,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from facetrove import wire
+from facetrove.agent.capture.crop import Cropper
+from facetrove.agent.capture.detector import FaceDetector, make_detector
+from facetrove.agent.capture.prelabel import EmotionClassifier, OnnxEmotionClassifier
+from facetrove.agent.capture.quality import QualityGate
+from facetrove.agent.capture.sampler import Candidate, Sampler
+from facetrove.agent.capture.source import Frame
+from facetrove.agent.capture.tracker import IouTracker
 from facetrove.agent.closing import Closing
 from facetrove.agent.config.capture import (
     CropConfig,
@@ -25,13 +34,6 @@ from facetrove.agent.config.capture import (
     QualityConfig,
     SamplerConfig,
 )
-from facetrove.agent.crop import Cropper
-from facetrove.agent.detect import FaceDetector, make_detector
-from facetrove.agent.prelabel import EmotionClassifier, OnnxEmotionClassifier
-from facetrove.agent.quality import QualityGate
-from facetrove.agent.sampler import Candidate, Sampler
-from facetrove.agent.sources import Frame
-from facetrove.agent.track import IouTracker
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,44 @@ class PipelineCounters:
     accepted: int = 0
     drops: Counter[str] = field(default_factory=Counter)
     fps: float = 0.0
+
+
+class Ready(Protocol):
+    """What the pipeline hands over: a sample ready to encode."""
+
+    @property
+    def header(self) -> wire.SampleHeader: ...
+
+    def encode(self) -> bytes: ...
+
+
+class PipelineLike(Protocol):
+    """The part of ``Pipeline`` the runner uses (test doubles implement it)."""
+
+    @property
+    def detector_name(self) -> str: ...
+
+    @property
+    def model_id(self) -> str | None: ...
+
+    @property
+    def next_track_id(self) -> int: ...
+
+    @property
+    def counters(self) -> PipelineCounters: ...
+
+    @property
+    def classifier(self) -> EmotionClassifier | None: ...
+
+    def swap_classifier(self, new: EmotionClassifier) -> None: ...
+
+    def process(self, frame: Frame) -> Sequence[Ready]: ...
+
+    def flush(self) -> Sequence[Ready]: ...
+
+    def apply_config(self, cfg: wire.AgentConfig) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Pipeline(Closing):
@@ -147,6 +187,12 @@ class Pipeline(Closing):
     @property
     def model_id(self) -> str | None:
         return self.classifier.model_id if self.classifier else None
+
+    def swap_classifier(self, new: EmotionClassifier) -> None:
+        """Pre-label with ``new`` from the next frame on and close the previous model."""
+        old, self.classifier = self.classifier, new
+        if old is not None:
+            old.close()
 
     def apply_config(self, config: wire.AgentConfig) -> None:
         """Apply the collector's retained config: sampling and quality overrides, class

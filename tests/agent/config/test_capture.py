@@ -24,7 +24,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "crop": CropConfig,
     "prelabel": PrelabelConfig,
 }
-DOC = Path(__file__).resolve().parents[2] / "docs" / "agent-pipeline.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "agent-pipeline.md"
 
 
 @pytest.mark.parametrize("name", sorted(SECTIONS))

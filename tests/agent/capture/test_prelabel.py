@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from facetrove import models
-from facetrove.agent.config.capture import PrelabelConfig
-from facetrove.agent.crop import Cropper
-from facetrove.agent.detect import MediaPipeDetector
-from facetrove.agent.prelabel import (
+from facetrove.agent.capture.crop import Cropper
+from facetrove.agent.capture.detector import MediaPipeDetector
+from facetrove.agent.capture.prelabel import (
     FixedClassifier,
     OnnxEmotionClassifier,
     PrelabelError,
     top2_margin,
 )
+from facetrove.agent.config.capture import PrelabelConfig
 from tests.support.data import expression_file
 
 
