@@ -5,14 +5,14 @@ from __future__ import annotations
 import posixpath
 
 from facetrove.collector.importer.base import ImportRefused, Item, ReadResult, Skip, split_of
-from facetrove.collector.importer.tree import TooLarge, Tree
+from facetrove.collector.importer.tree import EntryError, Tree
 
 
 def read_text(tree: Tree, path: str) -> str:
     """An annotation file as text. Raises ImportRefused if it cannot be read as UTF-8."""
     try:
         return tree.read(path).decode("utf-8-sig")
-    except (UnicodeDecodeError, TooLarge) as exc:
+    except (UnicodeDecodeError, EntryError) as exc:
         raise ImportRefused(f"{path}: cannot read it as a UTF-8 text file ({exc})") from None
 
 

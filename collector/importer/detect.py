@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facetrove.collector.importer.rows import DEVICE_ID
-from facetrove.collector.importer.tree import TooLarge, Tree
+from facetrove.collector.importer.tree import EntryError, Tree
 from facetrove.wire import Sample, WireError, decode_sample
 
 STAMP_BASE = 1_000_000_000
@@ -131,7 +131,7 @@ def _stage(tree: Tree, photos: Sequence[str], staging: Path, result: Detection) 
                 shutil.copyfile(disk, target)
             else:
                 target.write_bytes(tree.read(path))
-        except (OSError, TooLarge) as exc:
+        except (OSError, EntryError) as exc:
             result.failed[path] = str(exc)
             continue
         os.utime(target, (STAMP_BASE + n, STAMP_BASE + n))

@@ -29,7 +29,13 @@ from facetrove.collector.importer.rows import (
     frame_row,
 )
 from facetrove.collector.importer.summary import ImportSummary
-from facetrove.collector.importer.tree import TEXT_SUFFIXES, TooLarge, Tree, open_tree
+from facetrove.collector.importer.tree import (
+    MAX_TOTAL_BYTES,
+    TEXT_SUFFIXES,
+    EntryError,
+    Tree,
+    open_tree,
+)
 from facetrove.collector.ingest.writer import FileSystem
 from facetrove.collector.store.blobs import BlobStore
 from facetrove.collector.store.imports import (
@@ -46,6 +52,8 @@ from facetrove.wire import Sample
 _FACES = {"annotation": "annotated", "import": "cropped"}
 Progress = Callable[[ImportSummary, int, int], None]
 BATCH = 256
+#: a single face covering this fraction of an image makes the image a crop (--faces auto)
+FILLS = 0.4
 MAX_TAG = 200
 
 
@@ -60,6 +68,7 @@ class ImportOptions:
     add_classes: bool = False
     user_id: int | None = None
     agent_command: Sequence[str] | None = None  # argv prefix of `facetrove agent`
+    max_total_bytes: int = MAX_TOTAL_BYTES  # what a zip may unpack to, in all
 
 
 @dataclass
@@ -115,7 +124,7 @@ class Importer:
     def run(self, path: Path) -> ImportSummary:
         """Import ``path`` (a folder or a zip). Raises ImportRefused with nothing written."""
         tag = check_tag(self.options.tag)
-        tree = open_tree(path)
+        tree = open_tree(path, max_total_bytes=self.options.max_total_bytes)
         try:
             return self._run(tree, tag)
         finally:
@@ -197,8 +206,8 @@ class Importer:
             try:
                 raw = tree.read(item.path)
                 w, h = img.header_size(raw)
-            except TooLarge as exc:
-                summary.skip(item.path, "too-large", str(exc))
+            except EntryError as exc:
+                summary.skip(item.path, exc.reason, str(exc))
                 continue
             except img.BadImage as exc:
                 summary.skip(item.path, exc.reason, str(exc))
@@ -343,7 +352,7 @@ class Importer:
         self, tree: Tree, photos: list[_Photo], prov: Provenance, summary: ImportSummary
     ) -> None:
         """Detect the faces of ``photos`` with the agent; with ``--faces auto`` an image that is
-        one face filling a quarter of it, or a nearly square one with no face found, is a crop."""
+        one face filling 40% of it, or a nearly square one with no face found, is a crop."""
         from facetrove.collector.importer.detect import detect_faces
 
         found = detect_faces(
@@ -399,8 +408,8 @@ class Importer:
 
 
 def _fills(samples: list[Sample], photo: _Photo) -> bool:
-    """One face covering at least a quarter of the image: the image is already a crop."""
+    """One face covering at least FILLS of the image: the image is already a crop."""
     if len(samples) != 1:
         return False
     b = samples[0].header.box
-    return (b.xmax - b.xmin) * (b.ymax - b.ymin) >= 0.25 * photo.width * photo.height
+    return (b.xmax - b.xmin) * (b.ymax - b.ymin) >= FILLS * photo.width * photo.height

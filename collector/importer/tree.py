@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,11 +44,19 @@ class Tree:
     _read_total: int = 0
 
     def read(self, path: str) -> bytes:
-        """The bytes of one listed file. Raises ``TooLarge`` past the per-file or total cap."""
+        """The bytes of one listed file.
+
+        Raises:
+            EntryError: the file is over the per-file cap, or a zip entry is corrupt.
+            ImportRefused: more than the total cap was read (declared sizes lied).
+        """
         limit = self.max_file_bytes
         if self._zip is not None:
-            with self._zip.open(self._infos[path]) as fh:
-                data = fh.read(limit + 1)
+            try:
+                with self._zip.open(self._infos[path]) as fh:
+                    data = fh.read(limit + 1)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                raise BrokenEntry(str(exc)) from None
         else:
             assert self._root is not None
             with open(self._root / path, "rb") as fh:
@@ -57,7 +66,7 @@ class Tree:
         self._read_total += len(data)
         if self._read_total > self.max_total_bytes:
             raise ImportRefused(
-                f"{self.name}: more than {self.max_total_bytes / 1024**3:g} GiB read; "
+                f"{self.name}: more than {_size(self.max_total_bytes)} read; "
                 "the zip's declared sizes were wrong (a zip bomb?)"
             )
         return data
@@ -83,8 +92,26 @@ class Tree:
             self._zip.close()
 
 
-class TooLarge(ValueError):
+def _size(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+class EntryError(ValueError):
+    """One file that cannot be read; ``reason`` is the summary's key."""
+
+    reason = "unreadable"
+
+
+class TooLarge(EntryError):
     """One file over the per-file cap."""
+
+    reason = "too-large"
+
+
+class BrokenEntry(EntryError):
+    """A zip entry whose data does not match its header (bad CRC, bad size, bad deflate)."""
+
+    reason = "broken-entry"
 
 
 def _check_name(name: str) -> str | None:
@@ -138,8 +165,8 @@ def _zip_tree(path: Path, max_total: int) -> Tree:
     if declared > max_total:
         zf.close()
         raise ImportRefused(
-            f"{path} would unpack to {declared / 1024**3:.1f} GiB, more than the "
-            f"{max_total / 1024**3:g} GiB an import may hold (a zip bomb?)"
+            f"{path} would unpack to {_size(declared)}, more than the {_size(max_total)} an "
+            "import may hold (a zip bomb?)"
         )
     tree = Tree(path.name, _zip=zf, max_total_bytes=max_total)
     for info in infos:

@@ -1,0 +1,141 @@
+"""Hostile input: each refused or skipped with a reason, nothing written outside the store,
+nothing left behind."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from facetrove.collector.importer.base import ImportRefused
+from facetrove.collector.importer.run import Importer, ImportOptions
+from facetrove.collector.store import DB_NAME, connect
+from tests.collector.importer.conftest import crop_bytes
+
+
+def _zip(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _run(path: Path, data: Path, **options: object):  # type: ignore[no-untyped-def]
+    db = connect(data / DB_NAME)
+    return db, Importer(data, db, ImportOptions(**options)).run(path)  # type: ignore[arg-type]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` (a decompression bomb's header)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + b"\x00" * 64
+    )
+
+
+def test_every_hostile_entry_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    face = crop_bytes()
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("happy/inner.png", face)
+    archive = _zip(
+        tmp_path / "hostile.zip",
+        {
+            "happy/ok.png": face,
+            "../escape.png": face,
+            "/etc/absolute.png": face,
+            "C:/windows.png": face,
+            "happy/" + "x" * 300 + ".png": face,
+            ".hidden/x.jpg": face,
+            "happy/.DS_Store": b"junk",
+            "__MACOSX/happy/._ok.png": b"junk",
+            "nested.zip": inner.getvalue(),
+            "happy/notes.txt": b"hello",
+            "happy/tool.exe": b"MZ",
+            "happy/broken.jpg": b"\xff\xd8\xff\xe0" + b"\x00" * 50,
+            "happy/random.png": b"not an image at all",
+            "happy/bomb.png": _png_header(60000, 60000),
+            "sad/truncated.png": face[: len(face) // 2],
+        },
+    )
+    before = set(tmp_path.iterdir())
+    db, summary = _run(archive, tmp_path / "data")
+    assert summary.imported == 1
+    assert summary.reasons == {
+        "unsafe-name": 3,
+        "name-too-long": 1,
+        "hidden": 3,
+        "nested-zip": 1,
+        "not-an-image": 3,
+        "broken-image": 2,
+        "too-large": 1,
+    }, summary.lines()
+    assert any("x" * 100 in e for e in summary.examples["name-too-long"])
+    assert set(tmp_path.iterdir()) == before | {tmp_path / "data"}
+    assert not (tmp_path / "escape.png").exists() and not (tmp_path / "data" / "imports").exists()
+    assert db.execute("select count(*) from samples").fetchone()[0] == 1
+
+
+def test_hidden_folders_on_disk_are_not_entered(tmp_path: Path) -> None:
+    root = tmp_path / "set"
+    for rel in ("happy/a.png", ".hidden/x.png", "happy/.cache/y.png", "sad/.z.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(crop_bytes())
+    (root / "sad" / "link.png").symlink_to("/etc/passwd")
+    _, summary = _run(root, tmp_path / "data")
+    assert summary.imported == 1
+    assert summary.reasons == {"hidden": 3, "not-a-regular-file": 1}, summary.lines()
+
+
+def test_a_zip_bomb_is_refused_by_its_total_size_before_anything_is_written(tmp_path: Path) -> None:
+    """Tried: entries each under the per-file cap whose sizes add up past the total cap.
+    Kept: nothing; the import is refused before a row or blob is written."""
+    zeros = b"\x00" * (8 * 1024 * 1024)  # 8 MiB each, deflates to ~8 KiB
+    archive = _zip(tmp_path / "bomb.zip", {f"happy/{i}.png": zeros for i in range(5)})
+    assert archive.stat().st_size < 200_000
+    with pytest.raises(ImportRefused, match=r"would unpack to 40 MiB, more than the 30 MiB"):
+        _run(archive, tmp_path / "data", max_total_bytes=30 << 20)
+    db = connect(tmp_path / "data" / DB_NAME)
+    assert db.execute("select count(*) from samples").fetchone()[0] == 0
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file() and "blobs" in p.parts]
+
+
+def test_sizes_a_zip_lies_about_are_caught_while_reading(tmp_path: Path) -> None:
+    """Tried: a zip whose directory declares tiny sizes for large entries. Kept: nothing past
+    the total cap is read: the import stops with an error and no partial rows."""
+    archive = _zip(tmp_path / "liar.zip", {f"happy/{i}.png": b"\x00" * (4 << 20) for i in range(4)})
+    raw = bytearray(archive.read_bytes())
+    # rewrite every declared uncompressed size (local headers and central directory) to 100
+    for sig, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (i := raw.find(sig, start)) >= 0:
+            raw[i + offset : i + offset + 4] = struct.pack("<I", 100)
+            start = i + 4
+    archive.write_bytes(bytes(raw))
+    db, summary = None, None
+    try:
+        db, summary = _run(archive, tmp_path / "data", max_total_bytes=10 << 20)
+    except ImportRefused:
+        pass
+    if summary is not None:  # zipfile noticed the lie itself: every entry is a broken one
+        assert summary.imported == 0 and summary.reasons == {"broken-entry": 4}
+    db = connect(tmp_path / "data" / DB_NAME)
+    assert db.execute("select count(*) from samples").fetchone()[0] == 0
+
+
+def test_a_file_that_is_not_a_zip_or_folder_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "photos.zip"
+    bad.write_bytes(b"PK not really")
+    with pytest.raises(ImportRefused, match="neither a folder nor a zip"):
+        _run(bad, tmp_path / "data")
+    with pytest.raises(ImportRefused, match="no images found"):
+        _run(tmp_path / "data", tmp_path / "data2")
