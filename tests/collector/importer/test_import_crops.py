@@ -73,7 +73,7 @@ def test_unknown_classes_refuse_the_import_before_anything_is_written(tmp_path: 
     root = tmp_path / "set"
     write_crops(root, per_face=1)
     (root / "happy").rename(root / "Contempt")
-    with pytest.raises(ImportRefused, match="unknown classes 'Contempt'.*--add-classes"):
+    with pytest.raises(ImportRefused, match=r"unknown classes 'Contempt'.*--add-classes"):
         _run(root, tmp_path / "data")
     db = connect(tmp_path / "data" / DB_NAME)
     assert db.execute("select count(*) from samples").fetchone()[0] == 0
