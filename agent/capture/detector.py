@@ -26,6 +26,15 @@ class DetectorError(RuntimeError):
     """A detector cannot be created (missing model file, missing package)."""
 
 
+class BackendMissing(DetectorError):
+    """The detector's package (mediapipe) is not installed."""
+
+
+# The failures ``fallback_to_haar`` covers; another DetectorError subclass added here falls back
+# too (make_detector catches exactly these).
+HAAR_FALLBACK_ON: tuple[type[DetectorError], ...] = (BackendMissing,)
+
+
 @dataclass(frozen=True)
 class Detection:
     """One face in a frame.
@@ -93,7 +102,7 @@ class MediaPipeDetector(Closing):
             from mediapipe.tasks.python import vision
             from mediapipe.tasks.python.core.base_options import BaseOptions
         except ImportError as exc:
-            raise DetectorError(f"mediapipe is not installed ({exc})") from None
+            raise BackendMissing(f"mediapipe is not installed ({exc})") from None
         self._image_cls: Any = Image
         self._srgb: Any = ImageFormat.SRGB
         options = vision.FaceDetectorOptions(
@@ -213,8 +222,8 @@ def make_detector(config: DetectorConfig | None = None) -> FaceDetector:
         return HaarDetector(config)
     try:
         return MediaPipeDetector(config)
-    except DetectorError as exc:
-        if config.fallback_to_haar and "not installed" in str(exc):
-            log.warning("%s; falling back to the OpenCV Haar detector", exc)
-            return HaarDetector(config)
-        raise
+    except HAAR_FALLBACK_ON as exc:
+        if not config.fallback_to_haar:
+            raise
+        log.warning("%s; falling back to the OpenCV Haar detector", exc)
+        return HaarDetector(config)

@@ -34,18 +34,27 @@ from facetrove.agent.delivery.stats import IdLog
 log = logging.getLogger(__name__)
 
 SOFTWARE = "facetrove-agent/0.1"
-# CONNACK refusals that retrying cannot fix: v3.1.1 codes 4/5 and their MQTT 5 names.
-_FATAL_CONNACK = (
-    "not authori",
-    "bad user name or password",
-    "client identifier not valid",
-    "banned",
-    "bad authentication",
+# CONNACK refusals that retrying cannot fix, as MQTT 5 reason codes (paho maps the v3.1.1
+# return codes 2, 4 and 5 onto 0x85, 0x86 and 0x87).
+_FINAL_CONNACK = frozenset(
+    {
+        0x85,  # client identifier not valid
+        0x86,  # bad user name or password
+        0x87,  # not authorized
+        0x8A,  # banned
+        0x8C,  # bad authentication method
+    }
 )
 
 
 class PublisherError(RuntimeError):
     """A delivery problem that retrying will not fix (bad TLS file, refused credentials)."""
+
+
+def refusal_is_final(rc: ReasonCode) -> bool:
+    """Whether a refused CONNACK is about who we are (retrying cannot help), not the broker's
+    state (e.g. server unavailable, which is retried)."""
+    return rc.is_failure and rc.value in _FINAL_CONNACK
 
 
 def check_tls_files(config: AgentConfig) -> None:
@@ -192,7 +201,7 @@ class Publisher:
     ) -> None:
         if rc.is_failure:
             text = str(rc)
-            if any(f in text.lower() for f in _FATAL_CONNACK):
+            if refusal_is_final(rc):
                 self.fatal = (
                     f"the broker {self.config.broker.masked_url()} refused the connection: "
                     f"{text} (not authorised: check broker.username / broker.password)"
