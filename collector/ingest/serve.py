@@ -10,6 +10,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+import sqlite_utils
+
 from facetrove.collector.broker import (
     BrokerProcess,
     EmbeddedBroker,
@@ -18,6 +20,8 @@ from facetrove.collector.broker import (
 )
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.ingest.worker import IngestWorker
+from facetrove.collector.store import DB_NAME
+from facetrove.collector.store.integrity import open_checked
 
 log = logging.getLogger("facetrove.serve")
 PUBLISH_OVERHEAD = 1024
@@ -37,9 +41,28 @@ def check(config: CollectorConfig) -> None:
 
 
 def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], None]) -> None:
-    """Run everything until ``stop`` is set, then shut down cleanly."""
-    broker: EmbeddedBroker | BrokerProcess | None = None
+    """Run everything until ``stop`` is set, then shut down cleanly.
+
+    Raises:
+        DamagedStore: the store fails its integrity check (nothing was started).
+    """
     check(config)
+    # A damaged store is refused (DamagedStore) before the broker accepts any sample.
+    store = open_checked(config.data_dir / DB_NAME)
+    try:
+        _serve(config, stop, echo, store)
+    except BaseException:
+        store.close()  # run() closes it once ingest started; closing twice is harmless
+        raise
+
+
+def _serve(
+    config: CollectorConfig,
+    stop: threading.Event,
+    echo: Callable[[str], None],
+    store: sqlite_utils.Database,
+) -> None:
+    broker: EmbeddedBroker | BrokerProcess | None = None
     if config.broker.url is None:
         b = config.broker
         creds = ensure_credentials(config.data_dir, (b.username, b.agent_username))
@@ -67,7 +90,7 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
     threads: list[tuple[str, threading.Thread, threading.Event]] = []
     try:
         ingest_stop = threading.Event()
-        worker = IngestWorker(config)
+        worker = IngestWorker(config, db=store)
         ingest = threading.Thread(target=worker.run, args=(ingest_stop,), name="ingest")
         ingest.start()
         threads.append(("ingest", ingest, ingest_stop))

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import sqlite_utils
 from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove.collector.config import CollectorConfig
@@ -24,7 +25,8 @@ from facetrove.collector.config.broker import parse_broker_url
 from facetrove.collector.ingest.isolation import commit_isolated
 from facetrove.collector.ingest.validate import Outcome, Rejected, validate_message
 from facetrove.collector.ingest.writer import FileSystem, StorageError, Writer
-from facetrove.collector.store import DB_NAME, BlobStore, connect
+from facetrove.collector.store import DB_NAME, BlobStore
+from facetrove.collector.store.integrity import open_checked
 from facetrove.wire import Kind, subscription
 
 log = logging.getLogger("facetrove.ingest")
@@ -66,8 +68,19 @@ def broker_endpoint(config: CollectorConfig) -> tuple[str, int, str | None, str 
 class IngestWorker:
     """Subscribes to samples, status and stats and commits them durably before acknowledging."""
 
-    def __init__(self, config: CollectorConfig, *, fs: FileSystem | None = None) -> None:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        *,
+        fs: FileSystem | None = None,
+        db: sqlite_utils.Database | None = None,
+    ) -> None:
+        """``db``: the store, already opened with ``open_checked`` (default: ``run`` opens it).
+
+        Raises nothing; ``run`` raises ``DamagedStore`` for a store that fails its check.
+        """
         self.config = config
+        self._db = db
         self.cfg = config.ingest
         self.stats = IngestStats()
         self._fs = fs
@@ -144,7 +157,8 @@ class IngestWorker:
         """Connect, ingest until ``stop`` is set, flush what was received, disconnect."""
         stop = stop or threading.Event()
         data_dir = self.config.data_dir
-        db = connect(data_dir / DB_NAME)
+        # Refuses a damaged store (DamagedStore) before anything, broker included, is touched.
+        db = self._db or open_checked(data_dir / DB_NAME)
         writer = Writer(
             db,
             BlobStore(data_dir / "blobs"),
