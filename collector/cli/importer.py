@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -43,8 +44,19 @@ from facetrove.collector.importer.summary import ImportSummary
     "finds? auto: crops are at most 320 px and nearly square.",
 )
 @click.option("--add-classes", is_flag=True, help="Add labels that are not classes yet.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON lines: one progress event per batch, then the summary (the last line).",
+)
+@click.option(
+    "--agent-command",
+    help="Command that runs 'facetrove agent' for photos that need face detection "
+    "(default: the facetrove next to this one).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--user-id", type=int, hidden=True, help="Record the decisions as this user's.")
 def import_cmd(
     path: Path,
     config_path: Path | None,
@@ -55,7 +67,9 @@ def import_cmd(
     faces: str,
     add_classes: bool,
     as_json: bool,
+    agent_command: str | None,
     quiet: bool,
+    user_id: int | None,
 ) -> None:
     """Import a folder or zip of face images: class folders of crops or photos, or an
     annotated set exported as TF CSV, CSV, YOLO, COCO, Pascal VOC or CreateML (ours or
@@ -79,25 +93,43 @@ def import_cmd(
             f"{fmt!r} is not a format; one of: {', '.join(FORMAT_CHOICES)}", param_hint="--format"
         )
     config = load(config_path, data_dir=data_dir)
-    options = ImportOptions(fmt, state, tag, faces, add_classes)  # type: ignore[arg-type]
+    options = ImportOptions(
+        fmt,
+        state,  # type: ignore[arg-type]  # click.Choice checked it
+        tag,
+        faces,  # type: ignore[arg-type]
+        add_classes,
+        user_id=user_id,
+        agent_command=shlex.split(agent_command) if agent_command else None,
+    )
     try:
         db = connect(config.data_dir / DB_NAME)
     except (OSError, sqlite3.Error) as exc:
         raise click.ClickException(f"cannot open the store in {config.data_dir}: {exc}") from None
     try:
-        with _progress(quiet or as_json) as progress:
-            summary = Importer(config.data_dir, db, options, progress).run(path)
+        if as_json:
+            summary = Importer(config.data_dir, db, options, _json_progress).run(path)
+        else:
+            with _progress(quiet) as progress:
+                summary = Importer(config.data_dir, db, options, progress).run(path)
     except ImportRefused as exc:
+        if as_json:
+            click.echo(json.dumps({"event": "refused", "error": str(exc)}))
         raise click.ClickException(str(exc)) from None
     except (OSError, sqlite3.Error) as exc:
         raise click.ClickException(f"import stopped: {exc}") from None
     finally:
         db.close()
     if as_json:
-        click.echo(json.dumps(summary.to_json()))
+        click.echo(json.dumps({"event": "summary", **summary.to_json()}))
         return
     for line in summary.lines():
         click.echo(line)
+
+
+def _json_progress(summary: ImportSummary, done: int, total: int) -> None:
+    event = {"event": "progress", "done": done, "total": total, "outcomes": summary.outcomes}
+    click.echo(json.dumps(event), nl=True)
 
 
 class _progress:

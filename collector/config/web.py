@@ -46,12 +46,12 @@ class WebConfig(Section):
     )
     agent_command: list[str] | None = Field(
         default=None,
-        description="command that runs the agent for uploads, e.g. ['/opt/venv/bin/facetrove', "
+        description="command that runs the agent for photos in uploads, e.g. "
+        "['/opt/venv/bin/facetrove', "
         "'agent']; unset uses the facetrove command next to this Python",
     )
     upload_broker_url: str | None = Field(
         default=None,
-        description="broker URL (with agent credentials) that upload jobs publish to; unset "
-        "uses the embedded broker with broker.agent_username and its generated password, or "
-        "broker.url when the broker is external",
+        description="no longer used: uploads are imported straight into the store (kept so "
+        "that older config files still load)",
     )

@@ -151,6 +151,8 @@ class Importer:
                 self.progress(summary, min(start + BATCH, total), total)
         if photos:
             self._detect(tree, photos, prov, summary)
+            if self.progress:
+                self.progress(summary, total, total)
         return summary
 
     # -- labels ----------------------------------------------------------------------------

@@ -174,15 +174,16 @@ def device_config(device_id: str) -> Any:
 
 @bp.get("/uploads")
 def uploads() -> Any:
-    """Upload jobs, newest first, and whether the agent is installed."""
+    """Upload jobs, newest first, and whether the agent (face detection in photos) is here."""
     return jsonify(jobs=[j.to_json() for j in upload.jobs().all()], agent=upload.agent_status())
 
 
 @bp.post("/uploads")
 def create_upload() -> Any:
-    """Upload images or zips (multipart field ``files``); starts an agent run on them."""
+    """Upload images or one zip (multipart field ``files``, optional ``as`` and ``tag``);
+    starts an import of them."""
     try:
-        job = upload.start_from_files(request.files.getlist("files"), current_user.id)
+        job = upload.start_from_files(request.files.getlist("files"), current_user.id, request.form)
     except upload.UploadError as exc:
         raise ApiError(str(exc), exc.status) from None
     return jsonify(job.to_json()), 202

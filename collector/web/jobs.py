@@ -1,14 +1,14 @@
-"""Upload jobs: run the agent's own command on uploaded files, one subprocess per job.
+"""Upload jobs: run ``facetrove collector import`` on uploaded files, one subprocess per job.
 
-Faces are detected, cropped and pre-labelled exactly as on a device because the agent does it;
-the collector never imports agent code. The subprocess publishes to the collector's broker as a
-device named ``upload-<job id>`` and its samples enter the queue through ingest.
+The web page and the command share one import: the same formats, checks, duplicate rules and
+summary. Photos that need face detection go on from there to the agent's own pipeline (another
+subprocess); the collector never imports agent code. The job follows the import's JSON lines
+(progress per batch, then the summary).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import subprocess
 import sys
@@ -19,28 +19,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
 LOG_TAIL = 40
 
 
 @dataclass
 class UploadJob:
-    """One agent run over a folder of uploaded or imported images."""
+    """One import of uploaded files or of a folder on the server."""
 
     id: str
     user_id: int
-    kind: str  # files | folder
-    folder: Path
+    kind: str  # files | zip | folder
+    folder: Path  # what is imported (a folder or a zip file)
     files: int
-    device_id: str
     status: str = "queued"  # queued | running | done | failed
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     returncode: int | None = None
-    delivered: int = 0
+    done: int = 0  # images looked at so far
+    total: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
     summary: dict[str, Any] | None = None
     log_tail: list[str] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def imported(self) -> int:
+        return int(self.outcomes.get("imported", 0))
 
     def to_json(self) -> dict[str, Any]:
         """What the page and the API show."""
@@ -48,12 +52,14 @@ class UploadJob:
             "id": self.id,
             "kind": self.kind,
             "files": self.files,
-            "device_id": self.device_id,
             "status": self.status,
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "returncode": self.returncode,
-            "delivered": self.delivered,
+            "done": self.done,
+            "total": self.total,
+            "imported": self.imported,
+            "outcomes": self.outcomes,
             "summary": self.summary,
             "error": self.error,
             "log_tail": self.log_tail[-10:],
@@ -61,21 +67,24 @@ class UploadJob:
 
 
 def new_job_id() -> str:
-    """Short, unique, valid inside a device id."""
+    """Short and unique."""
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def facetrove_command() -> list[str]:
+    """The argv that runs ``facetrove`` with this Python."""
+    script = Path(sys.executable).with_name("facetrove")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("facetrove")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from facetrove.cli import main; main()"]
 
 
 def agent_command(configured: list[str] | None) -> list[str]:
     """The argv prefix that runs ``facetrove agent``."""
-    if configured:
-        return list(configured)
-    script = Path(sys.executable).with_name("facetrove")
-    if script.exists():
-        return [str(script), "agent"]
-    found = shutil.which("facetrove")
-    if found:
-        return [found, "agent"]
-    return [sys.executable, "-c", "from facetrove.cli import main; main()", "agent"]
+    return list(configured) if configured else [*facetrove_command(), "agent"]
 
 
 class JobRegistry:
@@ -94,12 +103,13 @@ class JobRegistry:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def start(self, job: UploadJob, argv: list[str]) -> None:
-        """Register ``job`` and run ``argv`` for it in a background thread."""
+    def start(self, job: UploadJob, argv: list[str], cleanup: Path | None = None) -> None:
+        """Register ``job`` and run ``argv`` for it in a background thread; ``cleanup`` is
+        removed when it ends (uploaded files, once imported, live in the blob store)."""
         with self._lock:
             self._jobs[job.id] = job
         thread = threading.Thread(
-            target=self._run, args=(job, argv), daemon=True, name=f"upload-{job.id}"
+            target=self._run, args=(job, argv, cleanup), daemon=True, name=f"upload-{job.id}"
         )
         self._threads.append(thread)
         thread.start()
@@ -109,45 +119,35 @@ class JobRegistry:
         for thread in list(self._threads):
             thread.join(timeout)
 
-    def _run(self, job: UploadJob, argv: list[str]) -> None:
+    def _run(self, job: UploadJob, argv: list[str], cleanup: Path | None) -> None:
         job.status = "running"
-        id_log = job.folder.parent / "ids.log"
         try:
-            proc = subprocess.Popen(
-                [*argv, "--id-log", str(id_log)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            self._follow(job, argv)
+        finally:
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
+            job.finished_at = time.time()
+
+    def _follow(self, job: UploadJob, argv: list[str]) -> None:
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         except OSError as exc:
-            job.status, job.error, job.finished_at = (
-                "failed",
-                f"cannot start agent: {exc}",
-                time.time(),
-            )
+            job.status, job.error = "failed", f"cannot start the import: {exc}"
             return
         err_thread = threading.Thread(target=self._read_stderr, args=(job, proc), daemon=True)
         err_thread.start()
-        while proc.poll() is None:
-            job.delivered = _count_acks(id_log)
-            time.sleep(0.5)
-        out = proc.stdout.read() if proc.stdout else ""
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            _apply_event(job, line)
+        proc.wait()
         err_thread.join(5)
-        job.delivered = _count_acks(id_log)
         job.returncode = proc.returncode
-        for line in reversed(out.splitlines()):
-            if line.startswith("{"):
-                try:
-                    job.summary = json.loads(line)
-                except ValueError:
-                    continue
-                break
         if proc.returncode == 0:
             job.status = "done"
         else:
             job.status = "failed"
-            job.error = (job.log_tail[-1] if job.log_tail else "") or f"exit {proc.returncode}"
-        job.finished_at = time.time()
+            job.error = job.error or (job.log_tail[-1] if job.log_tail else "")
+            job.error = job.error or f"exit {proc.returncode}"
 
     @staticmethod
     def _read_stderr(job: UploadJob, proc: subprocess.Popen[str]) -> None:
@@ -157,9 +157,20 @@ class JobRegistry:
             del job.log_tail[:-LOG_TAIL]
 
 
-def _count_acks(id_log: Path) -> int:
+def _apply_event(job: UploadJob, line: str) -> None:
+    """One JSON line of ``collector import --json``."""
     try:
-        with id_log.open() as fh:
-            return sum(1 for line in fh if line.startswith("ack "))
-    except FileNotFoundError:
-        return 0
+        event = json.loads(line)
+    except ValueError:
+        return
+    if not isinstance(event, dict):
+        return
+    kind = event.get("event")
+    if kind == "progress":
+        job.done, job.total = int(event.get("done", 0)), int(event.get("total", 0))
+        job.outcomes = dict(event.get("outcomes", {}))
+    elif kind == "summary":
+        job.summary = event
+        job.outcomes = dict(event.get("outcomes", {}))
+    elif kind == "refused":
+        job.error = str(event.get("error", ""))[:500]

@@ -1,31 +1,42 @@
-"""Upload and import: images, zips or a server folder of class folders, run through the agent."""
+"""Upload and import: images, a zip or a server folder, imported by `collector import`.
+
+The page runs the same import as the command (as a subprocess, so a crash or a huge upload
+cannot take the web app down): class folders of crops or photos, annotated sets in every export
+format, the same duplicate rules and the same summary. Photos that need face detection go on to
+the agent's own pipeline from there, when the agent extra is installed.
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import json
+import shlex
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from facetrove.collector.config import CollectorConfig
 from facetrove.collector.web.auth import admin_required
 from facetrove.collector.web.db import data_dir
-from facetrove.collector.web.jobs import JobRegistry, UploadJob, agent_command, new_job_id
+from facetrove.collector.web.jobs import (
+    JobRegistry,
+    UploadJob,
+    agent_command,
+    facetrove_command,
+    new_job_id,
+)
 
 bp = Blueprint("upload", __name__, url_prefix="/upload")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FILES = 20000
 INSTALL_HINT = "pip install 'facetrove[agent]'"
+STATES = ("confirmed", "pending")
 
 
 class UploadError(ValueError):
@@ -56,7 +67,7 @@ def _probe_agent(argv: tuple[str, ...]) -> str | None:
 
 
 def agent_status() -> dict[str, Any]:
-    """Whether uploads can run here, and how to fix it if not."""
+    """Whether photos can have their faces detected here, and how to fix it if not."""
     argv = tuple(agent_command(current_app.config["FACETROVE_WEB"].agent_command))
     problem = _probe_agent(argv)
     return {
@@ -67,71 +78,23 @@ def agent_status() -> dict[str, Any]:
     }
 
 
-def broker_url_for_agents(config: CollectorConfig) -> str:
-    """The broker URL, with agent credentials, that an upload run publishes to."""
-    web = current_app.config["FACETROVE_WEB"]
-    if web.upload_broker_url:
-        return str(web.upload_broker_url)
-    if config.broker.url:
-        return config.broker.url
-    user = getattr(config.broker, "agent_username", "agent")
-    password = _agent_password(Path(config.data_dir), user)
-    auth = f"{quote(user, safe='')}:{quote(password, safe='')}@" if password else ""
-    return f"mqtt://{auth}{config.broker.embedded_host}:{config.broker.embedded_port}"
-
-
-def _agent_password(root: Path, user: str) -> str | None:
-    path = root / "broker" / "credentials.json"
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    for key in (user, "agent_password", "agent"):
-        value = data.get(key)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, dict) and isinstance(value.get("password"), str):
-            return str(value["password"])
-    return None
-
-
-def _safe_parts(name: str) -> list[str] | None:
-    """Path parts of an uploaded or zipped name, or None if it is not a plain relative image."""
+def _safe_name(name: str) -> list[str] | None:
+    """Path parts of an uploaded image's name, or None if it is not a plain relative image."""
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or any(p in ("..", "") for p in path.parts):
         return None
-    if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
-        return None
-    if any(p.startswith("__MACOSX") for p in path.parts):
+    if path.suffix.lower() not in IMAGE_SUFFIXES or any(p.startswith(".") for p in path.parts):
         return None
     parts = [secure_filename(p) for p in path.parts]
     return parts if all(parts) else None
 
 
-def _save_files(files: list[FileStorage], dest: Path) -> tuple[int, list[str]]:
-    """Write images under ``dest`` (zips unpacked, keeping class folders); returns count, skips."""
+def _save_images(files: list[FileStorage], dest: Path) -> tuple[int, list[str]]:
+    """Write uploaded images under ``dest`` (a browser folder upload keeps its class folders)."""
     count, skipped = 0, []
     for storage in files:
         name = storage.filename or ""
-        if name.lower().endswith(".zip"):
-            try:
-                with zipfile.ZipFile(storage.stream) as zf:
-                    for info in zf.infolist():
-                        parts = None if info.is_dir() else _safe_parts(info.filename)
-                        if parts is None or info.file_size > MAX_FILE_BYTES:
-                            if not info.is_dir():
-                                skipped.append(info.filename[:120])
-                            continue
-                        target = dest.joinpath(*parts)
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(zf.read(info))
-                        count += 1
-            except zipfile.BadZipFile:
-                raise UploadError(f"{name} is not a readable zip file") from None
-            continue
-        parts = _safe_parts(name.split("/")[-1] if "/" not in name else name)
+        parts = _safe_name(name)
         if parts is None:
             skipped.append(name[:120])
             continue
@@ -140,61 +103,88 @@ def _save_files(files: list[FileStorage], dest: Path) -> tuple[int, list[str]]:
         storage.save(target)
         count += 1
         if count > MAX_FILES:
-            raise UploadError(f"at most {MAX_FILES} images per upload")
+            raise UploadError(f"at most {MAX_FILES} images per upload; use a zip")
     return count, skipped
 
 
-def _launch(kind: str, folder: Path, files: int, user_id: int, job_id: str) -> UploadJob:
-    config: CollectorConfig = current_app.config["FACETROVE"]
-    status = agent_status()
-    if not status["installed"]:
-        raise UploadError(f"{status['problem']}; install it with: {INSTALL_HINT}", 503)
-    device_id = f"upload-{job_id}"
-    job = UploadJob(job_id, user_id, kind, folder, files, device_id)
-    argv = [
-        *status["command"],
-        "run",
-        "--source", str(folder),
-        "--broker", broker_url_for_agents(config),
-        "--device-id", device_id,
-        "--outbox", str(folder.parent / "outbox.db"),
-        "--exit-when-drained",
-        "--summary-json",
-    ]  # fmt: skip
-    jobs().start(job, argv)
-    return job
+def _options(form: Any) -> tuple[str, str | None]:
+    state = (form.get("as") or "confirmed").strip()
+    if state not in STATES:
+        raise UploadError(f"'as' must be one of {', '.join(STATES)}")
+    tag = (form.get("tag") or "").strip() or None
+    if tag is not None and (len(tag) > 200 or not tag.isprintable()):
+        raise UploadError("the tag must be 1-200 printable characters")
+    return state, tag
 
 
-def start_from_files(files: list[FileStorage], user_id: int) -> UploadJob:
-    """Save uploaded images/zips under data_dir/uploads/<id>/files and start the agent on them."""
+def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -> UploadJob:
+    """Import uploaded images, or one zip (any format `collector import` reads)."""
     if not files:
         raise UploadError("no files in the upload (multipart field 'files')")
+    state, tag = _options(form or {})
+    zips = [f for f in files if (f.filename or "").lower().endswith(".zip")]
+    if zips and len(files) > 1:
+        raise UploadError("upload one zip on its own, or images without a zip")
     job_id = new_job_id()
-    folder = data_dir() / "uploads" / job_id / "files"
-    folder.mkdir(parents=True, exist_ok=True)
-    count, skipped = _save_files(files, folder)
-    if count == 0:
-        raise UploadError(
-            "no images found (accepted: "
-            + ", ".join(sorted(IMAGE_SUFFIXES))
-            + ", .zip)"
-            + (f"; skipped {', '.join(skipped[:5])}" if skipped else "")
-        )
-    return _launch("files", folder, count, user_id, job_id)
+    work = data_dir() / "uploads" / job_id
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if zips:
+            target = work / "upload.zip"
+            zips[0].save(target)
+            if not zipfile.is_zipfile(target):
+                raise UploadError(f"{zips[0].filename} is not a readable zip file")
+            with zipfile.ZipFile(target) as zf:
+                count = sum(1 for i in zf.infolist() if not i.is_dir())
+            return _launch("zip", target, count, user_id, job_id, state, tag, cleanup=work)
+        count, skipped = _save_images(files, work / "files")
+        if count == 0:
+            raise UploadError(
+                "no images found (accepted: "
+                + ", ".join(sorted(IMAGE_SUFFIXES))
+                + ", .zip)"
+                + (f"; skipped {', '.join(skipped[:5])}" if skipped else "")
+            )
+        return _launch("files", work / "files", count, user_id, job_id, state, tag, cleanup=work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
-def start_from_folder(path: str, user_id: int) -> UploadJob:
-    """Import a server-side folder (class folders give the provided label) in place."""
+def start_from_folder(path: str, user_id: int, form: Any = None) -> UploadJob:
+    """Import a folder on the server where it is (class folders give the labels)."""
+    state, tag = _options(form or {})
     folder = Path(path).expanduser()
     if not folder.is_absolute() or not folder.is_dir():
         raise UploadError(f"{path!r} is not an absolute path of a folder on the server")
     count = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if count == 0:
         raise UploadError(f"no images under {folder}")
-    job_id = new_job_id()
-    (data_dir() / "uploads" / job_id).mkdir(parents=True, exist_ok=True)
-    # The agent reads the folder where it is; the job folder only holds its outbox and id log.
-    job = _launch("folder", folder, count, user_id, job_id)
+    return _launch("folder", folder, count, user_id, new_job_id(), state, tag, cleanup=None)
+
+
+def _launch(
+    kind: str,
+    path: Path,
+    files: int,
+    user_id: int,
+    job_id: str,
+    state: str,
+    tag: str | None,
+    *,
+    cleanup: Path | None,
+) -> UploadJob:
+    web = current_app.config["FACETROVE_WEB"]
+    argv = [
+        *facetrove_command(), "collector", "import", str(path), "--data-dir", str(data_dir()),
+        "--json", "--as", state, "--user-id", str(user_id),
+    ]  # fmt: skip
+    if web.agent_command:  # else the import finds the agent next to itself, or says it is missing
+        argv += ["--agent-command", shlex.join(web.agent_command)]
+    if tag:
+        argv += ["--tag", tag]
+    job = UploadJob(job_id, user_id, kind, path, files)
+    jobs().start(job, argv, cleanup)
     return job
 
 
@@ -209,9 +199,9 @@ def index() -> Any:
 @bp.post("/folder")
 @admin_required
 def import_folder() -> Any:
-    """Start an import of a server folder of class folders."""
+    """Start an import of a server folder."""
     try:
-        job = start_from_folder(request.form.get("path", "").strip(), current_user.id)
+        job = start_from_folder(request.form.get("path", "").strip(), current_user.id, request.form)
     except UploadError as exc:
         flash(str(exc), "error")
     else:

@@ -17,10 +17,13 @@
     jobs.forEach(function (j) {
       var tr = document.createElement("tr");
       tr.dataset.job = j.id;
-      tr.appendChild(cell(j.id)); tr.appendChild(cell(j.kind)); tr.appendChild(cell(j.device_id));
-      tr.appendChild(cell(String(j.files), "num")); tr.appendChild(cell(String(j.delivered), "num"));
+      tr.appendChild(cell(j.id)); tr.appendChild(cell(j.kind));
+      tr.appendChild(cell(String(j.files), "num")); tr.appendChild(cell(j.done + "/" + j.total, "num"));
+      tr.appendChild(cell(String(j.imported), "num"));
       var st = cell(""); var pill = document.createElement("span"); pill.className = "pill pill-" + j.status; pill.textContent = j.status; st.appendChild(pill); tr.appendChild(st);
-      tr.appendChild(cell(j.error || ""));
+      var o = j.outcomes || {};
+      var detail = j.error || (j.status === "done" ? (o.imported || 0) + " imported, " + (o["already-imported"] || 0) + " already, " + (o.duplicate || 0) + " duplicates, " + (o.skipped || 0) + " skipped" : "");
+      tr.appendChild(cell(detail));
       tbody.appendChild(tr);
     });
   }
@@ -37,6 +40,8 @@
     if (!files.length) return;
     var form = new FormData();
     Array.prototype.forEach.call(files, function (f) { form.append("files", f, f.name); });
+    form.append("as", document.getElementById("import-as").value);
+    form.append("tag", document.getElementById("import-tag").value);
     say("Uploading " + files.length + " file(s)…");
     fetch("/api/uploads", { method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRFToken": csrf } })
       .then(function (r) { return r.json().then(function (d) { if (!r.ok) throw new Error(d.error || r.statusText); return d; }); })
@@ -44,7 +49,14 @@
       .catch(function (err) { say("Upload refused: " + err.message, "error"); });
   }
 
-  if (drop && !drop.classList.contains("disabled")) {
+  var folderForm = document.getElementById("folder-form");
+  if (folderForm) {
+    folderForm.addEventListener("submit", function () {
+      folderForm.elements["as"].value = document.getElementById("import-as").value;
+      folderForm.elements["tag"].value = document.getElementById("import-tag").value;
+    });
+  }
+  if (drop) {
     ["dragenter", "dragover"].forEach(function (ev) { drop.addEventListener(ev, function (e) { e.preventDefault(); drop.classList.add("over"); }); });
     ["dragleave", "drop"].forEach(function (ev) { drop.addEventListener(ev, function (e) { e.preventDefault(); drop.classList.remove("over"); }); });
     drop.addEventListener("drop", function (e) { send(e.dataTransfer.files); });

