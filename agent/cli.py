@@ -12,7 +12,8 @@ import click
 import yaml
 
 from facetrove.agent.config import AgentConfig
-from facetrove.agent.config.loader import ConfigError, effective_dict, load_config, parse_set
+from facetrove.agent.config.loader import effective_dict, load_config
+from facetrove.config import ConfigError, parse_set
 
 DETECTORS = {
     "short": {"detector.backend": "mediapipe", "detector.model": "short_range"},

@@ -23,7 +23,6 @@ from facetrove.agent.capture.open_source import is_live, open_source
 from facetrove.agent.capture.pipeline import Pipeline, PipelineLike, Ready
 from facetrove.agent.capture.source import Source, SourceError
 from facetrove.agent.config import AgentConfig
-from facetrove.agent.config.loader import format_errors
 from facetrove.agent.delivery.inbox import CollectorInbox
 from facetrove.agent.delivery.model_update import ModelUpdater
 from facetrove.agent.delivery.outbox import Outbox, OutboxError
@@ -36,6 +35,7 @@ from facetrove.agent.outcome import (
     EXIT_UNDELIVERED,
     RunResult,
 )
+from facetrove.config import format_errors
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,13 @@
 Capture sections (source, detector, quality, sampler, crop, prelabel) live in
 ``agent/config/capture.py``; delivery sections (broker, outbox, run) in
 ``agent/config/delivery.py``.
-``agent/config/loader.py`` reads YAML, substitutes ``${ENV}`` and applies command-line overrides.
+``agent/config/loader.py`` loads it with the shared loader (``facetrove/config.py``).
 """
 
 from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from facetrove.agent.config.base import Section
 from facetrove.agent.config.capture import (
     CropConfig,
     DetectorConfig,
@@ -26,6 +25,7 @@ from facetrove.agent.config.delivery import (
     RunConfig,
     TlsConfig,
 )
+from facetrove.config import Section
 from facetrove.wire import check_device_id
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from facetrove.agent.config.base import Section
+from facetrove.config import Section
 
 
 class SourceConfig(Section):

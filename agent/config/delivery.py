@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from facetrove.agent.config.base import Section
+from facetrove.config import Section
 
 _SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
 

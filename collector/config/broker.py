@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 
-from facetrove.collector.config.base import Section
+from facetrove.config import Section
 
 
 class BrokerConfig(Section):

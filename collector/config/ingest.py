@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from facetrove.collector.config.base import Section
+from facetrove.config import Section
 from facetrove.wire import MAX_PAYLOAD_BYTES, ImageLimits
 
 _CAPS = ImageLimits()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from facetrove.collector.config.base import Section
+from facetrove.config import Section
 
 
 class WebConfig(Section):

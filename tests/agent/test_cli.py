@@ -15,8 +15,9 @@ from pydantic.fields import FieldInfo
 
 from facetrove.agent.cli import _overrides, agent
 from facetrove.agent.config import AgentConfig
-from facetrove.agent.config.loader import ConfigError, load_config, substitute_env
+from facetrove.agent.config.loader import load_config
 from facetrove.agent.delivery.outbox import Outbox
+from facetrove.config import ConfigError, substitute
 from facetrove.wire import new_sample_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +143,7 @@ def test_env_substitution_and_masked_secrets(tmp_path: Path) -> None:
 
 def test_missing_env_var_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
-        substitute_env({"broker": {"password": "${NOPE_X}"}}, {})
+        substitute({"broker": {"password": "${NOPE_X}"}}, {})
     assert err.value.errors == ["broker.password: environment variable NOPE_X is not set"]
 
 
