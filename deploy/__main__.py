@@ -5,7 +5,7 @@ Works with no dependency installed (standard library only)::
     python -m facetrove.deploy lock agent            # the lock for this machine's architecture
     python -m facetrove.deploy overrides             # for uv pip install --overrides
     python -m facetrove.deploy list                  # every shipped file
-    python -m facetrove.deploy show facetrove-agent.service
+    python -m facetrove.deploy show systemd/facetrove-agent.service
     python -m facetrove.deploy copy /etc/facetrove/deploy
 """
 
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("overrides", help="print the uv overrides that keep exactly one OpenCV")
     sub.add_parser("list", help="list the shipped files")
     show = sub.add_parser("show", help="print one shipped file")
-    show.add_argument("name", help="a name from `list`, e.g. facetrove-agent.service")
+    show.add_argument("name", help="a name from `list`, e.g. systemd/facetrove-agent.service")
     copy = sub.add_parser("copy", help="copy every shipped file into a folder (never overwrites)")
     copy.add_argument("dest", type=Path)
     return parser

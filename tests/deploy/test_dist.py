@@ -94,7 +94,7 @@ def test_make_dist_builds_a_complete_wheel_and_sdist(dist: Path) -> None:
     names = zipfile.ZipFile(dist / WHEEL).namelist()
     assert {n.split("/")[0] for n in names} == {"facetrove", f"facetrove-{VERSION}.dist-info"}
     for module in (
-        "agent/detect.py",
+        "agent/cli.py",
         "collector/__init__.py",
         "wire/topics.py",
         "deploy/__main__.py",
@@ -119,7 +119,7 @@ def test_check_dist_refuses_a_wheel_without_the_agent(dist: Path, tmp_path: Path
         dst.writestr("agent/__init__.py", "")
     problems = check_dist.wheel_problems(broken, check_dist.source_files())
     assert any("top-level names other than facetrove: ['agent']" in p for p in problems), problems
-    assert any("facetrove/agent/detect.py" in p or "source files missing" in p for p in problems)
+    assert any("source files missing: facetrove/agent/" in p for p in problems), problems
     assert check_dist.check(tmp_path, VERSION)  # one wheel, no sdist: refused too
 
 
@@ -141,7 +141,7 @@ def test_deploy_module_works_from_the_bare_wheel(dist: Path, tmp_path: Path) -> 
     )
     assert run("overrides").stdout == (ROOT / "deploy" / "overrides.txt").read_text()
     listed = run("list").stdout.split()
-    assert "facetrove-agent.service" in " ".join(listed) and "locks/dev-x86_64.txt" in listed
+    assert "systemd/facetrove-agent.service" in listed and "locks/dev-x86_64.txt" in listed
     assert "make_locks.py" not in listed and "check_dist.py" not in listed
     bad = run("show", "../pyproject.toml")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
@@ -247,7 +247,7 @@ def test_git_url_route_builds_a_whole_wheel(tmp_path: Path) -> None:
     out = run_doc_block("docs/install.md", "git-url", tmp_path, env)
     assert out.strip().endswith(f"facetrove, version {VERSION}")
     py = tmp_path / "facetrove" / "bin" / "python"
-    probe = "import facetrove.agent.detect, facetrove.deploy as d; print(len(d.files()))"
+    probe = "import facetrove.agent.cli, facetrove.deploy as d; print(len(d.files()))"
     proc = subprocess.run([str(py), "-c", probe], capture_output=True, text=True)
     assert proc.returncode == 0 and int(proc.stdout) >= 10, proc.stderr
 
