@@ -29,6 +29,7 @@ class QueueFilter:
 
     status: str = "pending"
     device: str = ""
+    tag: str = ""  # the source an import recorded
     prelabel: str = ""
     min_conf: float | None = None
     max_conf: float | None = None
@@ -44,6 +45,9 @@ class QueueFilter:
         if self.device:
             conds.append("s.device_id = ?")
             params.append(self.device)
+        if self.tag:
+            conds.append("s.tag = ?")
+            params.append(self.tag)
         if self.prelabel:
             conds.append("s.prelabel_label = ?")
             params.append(self.prelabel)

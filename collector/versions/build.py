@@ -26,6 +26,7 @@ import sqlite_utils
 from rich.progress import Progress
 
 from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.imports import tag_counts
 from facetrove.collector.versions import card as cards
 from facetrove.collector.versions.preprocess import Box, clip_box
 from facetrove.collector.versions.recipe import (
@@ -68,18 +69,21 @@ def store_classes(db: sqlite_utils.Database) -> list[str]:
 
 
 def confirmed_samples(
-    db: sqlite_utils.Database, classes: Sequence[str]
+    db: sqlite_utils.Database, classes: Sequence[str], tags: Sequence[str] | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """Confirmed samples whose label is one of ``classes``, by id, and how many were dropped as
     byte-identical copies of an earlier sample's crop (the same image twice teaches nothing and
     would only weigh it double)."""
     marks = ",".join("?" for _ in classes)
+    by_tag = ""
+    if tags is not None:  # only samples an import tagged so
+        by_tag = f" and tag in ({','.join('?' for _ in tags)})"
     sql = (
         "select * from samples where state = 'confirmed' and label is not null"
-        f" and label in ({marks}) order by id"
+        f" and label in ({marks}){by_tag} order by id"
     )
     kept, seen, dropped = [], set(), 0
-    for row in db.query(sql, list(classes)):
+    for row in db.query(sql, [*classes, *(tags or [])]):
         if row["crop_sha256"] in seen:
             dropped += 1
             continue
@@ -134,9 +138,18 @@ def prepare_version(
     """
     recipe = parse_recipe(recipe_text)
     classes = recipe.check_classes(store_classes(db))
-    samples, duplicates = confirmed_samples(db, classes)
+    if recipe.tags is not None:
+        known = [t for t, _ in tag_counts(db)]
+        unknown = [t for t in recipe.tags if t not in known]
+        if unknown:
+            raise RecipeError(
+                f"tags: unknown tag {', '.join(map(repr, unknown))}"
+                f" (known: {', '.join(map(repr, known)) or 'none: no import was tagged'})"
+            )
+    samples, duplicates = confirmed_samples(db, classes, recipe.tags)
     if not samples:
-        raise VersionError(f"no confirmed samples with a label in: {', '.join(classes)}")
+        tagged = f" and a tag in: {', '.join(recipe.tags)}" if recipe.tags else ""
+        raise VersionError(f"no confirmed samples with a label in: {', '.join(classes)}{tagged}")
     version_id = next_version_id(db, name or recipe.name)
 
     split = split_samples(

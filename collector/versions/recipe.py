@@ -244,6 +244,12 @@ class Recipe(_Model):
         min_length=1,
         description="classes to include, in this order; default all active",
     )
+    tags: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="only samples whose source tag (collector import --tag) is one of these; "
+        "default all samples, tagged or not",
+    )
     task: Literal["classification", "detection", "both"] = Field(
         default="both",
         description="classification = face crops; detection = frames with face boxes",

@@ -91,7 +91,7 @@ def _compute() -> dict[str, Any]:
     )
     throughput = db.execute(
         "SELECT u.username, substr(d.decided_at, 1, 10) AS day, COUNT(*) FROM decisions d "
-        "JOIN users u ON u.id = d.user_id WHERE d.action != 'undo' "
+        "JOIN users u ON u.id = d.user_id WHERE d.action NOT IN ('undo', 'import') "
         "AND d.decided_at >= date('now', '-13 days') GROUP BY u.username, day ORDER BY day"
     ).fetchall()
     return {

@@ -20,6 +20,7 @@ from flask_login import current_user
 
 from facetrove.collector.config.web import WebConfig
 from facetrove.collector.store import queue, reviews
+from facetrove.collector.store.imports import tag_counts
 from facetrove.collector.web.dashboard import clear_cache
 from facetrove.collector.web.db import get_blobs, get_db
 
@@ -49,6 +50,7 @@ def filter_from_args(args: Any) -> queue.QueueFilter:
     flt = queue.QueueFilter(
         status=args.get("status") or "pending",
         device=(args.get("device") or "").strip(),
+        tag=(args.get("tag") or "").strip(),
         prelabel=(args.get("prelabel") or "").strip(),
         min_conf=_float("min_conf", args.get("min_conf")),
         max_conf=_float("max_conf", args.get("max_conf")),
@@ -151,6 +153,7 @@ def queue_page() -> Any:
         flt=flt,
         pending=pending,
         devices=devices,
+        tags=[t for t, _ in tag_counts(db)],
         lease_until=page.lease_until,
     )
 
