@@ -23,6 +23,7 @@ from facetrove.agent.capture.open_source import is_live, open_source
 from facetrove.agent.capture.pipeline import Pipeline, PipelineLike, Ready
 from facetrove.agent.capture.source import Source, SourceError
 from facetrove.agent.config import AgentConfig
+from facetrove.agent.config.remote import check_remote_config
 from facetrove.agent.delivery.inbox import CollectorInbox
 from facetrove.agent.delivery.model_update import ModelUpdater
 from facetrove.agent.delivery.outbox import Outbox, OutboxError
@@ -83,7 +84,8 @@ class Runner:
         self.stats = RunStats()
         self.accepted_ids: list[str] = []
         self.paused = False
-        self.revision: int | None = None
+        self.revision: int | None = None  # the config revision applied
+        self._accepted_revision: int | None = None  # the newest one checked and accepted
         self.announced_model: str | None = None
         self._stop = threading.Event()
         self._pending_cfg: wire.AgentConfig | None = None
@@ -280,6 +282,28 @@ class Runner:
     # -- config and model from the collector (network thread) -----------------------------------
 
     def _on_config(self, cfg: wire.AgentConfig) -> None:
+        # A config is checked whole before any of it, pause included, takes effect; one that is
+        # refused or older than the one in force changes nothing. (Within a run: after a
+        # restart the retained config is the current one.)
+        newest = self._accepted_revision
+        if newest is not None and cfg.revision <= newest:
+            if cfg.revision < newest:
+                log.warning(
+                    "config revision %d ignored: revision %d is in force", cfg.revision, newest
+                )
+            return
+        try:
+            check_remote_config(self.config, cfg)
+        except ValueError as exc:
+            log.error(
+                "config revision %d refused (%s); revision %s stays in force (paused=%s)",
+                cfg.revision,
+                _one_line(exc),
+                newest,
+                self.paused,
+            )
+            return
+        self._accepted_revision = cfg.revision
         with self._cfg_lock:
             self._pending_cfg = cfg
         # Pause takes effect at once for delivery; the pipeline picks the rest up between frames.

@@ -12,6 +12,7 @@ import numpy as np
 from facetrove import wire
 from facetrove.agent.capture.detector import Detection
 from facetrove.agent.config.capture import QualityConfig
+from facetrove.agent.config.remote import overridden
 
 #: Faces are measured at this size so blur figures do not depend on how big the face is.
 MEASURE_PX = 96
@@ -67,8 +68,7 @@ class QualityGate:
         Raises:
             ValueError: the merged thresholds are inconsistent (nothing is changed then).
         """
-        changes = {k: v for k, v in overrides.model_dump().items() if v is not None}
-        self.config = QualityConfig.model_validate({**self.base.model_dump(), **changes})
+        self.config = overridden(self.base, overrides)
 
     def measure(self, image: np.ndarray, det: Detection) -> wire.Quality:
         """Blur, brightness, face size and yaw of one face."""

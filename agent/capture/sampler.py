@@ -22,6 +22,7 @@ from facetrove.agent.capture.detector import Detection
 from facetrove.agent.capture.prelabel import PrelabelResult
 from facetrove.agent.capture.source import Frame
 from facetrove.agent.config.capture import SamplerConfig
+from facetrove.agent.config.remote import check_class_targets, overridden
 
 #: Global rate windows: reason -> (config field, seconds).
 RATE_WINDOWS = {
@@ -100,8 +101,7 @@ class Sampler:
 
     def apply_overrides(self, overrides: wire.SamplingOverrides) -> None:
         """Apply the collector's sampling settings; unset fields keep the local values."""
-        changes = {k: v for k, v in overrides.model_dump().items() if v is not None}
-        self.config = SamplerConfig.model_validate({**self.base.model_dump(), **changes})
+        self.config = overridden(self.base, overrides)
 
     def set_class_targets(self, targets: dict[str, float]) -> None:
         """Relative want per class (1 = as is, >1 more, <1 fewer, 0 none).
@@ -109,9 +109,7 @@ class Sampler:
         A class's keep probability is its weight over the largest weight (at least 1), so the
         most wanted class is always kept and unnamed classes count as 1.
         """
-        bad = {k: v for k, v in targets.items() if not v >= 0}
-        if bad:
-            raise ValueError(f"class targets must be >= 0: {bad}")
+        check_class_targets(targets)
         self.class_targets = dict(targets)
 
     # -- the hot path ----------------------------------------------------------------------

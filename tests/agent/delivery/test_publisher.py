@@ -172,7 +172,7 @@ def test_refused_config_is_one_log_line_and_the_previous_stays(
     assert runner.revision == 7 and pipe.gate.config.min_blur == 5
     assert pipe.gate.config.min_brightness == QualityConfig().min_brightness
     [message] = [r.getMessage() for r in caplog.records]
-    assert "config revision 8 not applied" in message
+    assert "config revision 8 refused" in message
     assert "min_brightness must be <= max_brightness" in message
     assert "\n" not in message and "input_value" not in message
 
