@@ -19,7 +19,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from facetrove.wire.errors import WireError
 from facetrove.wire.ids import SAMPLE_ID_RE
@@ -33,7 +32,10 @@ MAX_JSON_BYTES = 64 * 1024
 #: real capture. Outside datetime's years 1-9999 after conversion a time cannot even be stored.
 MIN_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)
-_DATE_ERROR = "date_range"
+
+
+class TimeOutOfRange(ValueError):
+    """A time that does not convert to UTC or lies outside [MIN_TIME, MAX_TIME)."""
 
 
 def _sane_time(value: datetime) -> datetime:
@@ -42,10 +44,8 @@ def _sane_time(value: datetime) -> datetime:
     except OverflowError:
         utc = None
     if utc is None or not MIN_TIME <= utc < MAX_TIME:
-        raise PydanticCustomError(
-            _DATE_ERROR,
-            "{when} in UTC is not between 1970-01-01 and 2100-01-01",
-            {"when": value.isoformat()[:40]},
+        raise TimeOutOfRange(
+            f"{value.isoformat()[:40]} in UTC is not between 1970-01-01 and 2100-01-01"
         )
     return value
 
@@ -335,10 +335,10 @@ def validate_json(model: type[_M], raw: bytes) -> _M:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        types = {e["type"] for e in exc.errors()}
-        if "json_invalid" in types:
+        errors = exc.errors()
+        if any(e["type"] == "json_invalid" for e in errors):
             reason = "json"
-        elif types == {_DATE_ERROR}:
+        elif all(isinstance(e.get("ctx", {}).get("error"), TimeOutOfRange) for e in errors):
             reason = "date"
         else:
             reason = "schema"
