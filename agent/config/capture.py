@@ -139,10 +139,11 @@ class SamplerConfig(Section):
     )
     dedup_hamming: int = Field(
         default=6,
-        ge=0,
+        ge=-1,
         le=64,
         description="a crop whose 64-bit dHash is within this Hamming distance of a recent "
-        "sample is a near-duplicate; 0 drops exact hash matches only",
+        "sample is a near-duplicate; 0 drops exact hash matches only, -1 drops none "
+        "(collector import: an imported photo is never a duplicate)",
     )
     dedup_memory: int = Field(
         default=512,

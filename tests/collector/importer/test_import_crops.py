@@ -122,3 +122,23 @@ def test_photos_in_class_folders_go_through_the_agent(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "imports").exists()  # staging removed
     _, again = _run(root, tmp_path / "data", faces="detect")
     assert again.imported == 0 and again.outcomes["already-imported"] == summary.imported
+
+
+def test_a_photo_and_its_reencoded_copy_are_both_kept(tmp_path: Path) -> None:
+    """Tried: one photo, the same photo re-encoded at JPEG quality 80 (other bytes, the same
+    dHash) and a slightly brighter copy, in two classes. Before: the agent's sampler dropped the
+    copy as a duplicate and the import called it `no-face`. Kept: all three."""
+    pytest.importorskip("mediapipe")
+    import cv2
+
+    image = cv2.imread(str(pyfeat_data() / "single_face.jpg"))
+    root = tmp_path / "photos"
+    (root / "happy").mkdir(parents=True)
+    (root / "surprise").mkdir()
+    shutil.copy(pyfeat_data() / "single_face.jpg", root / "happy" / "a.jpg")
+    cv2.imwrite(str(root / "surprise" / "b.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    cv2.imwrite(str(root / "happy" / "c.jpg"), cv2.convertScaleAbs(image, alpha=1.0, beta=6))
+    db, summary = _run(root, tmp_path / "data", faces="detect")
+    assert summary.imported == 3 and summary.reasons == {}, summary.lines()
+    labels = sorted(r[0] for r in db.execute("select label from samples"))
+    assert labels == ["happy", "happy", "surprise"]
