@@ -19,23 +19,18 @@ Blobs written for messages that end up not stored are removed again.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 
 from facetrove.collector.ingest.validate import Accepted, Outcome, Rejected
 from facetrove.collector.ingest.writer import BatchResult, StorageError, Writer
+from facetrove.collector.store.integrity import ROW_ERRORS
 from facetrove.collector.store.samples import referenced_blobs, sample_identities
 from facetrove.wire import WireError, encode_sample
 
 log = logging.getLogger("facetrove.ingest")
 
 #: Database errors that come from the data of a message, not from the storage under it.
-_DATA_ERRORS = (
-    sqlite3.IntegrityError,
-    sqlite3.DataError,
-    sqlite3.InterfaceError,
-    sqlite3.ProgrammingError,
-)
+_DATA_ERRORS = ROW_ERRORS
 
 Identity = tuple[str, str, str | None]
 

@@ -10,8 +10,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-import sqlite_utils
-
 from facetrove.collector.broker import (
     BrokerProcess,
     EmbeddedBroker,
@@ -21,7 +19,7 @@ from facetrove.collector.broker import (
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.ingest.worker import IngestWorker
 from facetrove.collector.store import DB_NAME
-from facetrove.collector.store.integrity import open_checked
+from facetrove.collector.store.integrity import check_store
 
 log = logging.getLogger("facetrove.serve")
 PUBLISH_OVERHEAD = 1024
@@ -48,20 +46,7 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
     """
     check(config)
     # A damaged store is refused (DamagedStore) before the broker accepts any sample.
-    store = open_checked(config.data_dir / DB_NAME)
-    try:
-        _serve(config, stop, echo, store)
-    except BaseException:
-        store.close()  # run() closes it once ingest started; closing twice is harmless
-        raise
-
-
-def _serve(
-    config: CollectorConfig,
-    stop: threading.Event,
-    echo: Callable[[str], None],
-    store: sqlite_utils.Database,
-) -> None:
+    check_store(config.data_dir / DB_NAME)
     broker: EmbeddedBroker | BrokerProcess | None = None
     if config.broker.url is None:
         b = config.broker
@@ -90,7 +75,7 @@ def _serve(
     threads: list[tuple[str, threading.Thread, threading.Event]] = []
     try:
         ingest_stop = threading.Event()
-        worker = IngestWorker(config, db=store)
+        worker = IngestWorker(config, store_checked=True)
         ingest = threading.Thread(target=worker.run, args=(ingest_stop,), name="ingest")
         ingest.start()
         threads.append(("ingest", ingest, ingest_stop))

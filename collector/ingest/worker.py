@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import sqlite_utils
 from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove.collector.config import CollectorConfig
@@ -25,7 +24,7 @@ from facetrove.collector.config.broker import parse_broker_url
 from facetrove.collector.ingest.isolation import commit_isolated
 from facetrove.collector.ingest.validate import Outcome, Rejected, validate_message
 from facetrove.collector.ingest.writer import FileSystem, StorageError, Writer
-from facetrove.collector.store import DB_NAME, BlobStore
+from facetrove.collector.store import DB_NAME, BlobStore, connect
 from facetrove.collector.store.integrity import open_checked
 from facetrove.wire import Kind, subscription
 
@@ -73,14 +72,14 @@ class IngestWorker:
         config: CollectorConfig,
         *,
         fs: FileSystem | None = None,
-        db: sqlite_utils.Database | None = None,
+        store_checked: bool = False,
     ) -> None:
-        """``db``: the store, already opened with ``open_checked`` (default: ``run`` opens it).
+        """``store_checked``: the caller ran ``check_store`` already (``run`` skips the check).
 
-        Raises nothing; ``run`` raises ``DamagedStore`` for a store that fails its check.
+        ``run`` raises ``DamagedStore`` for a store that fails its check.
         """
         self.config = config
-        self._db = db
+        self._store_checked = store_checked
         self.cfg = config.ingest
         self.stats = IngestStats()
         self._fs = fs
@@ -158,7 +157,8 @@ class IngestWorker:
         stop = stop or threading.Event()
         data_dir = self.config.data_dir
         # Refuses a damaged store (DamagedStore) before anything, broker included, is touched.
-        db = self._db or open_checked(data_dir / DB_NAME)
+        path = data_dir / DB_NAME
+        db = connect(path) if self._store_checked else open_checked(path)
         writer = Writer(
             db,
             BlobStore(data_dir / "blobs"),

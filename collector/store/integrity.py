@@ -17,6 +17,15 @@ import sqlite_utils
 from facetrove.collector.store.db import connect
 from facetrove.collector.store.schema import migrate
 
+#: Errors the database raises because of the data of one row, not the storage under it
+#: (ingest quarantines that one message instead of retrying the batch).
+ROW_ERRORS = (
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+)
+
 #: How many problems ``quick_check`` lists at most (the first one is what the message shows).
 MAX_PROBLEMS = 5
 
@@ -69,3 +78,12 @@ def open_checked(path: Path | str) -> sqlite_utils.Database:
         raise DamagedStore(path, f"quick_check: {found[0][:200]}{more}")
     migrate(db)
     return db
+
+
+def check_store(path: Path | str) -> None:
+    """Open the store at ``path`` as ``open_checked`` does (check, then migrate) and close it.
+
+    Raises:
+        DamagedStore, sqlite3.Error, OSError: as ``open_checked``.
+    """
+    open_checked(path).close()
