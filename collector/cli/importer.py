@@ -147,13 +147,13 @@ class _progress:
             self.task = self.bar.add_task("import", total=None, counts="")
 
     def __enter__(self) -> _progress | None:
-        if self.bar is None:
-            return None
-        self.bar.start()
-        return self
+        # started by the first batch: a refused import prints only its error
+        return None if self.bar is None else self
 
     def __call__(self, summary: ImportSummary, done: int, total: int) -> None:
         assert self.bar is not None
+        if not self.bar.live.is_started:
+            self.bar.start()
         o = summary.outcomes
         counts = (
             f"imported {o['imported']} · already {o['already-imported']} · "
@@ -162,7 +162,7 @@ class _progress:
         self.bar.update(self.task, completed=done, total=total, counts=counts)
 
     def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
+        if self.bar is not None and self.bar.live.is_started:
             self.bar.stop()
 
 
