@@ -18,3 +18,5 @@ def collector() -> None:
 for _module in (_ingest, _importer, _web, _versions):
     for _cmd in _module.COMMANDS:
         collector.add_command(_cmd)
+
+collector.add_command(__import__("facetrove.collector.cli.train", fromlist=["_"]).train_cmd)

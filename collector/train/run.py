@@ -1,0 +1,241 @@
+"""One training run, end to end: version -> network -> fit -> ONNX -> report -> model folder.
+
+``train()`` is the Python API behind ``facetrove collector train``; it writes
+``<data_dir>/models/<name>/`` (see folder.py) and returns what it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from facetrove import models as bundled_models
+from facetrove.collector.train import folder, report
+from facetrove.collector.train.data import DataError, Preprocess, open_version
+from facetrove.collector.train.evaluate import Evaluation, OnnxModel, evaluate
+from facetrove.collector.train.loop import FitResult, LoopSettings, Progress, fit, predict_logits
+from facetrove.collector.train.network import NetworkError, OnnxNet, export_onnx, load_onnx
+
+PREPROCESS_KEYS = (
+    "input_size", "color", "preprocess_scale", "preprocess_offset", "preprocess",
+    "input_layout", "output",
+)  # fmt: skip
+
+
+class TrainError(Exception):
+    """A run that cannot start or finish; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class TrainSettings(LoopSettings):
+    """Everything ``facetrove collector train`` takes besides the version and the name."""
+
+    init: str = "bundled"  # bundled | scratch | a model id | a path to an .onnx file
+    device: str = "auto"  # auto | cpu | cuda
+    benchmarks: tuple[str, ...] = ()
+    compare: str | None = None  # model to report against (default: the parent, else bundled)
+    threads: int | None = None
+
+
+@dataclass
+class Source:
+    """A model to start from or compare with."""
+
+    id: str
+    path: Path
+    sha256: str
+    proto: onnx.ModelProto
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return {p.key: p.value for p in self.proto.metadata_props}
+
+    @property
+    def classes(self) -> list[str]:
+        return [c.strip() for c in self.meta.get("classes", "").split(",") if c.strip()]
+
+
+@dataclass
+class TrainedModel:
+    """What ``train()`` wrote: the folder, its card and report, and the fit's history."""
+
+    id: str
+    path: Path
+    card: dict[str, Any]
+    report: dict[str, Any]
+    fit: FitResult = field(repr=False)
+
+
+def resolve_model(data_dir: Path, spec: str) -> Source:
+    """``bundled``, a trained model id under data_dir/models, or a path to an .onnx file."""
+    if spec == "bundled":
+        path, model_id = bundled_models.path(bundled_models.EMOTION_ONNX), "bundled"
+    elif (folder.models_root(data_dir) / spec / folder.ONNX_FILE).is_file():
+        path, model_id = folder.models_root(data_dir) / spec / folder.ONNX_FILE, spec
+    elif spec.endswith(".onnx") and Path(spec).is_file():
+        path, model_id = Path(spec), Path(spec).stem
+    else:
+        known = ", ".join(m.id for m in folder.list_models(data_dir)) or "none yet"
+        raise TrainError(
+            f"no model {spec!r}: use bundled, scratch, a trained model id (known: {known}) or a"
+            " path to an .onnx file"
+        )
+    try:
+        proto = load_onnx(path.read_bytes())
+    except NetworkError as exc:
+        raise TrainError(f"model {spec} ({path}): {exc}") from None
+    return Source(model_id, path, folder.file_sha256(path), proto)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainError(
+            "--device cuda: this PyTorch has no usable CUDA device (a CPU build, or no GPU);"
+            " see docs/install.md for the GPU route, or use --device cpu"
+        )
+    return torch.device(name)
+
+
+def train(
+    data_dir: Path,
+    version_id: str,
+    name: str,
+    settings: TrainSettings | None = None,
+    *,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    on_step: Any = None,
+) -> TrainedModel:
+    """Train a model on a version and write ``<data_dir>/models/<name>/``.
+
+    Raises:
+        TrainError, DataError, folder.ModelFolderError: with a message meant for the user;
+            nothing is left behind.
+    """
+    settings = settings or TrainSettings()
+    data_dir = Path(data_dir)
+    folder.check_name(name)
+    if (folder.models_root(data_dir) / name).exists():
+        raise folder.ModelFolderError(f"model {name!r} already exists: choose another --name")
+    version = open_version(data_dir, version_id)
+    start = resolve_model(data_dir, "bundled" if settings.init == "scratch" else settings.init)
+    parent = None if settings.init == "scratch" else start
+    baseline = resolve_model(data_dir, settings.compare) if settings.compare else start
+    benchmarks = [open_version(data_dir, b) for b in settings.benchmarks]
+    for b in benchmarks:
+        if b.id == version.id:
+            raise TrainError(
+                f"--benchmark {b.id} is the training version: its test split is reported anyway"
+            )
+    device = pick_device(settings.device)
+    prep = Preprocess.from_metadata(start.meta)
+    train_set = version.images("train", prep)
+    valid_set = version.images("valid", prep, originals_only=True)
+    if not len(train_set):
+        raise DataError(f"version {version.id} has no training crops")
+    if settings.freeze < 0:
+        raise TrainError("--freeze must be 0 or more")
+
+    threads_before = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    # CPU kernels are deterministic for a given thread count (the determinism test checks it);
+    # torch.use_deterministic_algorithms would import the compiler stack (seconds) for nothing.
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        g = torch.Generator().manual_seed(settings.seed)
+        net = OnnxNet(start.proto)
+        if settings.freeze >= net.stages:
+            raise TrainError(
+                f"--freeze {settings.freeze}: this network has {net.stages - 1} stages"
+                " before its head"
+            )
+        if settings.init == "scratch":
+            net.reset_parameters(g)
+        kept = net.set_classes(start.classes, version.classes, g)
+        teacher = OnnxNet(start.proto).eval() if parent is not None else None
+        shared = [(version.classes.index(c), start.classes.index(c)) for c in kept]
+        result = fit(
+            net, train_set, valid_set, prep, settings, generator=g, parent=teacher,
+            shared=shared, device=device, progress=progress, stop=stop, on_step=on_step,
+        )  # fmt: skip
+        net.cpu()
+        meta = _metadata(name, version.id, version.classes, start, parent, settings, result)
+        onnx_bytes = export_onnx(net, start.proto, meta)
+        test_set = version.images("test", prep, originals_only=True)
+        torch_probs = torch.softmax(predict_logits(net, test_set, prep, torch.device("cpu")), 1)
+    finally:
+        torch.set_num_threads(threads_before)
+
+    with folder.PartialFolder(data_dir, name) as partial:
+        (partial.path / folder.ONNX_FILE).write_bytes(onnx_bytes)
+        new = OnnxModel.load(name, onnx_bytes)
+        onnx_probs = new.probabilities(test_set.pixels.numpy())
+        max_diff = float(np.abs(onnx_probs - torch_probs.numpy()).max()) if len(test_set) else 0.0
+        base = OnnxModel.load(baseline.id, baseline.path)
+        seen = version.sample_ids(("train", "valid"))
+        evaluations = [Evaluation(f"{version.id} test", version, ("test",))]
+        evaluations += [
+            Evaluation(f"{b.id} benchmark", b, ("train", "valid", "test"), frozenset(seen))
+            for b in benchmarks
+        ]
+        results = [evaluate(e, new, base, partial.path) for e in evaluations]
+        rep = report.make_report(name, baseline.id, results, result, max_diff)
+        card = report.make_card(
+            name, version, start, parent, baseline, settings, result, rep, onnx_bytes, kept,
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )  # fmt: skip
+        (partial.path / folder.REPORT_JSON).write_text(json.dumps(rep, indent=2) + "\n")
+        (partial.path / folder.CARD_JSON).write_text(json.dumps(card, indent=2) + "\n")
+        (partial.path / folder.CARD_MD).write_text(
+            report.card_markdown(card, rep), encoding="utf-8"
+        )
+        final = partial.commit()
+    return TrainedModel(name, final, card, rep, result)
+
+
+def _metadata(
+    name: str,
+    version_id: str,
+    classes: list[str],
+    start: Source,
+    parent: Source | None,
+    settings: TrainSettings,
+    result: FitResult,
+) -> dict[str, str]:
+    meta = {k: v for k, v in start.meta.items() if k in PREPROCESS_KEYS}
+    meta.update(
+        classes=",".join(classes),
+        model_id=name,
+        parent=parent.id if parent else "none",
+        parent_sha256=parent.sha256 if parent else "",
+        version=version_id,
+        training_data=f"facetrove version {version_id}"
+        + (
+            f" (fine-tuned from {parent.id}: {parent.meta.get('training_data', '?')})"
+            if parent
+            else ""
+        ),
+        license=(
+            "trained by facetrove on the reviewed faces of version "
+            f"{version_id}; see its card for their terms"
+            + (f"; parent weights: {parent.meta.get('license', '?')}" if parent else "")
+        ),
+        training=json.dumps(
+            {k: v for k, v in asdict(settings).items() if k not in ("benchmarks", "compare")}
+            | {"best_epoch": result.best_epoch, "stopped": result.stopped},
+            sort_keys=True,
+        ),
+    )
+    return meta
