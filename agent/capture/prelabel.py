@@ -114,7 +114,8 @@ class OnnxEmotionClassifier(Closing):
             ) from None
         self.gray = meta.get("color", "grayscale") == "grayscale"
         self._input = self._session.get_inputs()[0].name
-        self.model_id = model_id or self.path.stem
+        # a trained model names itself (metadata model_id, see collector/train); else the file name
+        self.model_id = model_id or meta.get("model_id") or self.path.stem
         self.model_sha256 = _file_sha256(self.path)
 
     @classmethod

@@ -3,7 +3,6 @@ parent (or deployed) model."""
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -177,9 +176,6 @@ def train_cmd(
     """
     from facetrove.collector import train as train_pkg
 
-    # Before torch is imported: OpenMP threads that spin while waiting make training several
-    # times slower as soon as another process wants the cores (measured: 11 against 117 images/s).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     missing = train_pkg.missing_modules()
     if missing:
         raise click.ClickException(INSTALL_HINT.format(missing=f" (no {', '.join(missing)})"))
