@@ -121,15 +121,15 @@ def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
     return weights
 
 
-@torch.no_grad()
 def predict_logits(
     net: OnnxNet, images: Images, prep: Preprocess, device: torch.device, batch: int = 256
 ) -> torch.Tensor:
     net.eval()
-    out = [
-        net(prep.to_input(images.pixels[i : i + batch]).to(device)).cpu()
-        for i in range(0, len(images), batch)
-    ]
+    with torch.no_grad():
+        out = [
+            net(prep.to_input(images.pixels[i : i + batch]).to(device)).cpu()
+            for i in range(0, len(images), batch)
+        ]
     return torch.cat(out) if out else torch.zeros((0, net.classes_out))
 
 

@@ -62,7 +62,7 @@ def _pads(node: onnx.NodeProto) -> tuple[int, int, int, int]:
     return int(left), int(right), int(top), int(bottom)
 
 
-class OnnxNet(nn.Module):
+class OnnxNet(nn.Module):  # type: ignore[misc,unused-ignore]  # nn is Any without torch
     """A PyTorch module that runs an ONNX emotion graph; ``forward`` returns logits."""
 
     def __init__(self, model: onnx.ModelProto) -> None:
@@ -157,7 +157,7 @@ class OnnxNet(nn.Module):
 
     @property
     def classes_out(self) -> int:
-        return self.conv(self.head).out_channels
+        return int(self.conv(self.head).out_channels)
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Fresh random weights everywhere (``--init scratch``), from ``generator``."""
