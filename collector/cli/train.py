@@ -87,8 +87,20 @@ class _RichProgress:
     help="Start from: bundled (the shipped mini-Xception), scratch (same network, random"
     " weights), a trained model id, or a path to an .onnx file.",
 )
-@click.option("--epochs", type=click.IntRange(1, 1000), default=15, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 1000),
+    default=15,
+    show_default=True,
+    help="At most this many passes over the train split.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 4096),
+    default=64,
+    show_default=True,
+    help="Images per optimiser step.",
+)
 @click.option(
     "--lr",
     type=click.FloatRange(0, 1, min_open=True),
@@ -117,7 +129,13 @@ class _RichProgress:
     show_default=True,
     help="Weight of distillation towards the parent's outputs on the shared classes.",
 )
-@click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Adam weight decay.",
+)
 @click.option(
     "--patience",
     type=click.IntRange(1, 1000),
@@ -133,9 +151,19 @@ class _RichProgress:
     help="Class balance: weighted loss, balanced sampling, or none.",
 )
 @click.option("--no-augment", is_flag=True, help="Turn off the light on-the-fly augmentation.")
-@click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds head, order, sampling, augmentation (same seed: same weights on the CPU).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto uses a CUDA GPU when PyTorch sees one.",
 )
 @click.option("--threads", type=click.IntRange(1, 256), help="CPU threads (default: PyTorch's).")
 @click.option(

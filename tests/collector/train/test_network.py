@@ -78,9 +78,7 @@ def test_export_writes_the_weights_back(bundled: onnx.ModelProto, faces: np.ndar
     assert meta == {"classes": "a,b,c,d,e,f,g", "model_id": "x"}
 
 
-def test_a_new_class_set_keeps_the_shared_rows(
-    bundled: onnx.ModelProto, faces: np.ndarray
-) -> None:
+def test_a_new_class_set_keeps_the_shared_rows(bundled: onnx.ModelProto, faces: np.ndarray) -> None:
     old = list(models.EMOTION_CLASSES)
     net = OnnxNet(bundled)
     before = net.eval()(torch.from_numpy(faces)).detach()
@@ -106,7 +104,7 @@ def test_freeze_stops_early_stages_but_never_the_head(bundled: onnx.ModelProto) 
 
 
 def test_graphs_it_cannot_rebuild_are_refused(bundled: onnx.ModelProto) -> None:
-    with pytest.raises(NetworkError, match="not an ONNX file|not a valid ONNX"):
+    with pytest.raises(NetworkError, match=r"not an ONNX file|not a valid ONNX"):
         load_onnx(b"\x00garbage" * 50)
     model = onnx.ModelProto()
     model.CopyFrom(bundled)

@@ -136,9 +136,7 @@ def test_other_classes_get_a_new_head_and_scratch_works(store: FactoryStore) -> 
     add_version(store, "v-three", ("happy", "neutral", "surprise"))
     m = train(store.data_dir, "v-three", "three", TrainSettings(epochs=1, batch_size=16))
     assert m.card["classes"] == ["happy", "neutral", "surprise"]
-    s = train(
-        store.data_dir, "v-three", "scratch3", TrainSettings(init="scratch", epochs=1)
-    )
+    s = train(store.data_dir, "v-three", "scratch3", TrainSettings(init="scratch", epochs=1))
     assert s.card["parent"]["id"] is None and s.report["baseline"] == "bundled"
     with OnnxEmotionClassifier(s.path / "model.onnx") as clf:
         assert clf.classes == ("happy", "neutral", "surprise")
@@ -154,7 +152,7 @@ def test_a_trained_model_as_parent_with_a_benchmark(
     )  # fmt: skip
     assert m.card["parent"]["id"] == "m1"
     assert m.report["baseline"] == "m1"
-    test, bench = m.report["evaluations"]
+    _, bench = m.report["evaluations"]
     assert bench["name"] == "bench benchmark"
     # the benchmark holds the same samples, split otherwise: those seen in training are left out
     assert bench["excluded_seen_in_training"] > 0
