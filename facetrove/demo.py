@@ -88,16 +88,31 @@ def _ensure_login(data_dir: Path) -> str:
     return password
 
 
-def _agent_password(data_dir: Path, timeout: float = 20) -> str:
-    creds = data_dir / "broker" / "credentials.json"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if creds.exists():
-            users = json.loads(creds.read_text())
-            if "agent" in users:
-                return str(users["agent"])
-        time.sleep(0.2)
-    raise click.ClickException(f"{creds} has no agent credentials")
+def _device_login(data_dir: Path, device: str) -> str:
+    """The demo device's own password: created once with `collector device add` (its answer is
+    kept in data_dir/demo-devices.json, mode 0600) and reused by later runs."""
+    logins_file = data_dir / "demo-devices.json"
+    logins = json.loads(logins_file.read_text()) if logins_file.exists() else {}
+    if device in logins:
+        return str(logins[device])
+    where = ("--data-dir", str(data_dir))
+    listed = subprocess.run(
+        _facetrove("collector", "device", "list", "--json", *where), capture_output=True, text=True
+    )
+    if listed.returncode == 0 and any(
+        d["device_id"] == device and d["active"] for d in json.loads(listed.stdout)
+    ):
+        # A login whose password was not kept (file removed): replace it.
+        revoke = _facetrove("collector", "device", "revoke", device, *where)
+        subprocess.run(revoke, capture_output=True, text=True)
+    add = _facetrove("collector", "device", "add", device, "--json", *where)
+    proc = subprocess.run(add, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise click.ClickException(f"could not create the device login: {proc.stderr.strip()}")
+    logins[device] = json.loads(proc.stdout)["password"]
+    logins_file.write_text(json.dumps(logins))
+    logins_file.chmod(0o600)
+    return str(logins[device])
 
 
 def _pick_source(source: str | None) -> tuple[str, str]:
@@ -193,7 +208,6 @@ def run(
     try:
         url = f"http://127.0.0.1:{web_port}"
         _wait_http(f"{url}/healthz", collector, timeout=90)
-        broker = f"mqtt://agent:{_agent_password(data_dir)}@127.0.0.1:{broker_port}"
         spec, device = _pick_source(source)
         jobs = [(spec, device)]
         if photos and source is None:
@@ -208,6 +222,9 @@ def run(
             if Path(spec_i).is_file():
                 extra += ["--max-fps", "24", "--set", "sampler.track_window_s=2"]
             outbox = data_dir / f"agent-{device_i}.outbox.db"
+            # Each demo agent is a device with its own login, as in production.
+            device_pw = _device_login(data_dir, device_i)
+            broker = f"mqtt://{device_i}:{device_pw}@127.0.0.1:{broker_port}"
             args = ["--source", spec_i, "--broker", broker, "--device-id", device_i]
             with open(data_dir / f"agent-{device_i}.log", "ab") as agent_log:
                 agents.append(
@@ -221,8 +238,8 @@ def run(
         click.secho(f"  Review UI:  {url}", bold=True)
         click.secho(f"  Login:      {DEMO_USER} / {password}", bold=True)
         click.echo(
-            f"  Broker:     mqtt://127.0.0.1:{broker_port} (agent credentials in "
-            f"{data_dir}/broker/credentials.json)"
+            f"  Broker:     mqtt://127.0.0.1:{broker_port} (one login per device, see "
+            f"facetrove collector device list --data-dir {data_dir})"
         )
         click.echo(f"  Logs:       {data_dir}/collector.log, {data_dir}/agent-*.log")
         click.echo("  Samples reach the review queue within seconds. Ctrl-C stops everything.\n")

@@ -9,6 +9,7 @@ and after SIGTERM the collector it started is gone.
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import re
 import signal
 import sqlite3
@@ -79,6 +80,14 @@ def test_demo_brings_up_collector_and_agent(tmp_path: Path) -> None:
             time.sleep(1)
         stored = _count_samples(data / "facetrove.db")
         assert stored >= 3, f"only {stored} samples reached the store within a minute"
+        # Each demo agent logs in as its own device; there is no shared agent login.
+        listed = subprocess.run(
+            [FACETROVE, "collector", "device", "list", "--json", "--data-dir", str(data)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        logins = {d["device_id"] for d in json.loads(listed.stdout) if d["active"]}
+        assert logins == {"demo-clip", "demo-photos"}, logins
+        assert set(json.loads((data / "broker" / "credentials.json").read_text())) == {"collector"}
 
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

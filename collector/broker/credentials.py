@@ -1,8 +1,8 @@
-"""Usernames and passwords for the embedded broker, generated once per data folder.
+"""The collector's own logins on the embedded broker, generated once per data folder.
 
 ``<data_dir>/broker/passwd`` holds argon2 hashes in amqtt's password-file format
 (``user:hash`` per line); ``credentials.json`` (mode 0600) keeps the plain passwords so that
-``serve`` can print the agent's and use the collector's. Every client gets a username: amqtt
+``serve`` and the web app can log in. Every client gets a username: amqtt
 with anonymous access drops persistent sessions and their queued messages.
 """
 
@@ -37,7 +37,10 @@ def ensure_credentials(data_dir: Path, usernames: tuple[str, ...]) -> Credential
     users: dict[str, str] = {}
     if plain_file.exists():
         users = {str(k): str(v) for k, v in json.loads(plain_file.read_text()).items()}
-    changed = False
+    # Only the collector's own logins live here; devices have theirs in the registry. A login
+    # no longer asked for (the shared "agent" login of earlier versions) is dropped.
+    changed = any(name not in usernames for name in users)
+    users = {name: pw for name, pw in users.items() if name in usernames}
     for name in usernames:
         if name not in users:
             users[name] = secrets.token_urlsafe(18)

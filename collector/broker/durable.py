@@ -26,12 +26,16 @@ from typing import Any
 
 import amqtt.broker
 from amqtt.broker import Broker, RetainedApplicationMessage
+from amqtt.contexts import Action
 from amqtt.errors import MQTTError
 from amqtt.events import MQTTEvents
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.constants import QOS_1
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import OUTGOING
+
+from facetrove.collector.broker.auth import role_of
+from facetrove.collector.identity.rules import Role
 
 
 class PatientHandler(BrokerProtocolHandler):  # type: ignore[misc]
@@ -52,6 +56,10 @@ class PatientHandler(BrokerProtocolHandler):  # type: ignore[misc]
             await connack.to_stream(writer)
             await writer.close()
             raise MQTTError(f"client {session.client_id!r}: not authorised (username or password)")
+        if role_of(session) is Role.DEVICE:
+            # Client ids are tied to logins (as Mosquitto's use_username_as_clientid): a device
+            # can only ever resume or take over its own session, never ingest's.
+            session.client_id = session.username
         return handler, session
 
     async def _handle_qos1_message_flow(self, app_message: Any) -> None:
@@ -84,6 +92,31 @@ class DurableBroker(Broker):  # type: ignore[misc]
         if type(handler) is BrokerProtocolHandler:  # pragma: no cover - see the module end
             handler.__class__ = PatientHandler  # same state, patient QoS 1 flow
         await super()._handle_client_session(*args)
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Any
+    ) -> None:
+        # amqtt sends retained messages without asking the topic plugins whether this session
+        # may receive them (and, on connect, for every client's subscriptions): filter first.
+        topic_filter, qos = subscription
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        tasks = []
+        for topic, retained in list(self._retained_messages.items()):
+            if not self._matches(topic, topic_filter):
+                continue
+            if not await self._topic_filtering(session, topic=topic, action=Action.RECEIVE):
+                continue
+            tasks.append(
+                asyncio.ensure_future(
+                    handler.mqtt_publish(
+                        retained.topic, retained.data, min(qos, retained.qos or qos), retain=True
+                    )
+                )
+            )
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def _stop_handler(self, handler: BrokerProtocolHandler) -> None:
         session = handler.session

@@ -26,15 +26,23 @@ class EmbeddedBroker:
     """Start with ``start()``, stop with ``stop()``; ``url`` is where clients connect."""
 
     def __init__(
-        self, host: str, port: int, password_file: Path, *, max_packet_bytes: int | None = None
+        self,
+        host: str,
+        port: int,
+        password_file: Path,
+        *,
+        max_packet_bytes: int | None = None,
+        registry_db: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.password_file = password_file
         self.max_packet_bytes = max_packet_bytes  # None: amqtt's own (MQTT's 256 MB)
+        self.registry_db = registry_db
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker: Any = None
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -44,12 +52,15 @@ class EmbeddedBroker:
         return {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "timeout_disconnect_delay": 0,
-            # Only the password file: a client without a username gets no boolean from it and
-            # is refused. Logging and $SYS plugins are left out: they cost throughput.
+            # Collector logins from the password file, device logins from the registry, topic
+            # rights from identity/rules.py; no anonymous clients. Logging and $SYS plugins are
+            # left out: they cost throughput.
             "plugins": {
-                "amqtt.plugins.authentication.FileAuthPlugin": {
-                    "password_file": str(self.password_file)
+                "facetrove.collector.broker.auth.LoginPlugin": {
+                    "password_file": str(self.password_file),
+                    "registry_db": str(self.registry_db) if self.registry_db else None,
                 },
+                "facetrove.collector.broker.auth.TopicRightsPlugin": {},
             },
         }
 
@@ -89,6 +100,10 @@ class EmbeddedBroker:
                 self._config(), loop=loop, max_packet_bytes=self.max_packet_bytes
             )
             await self._broker.start()
+            if self.registry_db is not None:
+                from facetrove.collector.broker.auth import watch_revocations
+
+                self._watch = loop.create_task(watch_revocations(self._broker, self.registry_db))
 
         try:
             loop.run_until_complete(boot())
@@ -108,6 +123,8 @@ class EmbeddedBroker:
         if loop is None or broker is None or self._thread is None:
             return
         if loop.is_running():
+            if self._watch is not None:
+                loop.call_soon_threadsafe(self._watch.cancel)
             fut = asyncio.run_coroutine_threadsafe(broker.shutdown(), loop)
             try:
                 fut.result(timeout)

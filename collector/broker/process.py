@@ -33,12 +33,19 @@ class BrokerProcess:
     """``EmbeddedBroker`` in a child process; same ``start()``/``stop()``/``url``."""
 
     def __init__(
-        self, host: str, port: int, password_file: Path, *, max_packet_bytes: int | None = None
+        self,
+        host: str,
+        port: int,
+        password_file: Path,
+        *,
+        max_packet_bytes: int | None = None,
+        registry_db: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.password_file = password_file
         self.max_packet_bytes = max_packet_bytes
+        self.registry_db = registry_db
         self._proc: subprocess.Popen[str] | None = None
 
     @property
@@ -53,7 +60,7 @@ class BrokerProcess:
         """
         cmd = [sys.executable, "-m", "facetrove.collector.broker.process",
                self.host, str(self.port), str(self.password_file), str(os.getpid()),
-               str(self.max_packet_bytes or 0)]  # fmt: skip
+               str(self.max_packet_bytes or 0), str(self.registry_db or "")]  # fmt: skip
         self._proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -92,17 +99,20 @@ def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Child entry point: ``HOST PORT PASSWORD_FILE PARENT_PID MAX_PACKET_BYTES`` (0: no limit)."""
+    """Child entry point: ``HOST PORT PASSWORD_FILE PARENT_PID MAX_PACKET_BYTES [REGISTRY_DB]``
+    (MAX_PACKET_BYTES 0: no limit)."""
     logging.basicConfig(level=logging.CRITICAL)
     host, port, password_file = argv[0], int(argv[1]), Path(argv[2])
     parent, max_packet = int(argv[3]), int(argv[4])
+    registry_db = Path(argv[5]) if len(argv) > 5 and argv[5] else None
     die_with_parent(parent)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         broker = EmbeddedBroker(
-            host, port, password_file, max_packet_bytes=max_packet or None
+            host, port, password_file, max_packet_bytes=max_packet or None,
+            registry_db=registry_db,
         ).start()
     except EmbeddedBrokerError as exc:
         print(exc, file=sys.stderr, flush=True)

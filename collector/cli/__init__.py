@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from facetrove.collector.cli import devices as _devices
 from facetrove.collector.cli import importer as _importer
 from facetrove.collector.cli import ingest as _ingest
 from facetrove.collector.cli import versions as _versions
@@ -15,7 +16,7 @@ def collector() -> None:
     """The central collector: broker, ingest, store, review web app, versions and exports."""
 
 
-for _module in (_ingest, _importer, _web, _versions):
+for _module in (_ingest, _importer, _web, _versions, _devices):
     for _cmd in _module.COMMANDS:
         collector.add_command(_cmd)
 

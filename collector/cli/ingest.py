@@ -81,7 +81,8 @@ def ingest_cmd(
     \b
     Example:
       facetrove collector ingest --data-dir ./data --broker mqtt://collector:PW@mqtt.lan:1883
-      facetrove collector ingest --shared-group ingest --client-id ingest-2 --config c.yaml
+      facetrove collector ingest --shared-group ingest --client-id facetrove-ingest-2 \
+        --config c.yaml
     """
     from facetrove.collector.ingest.worker import IngestWorker
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
@@ -24,14 +25,24 @@ class BrokerConfig(Section):
         description="run the embedded broker in the collector's own process instead of a "
         "child process (slower: it shares the GIL with ingest and the web app)",
     )
-    agent_username: str = Field(
-        default="agent",
-        min_length=1,
-        description="username the embedded broker creates for agents (password generated "
-        "once and kept in <data_dir>/broker/credentials.json)",
+    device_url: str | None = Field(
+        default=None,
+        description="broker address devices connect to, printed by `device add` (e.g. "
+        "mqtts://mqtt.example.org:8883 for Mosquitto's device listener); unset = the embedded "
+        "broker's address",
+    )
+    mosquitto_files: Path | None = Field(
+        default=None,
+        description="folder of Mosquitto's devices.passwd/acl and collector.passwd/acl: when "
+        "set, `device add` and `device revoke` rewrite them and run mosquitto_reload",
+    )
+    mosquitto_reload: list[str] | None = Field(
+        default=None,
+        description="command that makes Mosquitto re-read its files, e.g. "
+        "['systemctl', 'reload', 'mosquitto']",
     )
 
-    @field_validator("url")
+    @field_validator("url", "device_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None:

@@ -71,8 +71,10 @@ class IngestConfig(Section):
         default="facetrove-ingest",
         min_length=1,
         max_length=64,
+        pattern=r"^facetrove-[A-Za-z0-9_.-]+$",
         description="stable MQTT client id: the broker keeps this session's unacknowledged "
-        "samples while ingest is down; give each ingest process its own",
+        "samples while ingest is down; give each ingest process its own. It starts with "
+        "'facetrove-', a prefix no device login may use, so no device can take it over",
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds")
     backoff_max_s: float = Field(

@@ -10,6 +10,11 @@ from facetrove.config import Section
 class WebConfig(Section):
     host: str = Field(default="127.0.0.1", description="address the web app listens on")
     port: int = Field(default=8080, ge=0, le=65535, description="HTTP port of the web app")
+    public_url: str | None = Field(
+        default=None,
+        description="address devices reach the web app at (model downloads), printed by "
+        "`device add`; unset = http://<host>:<port>",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Flask session signing key; unset generates one and keeps it in "

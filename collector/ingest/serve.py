@@ -50,25 +50,24 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
     broker: EmbeddedBroker | BrokerProcess | None = None
     if config.broker.url is None:
         b = config.broker
-        creds = ensure_credentials(config.data_dir, (b.username, b.agent_username))
+        creds = ensure_credentials(config.data_dir, (b.username,))
         kind = EmbeddedBroker if b.embedded_in_process else BrokerProcess
         # The broker refuses what ingest would refuse as too_large before anyone reads it; 1 KiB
         # more for the topic and packet id of a PUBLISH.
         limit = config.ingest.max_payload_bytes + PUBLISH_OVERHEAD
         broker = kind(
-            b.embedded_host, b.embedded_port, creds.password_file, max_packet_bytes=limit
+            b.embedded_host,
+            b.embedded_port,
+            creds.password_file,
+            max_packet_bytes=limit,
+            registry_db=config.data_dir / DB_NAME,  # migrated by open_checked above
         ).start()
         config = config.model_copy(
             update={"broker": b.model_copy(update={"password": creds.password(b.username)})}
         )
-        agent_pw = creds.password(b.agent_username)
-        agent_url = (
-            f"mqtt://{b.agent_username}:{agent_pw}@{_reachable(b.embedded_host)}:{b.embedded_port}"
-        )
         echo(f"MQTT broker (embedded, MQTT 3.1.1): {broker.url}")
-        echo(f"  agent login: user {b.agent_username!r}, password {agent_pw!r}")
-        echo(f"  agents connect with: --broker {agent_url}")
-        echo(f"  (credentials kept in {creds.password_file.parent / 'credentials.json'})")
+        echo("  every device has its own login; create one and paste what it prints into the")
+        echo(f"  agent's config: facetrove collector device add NAME --data-dir {config.data_dir}")
     else:
         echo(f"MQTT broker (external): {_redact(config.broker.url)}")
 

@@ -216,11 +216,23 @@ def _m003_selection_tag_import(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_samples_import_key ON samples (import_key)")
 
 
+def _m004_device_logins(db: sqlite_utils.Database) -> None:
+    """One MQTT login per device: the username is the device id; only a hash is kept."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS device_logins ("
+        " device_id TEXT PRIMARY KEY,"
+        " password_hash TEXT NOT NULL,"
+        " created_at TEXT NOT NULL,"
+        " revoked_at TEXT)"
+    )
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_review_indexes", _m002_review_indexes),
     ("003_selection_tag_import", _m003_selection_tag_import),
+    ("004_device_logins", _m004_device_logins),
 ]
 
 

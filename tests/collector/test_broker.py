@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from facetrove.collector.broker import EmbeddedBroker, ensure_credentials
+from tests.collector.identity_helpers import add_device
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher, wait_rows
 from tests.collector.test_reliability import assert_store_exact, publish_all
 from tests.support.broker import free_port, wait_port
@@ -28,9 +28,10 @@ def test_credentials_are_generated_once_and_hashed(tmp_path: Path) -> None:
 
 def test_serve_embedded_end_to_end_and_anonymous_refused(tmp_path: Path) -> None:
     """Tried: `facetrove collector serve` with no broker configured; an agent-like paho client
-    (MQTT 3.1.1, the printed agent username) publishes 300 samples at QoS 1; an anonymous client
-    and a wrong password try to connect. Kept: all 300 samples; both intruders refused."""
+    (MQTT 3.1.1, the login printed by `device add`) publishes 300 samples at QoS 1; an anonymous
+    client and a wrong password try to connect. Kept: all 300 samples; both intruders refused."""
     data = tmp_path / "data"
+    device = add_device(data, "cam-00")
     port, web_port = free_port(), free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
@@ -45,15 +46,13 @@ def test_serve_embedded_end_to_end_and_anonymous_refused(tmp_path: Path) -> None
         deadline = time.monotonic() + 20
         while "subscribed" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
-        creds = json.loads((data / "broker" / "credentials.json").read_text())
-        printed = log.read_text()
-        assert f"mqtt://agent:{creds['agent']}@127.0.0.1:{port}" in printed
+        assert "facetrove collector device add NAME" in log.read_text()
         with pytest.raises(ConnectionRefusedError, match="Not authorized"):
             Publisher(port, "anonymous-cam")
         with pytest.raises(ConnectionRefusedError, match="Not authorized"):
-            Publisher(port, "guessing-cam", username="agent", password="wrong")
-        samples = many_samples(300, tag="embedded")
-        pub = Publisher(port, "cam-agent", username="agent", password=creds["agent"])
+            Publisher(port, "guessing-cam", username="cam-00", password="wrong")
+        samples = many_samples(300, devices=1, tag="embedded")
+        pub = Publisher(port, "cam-agent", username="cam-00", password=device["password"])
         for s in samples:
             pub.publish(s.device_id, s.payload)
         pub.wait_acked(300, timeout=60)
@@ -137,7 +136,7 @@ def test_wrong_password_cannot_touch_a_live_session(tmp_path: Path) -> None:
     try:
         victim.connect("127.0.0.1", port)
         victim.loop_start()
-        victim.subscribe("t/#", qos=1)
+        victim.subscribe("facetrove/v1/+/sample", qos=1)
         time.sleep(0.5)
         refusals = []
         for i in range(13):
@@ -159,7 +158,7 @@ def test_wrong_password_cannot_touch_a_live_session(tmp_path: Path) -> None:
         pub.username_pw_set("agent", creds.password("agent"))
         pub.connect("127.0.0.1", port)
         pub.loop_start()
-        pub.publish("t/x", b"still here", qos=1).wait_for_publish(5)
+        pub.publish("facetrove/v1/cam-1/sample", b"still here", qos=1).wait_for_publish(5)
         deadline = time.monotonic() + 10
         while not got and time.monotonic() < deadline:
             time.sleep(0.1)

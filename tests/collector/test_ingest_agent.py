@@ -9,7 +9,6 @@ with its device, crop bytes matching the stored sha256, and the device in the re
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from facetrove.collector.store import DB_NAME, BlobStore, connect
+from tests.collector.identity_helpers import add_device
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, wait_rows
 from tests.support.broker import Mosquitto, free_port, wait_port
 
@@ -75,6 +75,7 @@ def test_agent_to_mosquitto_to_ingest(tmp_path: Path, faces_dir: Path) -> None:
 
 def test_agent_to_embedded_broker_via_serve(tmp_path: Path, faces_dir: Path) -> None:
     data, port = tmp_path / "data", free_port()
+    login = add_device(data, "lab-02")
     with open(tmp_path / "serve.log", "wb") as log:
         serve = subprocess.Popen(
             [FACETROVE, "collector", "serve", "--data-dir", str(data), "--broker-port", str(port),
@@ -87,8 +88,8 @@ def test_agent_to_embedded_broker_via_serve(tmp_path: Path, faces_dir: Path) -> 
         while "subscribed" not in (tmp_path / "serve.log").read_text():
             assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.1)
-        pw = json.loads((data / "broker" / "credentials.json").read_text())["agent"]
-        acked = run_agent(tmp_path, f"mqtt://agent:{pw}@127.0.0.1:{port}", faces_dir, "lab-02")
+        pw = login["password"]
+        acked = run_agent(tmp_path, f"mqtt://lab-02:{pw}@127.0.0.1:{port}", faces_dir, "lab-02")
         check_store(data, "lab-02", acked)
     finally:
         serve.terminate()
