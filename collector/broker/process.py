@@ -111,7 +111,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         broker = EmbeddedBroker(
-            host, port, password_file, max_packet_bytes=max_packet or None,
+            host,
+            port,
+            password_file,
+            max_packet_bytes=max_packet or None,
             registry_db=registry_db,
         ).start()
     except EmbeddedBrokerError as exc:

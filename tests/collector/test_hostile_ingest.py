@@ -13,7 +13,6 @@ no blob but the valid samples' crops; the process alive and without a traceback.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ import pytest
 
 from facetrove.collector.store import DB_NAME, BlobStore, connect
 from facetrove.wire import Kind, topic
+from tests.collector.identity_helpers import add_device
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher, wait_rows
 from tests.collector.test_reliability import assert_store_exact
 from tests.support.broker import Mosquitto, free_port, wait_port
@@ -122,6 +122,7 @@ def test_poison_through_mosquitto_then_restart(tmp_path: Path) -> None:
 
 def test_poison_through_serve_and_its_embedded_broker(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
+    login = add_device(data, DEVICE)  # the device's own login (device add)
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         serve = subprocess.Popen(
@@ -136,8 +137,7 @@ def test_poison_through_serve_and_its_embedded_broker(tmp_path: Path) -> None:
         while "subscribed" not in log_path.read_text():
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
-        pw = json.loads((data / "broker" / "credentials.json").read_text())["agent"]
-        pub = Publisher(port, DEVICE, username="agent", password=pw)
+        pub = Publisher(port, DEVICE, username=DEVICE, password=login["password"])
         originals = many_samples(1, devices=1, tag="original")
         pub.publish(DEVICE, originals[0].payload)
         # Only the device's own topics: a broker that enforces topic rights refuses the rest.
