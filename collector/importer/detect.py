@@ -30,6 +30,8 @@ from facetrove.collector.importer.tree import EntryError, Tree
 from facetrove.wire import Sample, WireError, decode_sample
 
 STAMP_BASE = 1_000_000_000
+#: a single face covering this fraction of an image makes the image a crop (--faces auto)
+FILLS = 0.4
 AGENT_TIMEOUT_S = 3600
 #: every sampling and quality limit lifted: an import keeps each face the detector finds
 IMPORT_SETTINGS = (
@@ -169,3 +171,11 @@ def _run_agent(
         return []
     with contextlib.closing(sqlite3.connect(outbox)) as conn:
         return [bytes(r[0]) for r in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
+
+
+def fills_image(samples: list[Sample], width: int, height: int) -> bool:
+    """One face covering at least FILLS of the image: the image is already a crop."""
+    if len(samples) != 1:
+        return False
+    b = samples[0].header.box
+    return (b.xmax - b.xmin) * (b.ymax - b.ymin) >= FILLS * width * height

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from facetrove.collector.store.samples import row_from_sample
+from facetrove.wire import Sample
 from facetrove.wire.ids import new_sample_id
 
 DEVICE_ID = "import"
@@ -86,3 +88,22 @@ def frame_row(
         frame_image_width=fw, frame_image_height=fh,
     )  # fmt: skip
     return row
+
+
+def detected_row(
+    prov: Provenance, path: str, label: str | None, file_sha: str, sample: Sample
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A face the agent found in an imported photo: its own row (pre-label, quality, frame),
+    with the import's identity, label and tag; and the blobs to store."""
+    h = sample.header
+    b = h.box
+    row = row_from_sample(sample, prov.at)
+    row.update(
+        device_id=DEVICE_ID, captured_at=prov.at, selection=SELECTION, tag=prov.tag,
+        provided_label=label, import_key=f"{file_sha}:{b.xmin},{b.ymin},{b.xmax},{b.ymax}",
+        source=f"import:{prov.source}/{path}"[:512],
+    )  # fmt: skip
+    blobs = {h.crop.sha256: sample.crop}
+    if sample.frame is not None and h.frame is not None:
+        blobs[h.frame.sha256] = sample.frame
+    return row, blobs

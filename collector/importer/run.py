@@ -13,21 +13,16 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import sqlite_utils
 
 from facetrove.collector.importer import images as img
 from facetrove.collector.importer.base import ImportRefused, Item
+from facetrove.collector.importer.detect import detect_faces, fills_image
 from facetrove.collector.importer.registry import detect_format, get_reader
-from facetrove.collector.importer.rows import (
-    DEVICE_ID,
-    SELECTION,
-    Provenance,
-    crop_row,
-    frame_row,
-)
+from facetrove.collector.importer.rows import Provenance, crop_row, detected_row, frame_row
 from facetrove.collector.importer.summary import ImportSummary
 from facetrove.collector.importer.tree import (
     MAX_TOTAL_BYTES,
@@ -45,15 +40,12 @@ from facetrove.collector.store.imports import (
     store_imported,
 )
 from facetrove.collector.store.reviews import ReviewError, add_class, now_iso
-from facetrove.collector.store.samples import row_from_sample
-from facetrove.wire import Sample
 
 #: how a stored face was found, by its detector column
 _FACES = {"annotation": "annotated", "import": "cropped"}
+T = TypeVar("T")
 Progress = Callable[[ImportSummary, int, int], None]
 BATCH = 256
-#: a single face covering this fraction of an image makes the image a crop (--faces auto)
-FILLS = 0.4
 MAX_TAG = 200
 
 
@@ -247,17 +239,20 @@ class Importer:
         return out
 
     def _new_units(self, units: list[_Unit], summary: ImportSummary) -> list[_Unit]:
-        """Drop units seen earlier in this import (duplicate) or stored before (already)."""
+        return self._fresh(units, lambda u: u.key, summary)
+
+    def _fresh(self, things: list[T], key: Callable[[T], str], summary: ImportSummary) -> list[T]:
+        """Drop what was seen earlier in this import (duplicate) or stored before (already)."""
         fresh = []
-        for unit in units:
-            if unit.key in self.seen_keys:
+        for thing in things:
+            if key(thing) in self.seen_keys:
                 summary.outcomes["duplicate"] += 1
                 continue
-            self.seen_keys.add(unit.key)
-            fresh.append(unit)
-        known = known_import_keys(self.db, [u.key for u in fresh])
-        summary.outcomes["already-imported"] += sum(1 for u in fresh if u.key in known)
-        return [u for u in fresh if u.key not in known]
+            self.seen_keys.add(key(thing))
+            fresh.append(thing)
+        known = known_import_keys(self.db, [key(t) for t in fresh])
+        summary.outcomes["already-imported"] += sum(1 for t in fresh if key(t) in known)
+        return [t for t in fresh if key(t) not in known]
 
     def _make_rows(
         self,
@@ -355,7 +350,6 @@ class Importer:
     ) -> None:
         """Detect the faces of ``photos`` with the agent; with ``--faces auto`` an image that is
         one face filling 40% of it, or a nearly square one with no face found, is a crop."""
-        from facetrove.collector.importer.detect import detect_faces
 
         found = detect_faces(
             self.data_dir, self.options.agent_command, tree, [p.item.path for p in photos]
@@ -374,44 +368,16 @@ class Importer:
                     summary.skip(path, reason, found.failed[path])
                 continue
             samples = found.samples.get(path, [])
-            if auto and (_fills(samples, photo) or (square and not samples)):
+            if auto and (
+                fills_image(samples, photo.width, photo.height) or (square and not samples)
+            ):
                 whole.append(photo.item)
             elif not samples:
                 summary.skip(path, "no-face", "the detector found no face")
             else:
-                rows += [self._detected_row(photo, s, prov) for s in samples]
+                label = photo.item.labels[0]
+                label = self.labels.get(label) if label else None
+                rows += [detected_row(prov, photo.item.path, label, photo.sha, s) for s in samples]
         for start in range(0, len(whole), BATCH):
             self._batch(tree, whole[start : start + BATCH], prov, summary, whole=True)
-        keys = [r["import_key"] for r, _ in rows]
-        fresh = [r for r in rows if r[0]["import_key"] not in self.seen_keys]
-        summary.outcomes["duplicate"] += len(rows) - len(fresh)
-        self.seen_keys.update(keys)
-        known = known_import_keys(self.db, [r["import_key"] for r, _ in fresh])
-        summary.outcomes["already-imported"] += sum(1 for r, _ in fresh if r["import_key"] in known)
-        self.store([r for r in fresh if r[0]["import_key"] not in known], summary)
-
-    def _detected_row(
-        self, photo: _Photo, sample: Sample, prov: Provenance
-    ) -> tuple[dict[str, Any], dict[str, bytes]]:
-        h = sample.header
-        b = h.box
-        label = photo.item.labels[0]
-        row = row_from_sample(sample, prov.at)
-        row.update(
-            device_id=DEVICE_ID, captured_at=prov.at, selection=SELECTION, tag=prov.tag,
-            provided_label=self.labels.get(label) if label else None,
-            import_key=f"{photo.sha}:{b.xmin},{b.ymin},{b.xmax},{b.ymax}",
-            source=f"import:{prov.source}/{photo.item.path}"[:512],
-        )  # fmt: skip
-        blobs = {h.crop.sha256: sample.crop}
-        if sample.frame is not None and h.frame is not None:
-            blobs[h.frame.sha256] = sample.frame
-        return row, blobs
-
-
-def _fills(samples: list[Sample], photo: _Photo) -> bool:
-    """One face covering at least FILLS of the image: the image is already a crop."""
-    if len(samples) != 1:
-        return False
-    b = samples[0].header.box
-    return (b.xmax - b.xmin) * (b.ymax - b.ymin) >= FILLS * photo.width * photo.height
+        self.store(self._fresh(rows, lambda r: str(r[0]["import_key"]), summary), summary)

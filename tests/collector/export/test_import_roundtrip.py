@@ -13,25 +13,10 @@ from facetrove.collector.export.registry import EXPORTERS, export_version
 from facetrove.collector.importer.run import Importer, ImportOptions
 from facetrove.collector.store import DB_NAME, connect
 from facetrove.collector.versions.build import BuiltVersion
+from tests.collector.export.conftest import expected
 from tests.collector.versions.factory import FactoryStore
 
 Plain = tuple[FactoryStore, BuiltVersion]
-
-
-def _truth(plain: Plain) -> dict[str, dict[str, Any]]:
-    store, version = plain
-    rows = store.db.query(
-        "select s.*, v.split from samples s join version_samples v on v.sample_id = s.id"
-        " where v.version_id = ?",
-        [version.id],
-    )
-    out = {}
-    for r in rows:
-        sx = r["frame_image_width"] / r["frame_width"]
-        sy = r["frame_image_height"] / r["frame_height"]
-        box = (r["box_xmin"] * sx, r["box_ymin"] * sy, r["box_xmax"] * sx, r["box_ymax"] * sy)
-        out[r["id"]] = {"label": r["label"], "box": box}
-    return out
 
 
 def _import(path: Path, data_dir: Path, **options: Any) -> tuple[Any, Any]:
@@ -47,7 +32,7 @@ def test_export_then_import_gives_the_same_samples(
 ) -> None:
     out = tmp_path / (f"{fmt}.zip" if as_zip else fmt)
     export_version(plain[1].path, fmt, out, as_zip=as_zip)
-    truth = _truth(plain)
+    truth = expected(plain)
     # the factory's crops are raw face boxes of up to 350 px: say they are crops (--faces auto
     # would ask the detector about each; tests/collector/importer covers that)
     db, summary = _import(out, tmp_path / "data", faces="cropped")

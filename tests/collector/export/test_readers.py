@@ -16,6 +16,7 @@ from pycocotools.coco import COCO
 
 from facetrove.collector.export.registry import EXPORTERS, export_version
 from facetrove.collector.versions.build import BuiltVersion
+from tests.collector.export.conftest import expected
 from tests.collector.versions.factory import FactoryStore
 
 SPLITS = ("train", "valid", "test")
@@ -23,20 +24,7 @@ Plain = tuple[FactoryStore, BuiltVersion]
 
 
 def _expected(plain: Plain) -> dict[str, dict[str, Any]]:
-    """Store truth per sample id: split, label and the box in stored-frame pixels."""
-    store, version = plain
-    rows = store.db.query(
-        "select s.*, v.split from samples s join version_samples v on v.sample_id = s.id"
-        " where v.version_id = ?",
-        [version.id],
-    )
-    out = {}
-    for r in rows:
-        sx = r["frame_image_width"] / r["frame_width"]
-        sy = r["frame_image_height"] / r["frame_height"]
-        box = (r["box_xmin"] * sx, r["box_ymin"] * sy, r["box_xmax"] * sx, r["box_ymax"] * sy)
-        out[r["id"]] = {"split": r["split"], "label": r["label"], "box": box}
-    return out
+    return expected(plain)
 
 
 def test_only_confirmed_samples_are_in_the_version(plain: Plain) -> None:
