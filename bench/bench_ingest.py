@@ -97,7 +97,7 @@ def commit_rate(
 def blob_ceiling(root: Path, samples: list[Built], batch: int = 512) -> float:
     """Images/s the blob store's file system allows: ingest's blob path alone (temp file,
     one sync per batch, rename into a fresh aa/bb/ folder tree), no MQTT, no SQLite."""
-    from facetrove.collector.ingest.writer import FileSystem
+    from facetrove.collector.store.blobs import FileSystem
 
     blobs, fs = BlobStore(root), FileSystem()
     start = time.perf_counter()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from facetrove.collector.identity.passwords import verify_password
 from facetrove.collector.identity.rules import Action, Role, allowed
 from facetrove.collector.store import device_logins
-from facetrove.collector.store.db import connect
+from facetrove.collector.store.db import StoreError, connect
 
 log = logging.getLogger("facetrove.broker")
 ROLE_ATTR = "facetrove_role"
@@ -58,14 +57,14 @@ class Registry:
     def active_hash(self, device_id: str) -> str | None:
         try:
             return device_logins.active_hash(self._open(), device_id)
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             log.error("device registry %s: %s; refusing device logins", self.db_path, exc)
             return None
 
     def active(self) -> dict[str, str] | None:
         try:
             return device_logins.active_hashes(self._open())
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             log.error("device registry %s: %s", self.db_path, exc)
             return None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 
 from facetrove.collector.cli.common import config_option, data_dir_option, load
 from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store.db import StoreError
 
 
 @click.group("device")
@@ -23,7 +23,7 @@ def _store(config: CollectorConfig) -> Any:
 
     try:
         return connect(Path(config.data_dir) / DB_NAME)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:
         raise click.ClickException(f"cannot open the store in {config.data_dir}: {exc}") from None
 
 

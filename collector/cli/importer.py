@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sqlite3
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from facetrove.collector.cli.common import config_option, data_dir_option, load
 from facetrove.collector.importer.summary import ImportSummary
+from facetrove.collector.store.db import StoreError
 
 
 @click.command("import")
@@ -104,7 +104,7 @@ def import_cmd(
     )
     try:
         db = connect(config.data_dir / DB_NAME)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:
         raise click.ClickException(f"cannot open the store in {config.data_dir}: {exc}") from None
     try:
         if as_json:
@@ -116,7 +116,7 @@ def import_cmd(
         if as_json:
             click.echo(json.dumps({"event": "refused", "error": str(exc)}))
         raise click.ClickException(str(exc)) from None
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:
         raise click.ClickException(f"import stopped: {exc}") from None
     finally:
         db.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import click
 
 from facetrove.collector.cli.common import config_option, data_dir_option, load
 from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store.db import Database, StoreError
 
 _broker_option = click.option(
     "--broker",
@@ -21,7 +21,7 @@ _broker_option = click.option(
 )
 
 
-def _open_existing(config: CollectorConfig) -> Any:
+def _open_existing(config: CollectorConfig) -> Database:
     """The store of ``config`` for a read-only command; a missing store is a user error."""
     from facetrove.collector.store import DB_NAME, connect
 
@@ -30,7 +30,7 @@ def _open_existing(config: CollectorConfig) -> Any:
         raise click.ClickException(f"no store at {config.data_dir} ({DB_NAME} not found)")
     try:
         return connect(path)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:
         raise click.ClickException(f"cannot open {path}: {exc}") from None
 
 
@@ -98,7 +98,7 @@ def ingest_cmd(
     _logging(verbose)
     try:
         IngestWorker(config).run(stop_on_signals())
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:
         raise click.ClickException(f"cannot use the store in {config.data_dir}: {exc}") from None
 
 
@@ -119,8 +119,8 @@ def quarantine_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from facetrove.collector.ingest.quarantine import list_quarantine, rejection_counts
     from facetrove.collector.ingest.validate import EXTRA_REASONS
+    from facetrove.collector.store.quarantine import list_quarantine, rejection_counts
     from facetrove.wire import REASONS
 
     known = (*REASONS, *EXTRA_REASONS)
@@ -171,8 +171,8 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from facetrove.collector.ingest.devices import list_devices
-    from facetrove.collector.store.samples import counters
+    from facetrove.collector.store.devices import list_devices
+    from facetrove.collector.store.stats import counters, state_counts
 
     config = load(config_path, data_dir=data_dir)
     db = _open_existing(config)
@@ -180,9 +180,7 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     table = Table(title=f"Store {config.data_dir}")
     table.add_column("what")
     table.add_column("count", justify="right")
-    for state, n in db.conn.execute(
-        "SELECT state, COUNT(*) FROM samples GROUP BY state ORDER BY state"
-    ).fetchall():
+    for state, n in state_counts(db).items():
         table.add_row(f"samples {state}", str(n))
     for name, n in counters(db).items():
         table.add_row(name, str(n))
@@ -247,7 +245,7 @@ def serve_cmd(
         serve(config, stop_on_signals(), lambda line: click.echo(line, err=True))
     except EmbeddedBrokerError as exc:
         raise click.ClickException(str(exc)) from None
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:
         raise click.ClickException(f"cannot use the store in {config.data_dir}: {exc}") from None
 
 
@@ -268,7 +266,7 @@ def backup_cmd(config_path: Path | None, data_dir: Path | None, dest: Path) -> N
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from facetrove.collector.backup import BackupError, backup
+    from facetrove.collector.store.backup import BackupError, backup
 
     config = load(config_path, data_dir=data_dir)
     with Progress(

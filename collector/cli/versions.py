@@ -13,13 +13,15 @@ from rich.table import Table
 
 from facetrove.collector.cli.common import config_option, data_dir_option, load
 from facetrove.collector.config import CollectorConfig
+from facetrove.collector.store import versions as version_rows
+from facetrove.collector.store.db import Database
 
 
 def _config(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
     return load(config_path, data_dir=data_dir)
 
 
-def _db(config: CollectorConfig) -> Any:
+def _db(config: CollectorConfig) -> Database:
     from facetrove.collector.store.db import DB_NAME, connect
 
     path = Path(config.data_dir) / DB_NAME
@@ -28,14 +30,13 @@ def _db(config: CollectorConfig) -> Any:
     return connect(path)
 
 
-def _version_row(db: Any, version_id: str) -> dict[str, Any]:
-    rows = list(db.query("select * from versions where id = ?", [version_id]))
-    if not rows:
-        known = [r["id"] for r in db.query("select id from versions order by created_at")]
+def _version_row(db: Database, version_id: str) -> dict[str, Any]:
+    row = version_rows.get_version(db, version_id)
+    if row is None:
+        known = version_rows.version_ids(db)
         raise click.ClickException(
             f"no version {version_id!r} (known: {', '.join(known) or 'none yet'})"
         )
-    row: dict[str, Any] = rows[0]
     return row
 
 
@@ -106,7 +107,7 @@ def list_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     table = Table(title="Dataset versions")
     for col in ("id", "created", "samples", "status", "train/valid/test"):
         table.add_column(col)
-    for r in db.query("select * from versions order by created_at, id"):
+    for r in version_rows.list_versions(db):
         counts = ""
         if r["card"]:
             card = json.loads(r["card"])

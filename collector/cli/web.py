@@ -10,19 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-import sqlite_utils
 
 from facetrove.collector.cli.common import config_option, data_dir_option, load
 from facetrove.collector.config import CollectorConfig
-from facetrove.collector.store import reviews, users
-from facetrove.collector.store.db import DB_NAME, connect
+from facetrove.collector.store import classes, reviews, users
+from facetrove.collector.store.db import DB_NAME, Database, connect
 
 
 def _load(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
     return load(config_path, data_dir=data_dir)
 
 
-def _db(config_path: Path | None, data_dir: Path | None) -> sqlite_utils.Database:
+def _db(config_path: Path | None, data_dir: Path | None) -> Database:
     config = _load(config_path, data_dir)
     return connect(Path(config.data_dir) / DB_NAME)
 
@@ -143,12 +142,8 @@ def classes_list(config_path: Path | None, data_dir: Path | None) -> None:
     Example: facetrove collector classes list
     """
     db = _db(config_path, data_dir)
-    counts = dict(
-        db.execute(
-            "SELECT label, COUNT(*) FROM samples WHERE state = 'confirmed' GROUP BY label"
-        ).fetchall()
-    )
-    for i, name in enumerate(reviews.class_names(db), 1):
+    counts = classes.confirmed_counts(db)
+    for i, name in enumerate(classes.class_names(db), 1):
         click.echo(f"{i}\t{name}\t{counts.get(name, 0)} confirmed")
 
 
@@ -162,7 +157,7 @@ def classes_add(name: str, config_path: Path | None, data_dir: Path | None) -> N
     Example: facetrove collector classes add contempt
     """
     try:
-        reviews.add_class(_db(config_path, data_dir), name, None)
+        classes.add_class(_db(config_path, data_dir), name, None)
     except reviews.ReviewError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"added class {name.strip()}")
@@ -179,7 +174,7 @@ def classes_rename(old: str, new: str, config_path: Path | None, data_dir: Path 
     Example: facetrove collector classes rename angry anger
     """
     try:
-        reviews.rename_class(_db(config_path, data_dir), old, new, None)
+        classes.rename_class(_db(config_path, data_dir), old, new, None)
     except reviews.ReviewError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"renamed {old} -> {new.strip()}")

@@ -16,11 +16,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
-
 from facetrove.collector.identity.passwords import hash_password
 from facetrove.collector.identity.rules import mosquitto_collector_acl, mosquitto_device_acl
 from facetrove.collector.store import device_logins
+from facetrove.collector.store.db import Database
 
 FILES = ("devices.passwd", "devices.acl", "collector.passwd", "collector.acl")
 
@@ -35,9 +34,7 @@ class Export:
     devices: int
 
 
-def export_files(
-    db: sqlite_utils.Database, folder: Path, collector_logins: dict[str, str]
-) -> Export:
+def export_files(db: Database, folder: Path, collector_logins: dict[str, str]) -> Export:
     """Write the four files into ``folder`` (each replaced atomically, mode 0640).
 
     ``collector_logins`` maps the collector's usernames to their plain passwords (hashed here).

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import sqlite_utils
-
 from facetrove.collector.identity.passwords import hash_password, new_password
 from facetrove.collector.identity.rules import RESERVED_PREFIX
 from facetrove.collector.store import device_logins
+from facetrove.collector.store.db import Database
 from facetrove.collector.store.device_logins import DeviceLogin
 from facetrove.wire import check_device_id
 
@@ -35,7 +34,7 @@ def check_name(name: str, reserved: tuple[str, ...] = ()) -> str:
     return name
 
 
-def add_device(db: sqlite_utils.Database, name: str, reserved: tuple[str, ...] = ()) -> str:
+def add_device(db: Database, name: str, reserved: tuple[str, ...] = ()) -> str:
     """Create a login for device ``name``; returns its password (shown once, stored hashed).
 
     Raises:
@@ -52,7 +51,7 @@ def add_device(db: sqlite_utils.Database, name: str, reserved: tuple[str, ...] =
     return password
 
 
-def revoke_device(db: sqlite_utils.Database, name: str) -> bool:
+def revoke_device(db: Database, name: str) -> bool:
     """Revoke ``name``'s login; False if it was already revoked.
 
     Raises:
@@ -67,6 +66,6 @@ def revoke_device(db: sqlite_utils.Database, name: str) -> bool:
         ) from None
 
 
-def list_devices(db: sqlite_utils.Database) -> list[DeviceLogin]:
+def list_devices(db: Database) -> list[DeviceLogin]:
     """Every device login, active first."""
     return device_logins.list_logins(db)

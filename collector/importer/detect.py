@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from facetrove.collector.importer.rows import DEVICE_ID
 from facetrove.collector.importer.tree import EntryError, Tree
+from facetrove.collector.store.outbox import outbox_payloads
 from facetrove.wire import Sample, WireError, decode_sample
 
 STAMP_BASE = 1_000_000_000
@@ -169,8 +169,7 @@ def _run_agent(
         for path in staged.values():
             result.failed[path] = f"agent exit {proc.returncode}: {tail[0][-200:]}"
         return []
-    with contextlib.closing(sqlite3.connect(outbox)) as conn:
-        return [bytes(r[0]) for r in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
+    return outbox_payloads(outbox)
 
 
 def fills_image(samples: list[Sample], width: int, height: int) -> bool:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-import sqlite_utils
 
 from facetrove.collector.importer import images as img
 from facetrove.collector.importer.base import ImportRefused, Item
@@ -31,15 +30,16 @@ from facetrove.collector.importer.tree import (
     Tree,
     open_tree,
 )
-from facetrove.collector.ingest.writer import FileSystem
-from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.blobs import BlobStore, FileSystem
+from facetrove.collector.store.classes import add_class
+from facetrove.collector.store.db import Database, now_iso
+from facetrove.collector.store.errors import ReviewError
 from facetrove.collector.store.imports import (
     class_lookup,
     known_crops,
     known_import_keys,
     store_imported,
 )
-from facetrove.collector.store.reviews import ReviewError, add_class, now_iso
 
 #: how a stored face was found, by its detector column
 _FACES = {"annotation": "annotated", "import": "cropped"}
@@ -101,7 +101,7 @@ class Importer:
     def __init__(
         self,
         data_dir: Path,
-        db: sqlite_utils.Database,
+        db: Database,
         options: ImportOptions,
         progress: Progress | None = None,
     ) -> None:

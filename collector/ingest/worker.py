@@ -23,8 +23,9 @@ from facetrove.collector.config import CollectorConfig
 from facetrove.collector.config.broker import parse_broker_url
 from facetrove.collector.ingest.isolation import commit_isolated
 from facetrove.collector.ingest.validate import Outcome, Rejected, validate_message
-from facetrove.collector.ingest.writer import FileSystem, StorageError, Writer
+from facetrove.collector.ingest.writer import StorageError, Writer
 from facetrove.collector.store import DB_NAME, BlobStore, connect
+from facetrove.collector.store.blobs import FileSystem
 from facetrove.collector.store.integrity import open_checked
 from facetrove.wire import Kind, subscription
 

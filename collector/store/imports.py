@@ -11,34 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import sqlite_utils
-
-from facetrove.collector.store.reviews import (
-    _in_chunks,
-    audit,
-    class_aliases,
-    class_names,
-    now_iso,
-    write_transaction,
-)
-from facetrove.collector.store.samples import InsertResult, bump_counters, insert_samples
+from facetrove.collector.store.classes import class_aliases, class_names
+from facetrove.collector.store.db import Database, audit, in_chunks, now_iso, write_transaction
+from facetrove.collector.store.samples import InsertResult, insert_samples
+from facetrove.collector.store.stats import bump_counters
 
 IMPORT_ACTION = "import"
 
 
-def known_import_keys(db: sqlite_utils.Database, keys: Sequence[str]) -> set[str]:
+def known_import_keys(db: Database, keys: Sequence[str]) -> set[str]:
     """The ones of ``keys`` already stored."""
-    rows = _in_chunks(db, "SELECT import_key FROM samples WHERE import_key IN ({})", list(keys))
+    rows = in_chunks(db, "SELECT import_key FROM samples WHERE import_key IN ({})", list(keys))
     return {r[0] for r in rows}
 
 
-def known_crops(db: sqlite_utils.Database, shas: Sequence[str]) -> set[str]:
+def known_crops(db: Database, shas: Sequence[str]) -> set[str]:
     """The ones of these crop digests some stored sample already has (exact-byte duplicates)."""
-    rows = _in_chunks(db, "SELECT crop_sha256 FROM samples WHERE crop_sha256 IN ({})", list(shas))
+    rows = in_chunks(db, "SELECT crop_sha256 FROM samples WHERE crop_sha256 IN ({})", list(shas))
     return {r[0] for r in rows}
 
 
-def class_lookup(db: sqlite_utils.Database) -> dict[str, str]:
+def class_lookup(db: Database) -> dict[str, str]:
     """Lower-case class name (active ones and old names) -> the active class name."""
     out = {old.lower(): new for old, new in class_aliases(db).items()}
     out.update({name.lower(): name for name in class_names(db)})
@@ -46,7 +39,7 @@ def class_lookup(db: sqlite_utils.Database) -> dict[str, str]:
 
 
 def store_imported(
-    db: sqlite_utils.Database,
+    db: Database,
     rows: Iterable[Mapping[str, Any]],
     *,
     confirm: bool,
@@ -80,7 +73,7 @@ def store_imported(
     return result
 
 
-def tag_counts(db: sqlite_utils.Database) -> list[tuple[str, int]]:
+def tag_counts(db: Database) -> list[tuple[str, int]]:
     """Every tag imports recorded, with its number of samples, by name."""
     return [
         (str(t), int(n))

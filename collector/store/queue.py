@@ -12,15 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import sqlite_utils
-
-from facetrove.collector.store.reviews import (
-    STATES,
-    ReviewError,
-    class_names,
-    now_iso,
-    write_transaction,
-)
+from facetrove.collector.store.classes import class_names, confirmed_counts
+from facetrove.collector.store.db import Database, now_iso, write_transaction
+from facetrove.collector.store.errors import ReviewError
+from facetrove.collector.store.reviews import STATES
 
 
 @dataclass
@@ -82,18 +77,8 @@ CARD_COLUMNS = (
 )
 
 
-def confirmed_counts(db: sqlite_utils.Database) -> dict[str, int]:
-    """Confirmed samples per class (uses the label index)."""
-    return dict(
-        db.execute(
-            "SELECT label, COUNT(*) FROM samples WHERE state = 'confirmed' AND label IS NOT NULL "
-            "GROUP BY label"
-        ).fetchall()
-    )
-
-
 @contextlib.contextmanager
-def lease_writes(db: sqlite_utils.Database) -> Iterator[None]:
+def lease_writes(db: Database) -> Iterator[None]:
     """Commit lease changes without waiting for fsync (``synchronous=NORMAL``, WAL-safe).
 
     A lease lost to a power cut only means a page may be offered twice; decisions keep the
@@ -107,7 +92,7 @@ def lease_writes(db: sqlite_utils.Database) -> Iterator[None]:
 
 
 def lease_page(
-    db: sqlite_utils.Database,
+    db: Database,
     user_id: int,
     flt: QueueFilter,
     page_size: int = 24,
@@ -189,7 +174,7 @@ def lease_page(
     return Page(samples=samples, lease_until=until)
 
 
-def _rank(db: sqlite_utils.Database, cands: list[Any], need: dict[str, float]) -> list[Any]:
+def _rank(db: Database, cands: list[Any], need: dict[str, float]) -> list[Any]:
     """Order candidates by priority: uncertainty + class need + track disagreement."""
     unique = list({r[0]: r for r in cands}.values())
     tracks = sorted({(r[1], r[3]) for r in unique if r[3] is not None})
@@ -218,6 +203,17 @@ def _rank(db: sqlite_utils.Database, cands: list[Any], need: dict[str, float]) -
     return sorted(unique, key=lambda r: (-score(r), r[0]))
 
 
-def release_leases(db: sqlite_utils.Database, user_id: int) -> None:
+def release_leases(db: Database, user_id: int) -> None:
     """Give back every sample this reviewer holds (on logout)."""
     db.execute("DELETE FROM leases WHERE user_id = ?", [user_id])
+
+
+def track_cards(db: Database, device_id: str, track_id: Any, exclude: str) -> list[dict[str, Any]]:
+    """Up to 24 other samples of one track (card columns), oldest first."""
+    return list(
+        db.query(
+            f"SELECT {CARD_COLUMNS} FROM samples s WHERE s.device_id = ? AND s.track_id = ? "
+            "AND s.id != ? ORDER BY s.captured_at LIMIT 24",
+            [device_id, track_id, exclude],
+        )
+    )

@@ -8,15 +8,14 @@ stored under another id is kept but points at the earlier sample through ``dupli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.db import Database
 from facetrove.wire import Sample
 
 SAMPLE_COLUMNS = (
@@ -130,7 +129,7 @@ def row_from_sample(sample: Sample, received_at: str) -> dict[str, Any]:
     }
 
 
-def insert_samples(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]]) -> InsertResult:
+def insert_samples(db: Database, rows: Iterable[Mapping[str, Any]]) -> InsertResult:
     """Insert sample rows idempotently. Call inside a transaction; this does not commit.
 
     Rows are handled in order, so a duplicate crop within the same batch links to the first one.
@@ -165,26 +164,7 @@ def insert_samples(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]])
     return result
 
 
-def bump_counters(db: sqlite_utils.Database, counts: Mapping[str, int]) -> None:
-    """Add to named counters (created at zero). Call inside a transaction."""
-    for name, n in counts.items():
-        if n:
-            db.conn.execute(
-                "INSERT INTO counters (name, value) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-                (name, n),
-            )
-
-
-def counters(db: sqlite_utils.Database, prefix: str = "") -> dict[str, int]:
-    """Counters whose name starts with ``prefix``, by name."""
-    rows = db.conn.execute(
-        "SELECT name, value FROM counters WHERE name LIKE ? ORDER BY name", (prefix + "%",)
-    ).fetchall()
-    return {name: int(value) for name, value in rows}
-
-
-def get_sample(db: sqlite_utils.Database, sample_id: str) -> dict[str, Any]:
+def get_sample(db: Database, sample_id: str) -> dict[str, Any]:
     """The row of one sample. Raises ``SampleNotFound``."""
     cur = db.conn.execute("SELECT * FROM samples WHERE id = ?", (sample_id,))
     row = cur.fetchone()
@@ -193,12 +173,28 @@ def get_sample(db: sqlite_utils.Database, sample_id: str) -> dict[str, Any]:
     return dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
-def sample_count(db: sqlite_utils.Database, state: str | None = None) -> int:
+def sample_count(db: Database, state: str | None = None) -> int:
     """Number of stored samples, optionally only those in ``state``."""
     if state is None:
         return int(db.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
     sql = "SELECT COUNT(*) FROM samples WHERE state = ?"
     return int(db.conn.execute(sql, (state,)).fetchone()[0])
+
+
+def confirmed_samples(
+    db: Database, classes: Sequence[str], tags: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Confirmed samples whose label is one of ``classes``, whole rows, by id; with ``tags``
+    only those an import tagged with one of them."""
+    marks = ",".join("?" for _ in classes)
+    by_tag = ""
+    if tags is not None:
+        by_tag = f" AND tag IN ({','.join('?' for _ in tags)})"
+    sql = (
+        "SELECT * FROM samples WHERE state = 'confirmed' AND label IS NOT NULL"
+        f" AND label IN ({marks}){by_tag} ORDER BY id"
+    )
+    yield from db.query(sql, [*classes, *(tags or [])])
 
 
 def crop_path(blobs: BlobStore, row: Mapping[str, Any]) -> Path:
@@ -212,9 +208,7 @@ def frame_path(blobs: BlobStore, row: Mapping[str, Any]) -> Path | None:
     return blobs.path(str(sha)) if sha else None
 
 
-def sample_identities(
-    db: sqlite_utils.Database, ids: Iterable[str]
-) -> dict[str, tuple[str, str, str | None]]:
+def sample_identities(db: Database, ids: Iterable[str]) -> dict[str, tuple[str, str, str | None]]:
     """``(device_id, crop_sha256, frame_sha256)`` of each stored sample among ``ids``.
 
     What ingest compares a sample id against: the same id with the same device and image bytes
@@ -233,7 +227,7 @@ def sample_identities(
     return found
 
 
-def referenced_blobs(db: sqlite_utils.Database, shas: Iterable[str]) -> set[str]:
+def referenced_blobs(db: Database, shas: Iterable[str]) -> set[str]:
     """Those of ``shas`` that some sample row uses as its crop or frame image."""
     wanted = list(dict.fromkeys(shas))
     found: set[str] = set()

@@ -7,10 +7,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from facetrove.collector.store.reviews import audit, write_transaction
+from facetrove.collector.store.db import Database, audit, write_transaction
 
 ROLES = ("admin", "reviewer")
 MIN_PASSWORD = 8
@@ -53,7 +52,7 @@ def _row_user(row: dict[str, object]) -> User:
     )
 
 
-def create_user(db: sqlite_utils.Database, username: str, password: str, role: str) -> User:
+def create_user(db: Database, username: str, password: str, role: str) -> User:
     """Create an account. Raises ``UserError`` for a taken name, bad role or short password."""
     username = username.strip()
     if not username or len(username) > 64 or not username.isprintable():
@@ -75,7 +74,7 @@ def create_user(db: sqlite_utils.Database, username: str, password: str, role: s
     return get_user(db, user_id)
 
 
-def get_user(db: sqlite_utils.Database, user_id: int) -> User:
+def get_user(db: Database, user_id: int) -> User:
     """The account with this id. Raises ``NoSuchUser``."""
     rows = list(db.query("SELECT * FROM users WHERE id = ?", [user_id]))
     if not rows:
@@ -83,7 +82,7 @@ def get_user(db: sqlite_utils.Database, user_id: int) -> User:
     return _row_user(rows[0])
 
 
-def find_user(db: sqlite_utils.Database, username: str) -> User:
+def find_user(db: Database, username: str) -> User:
     """The account with this name. Raises ``NoSuchUser``."""
     rows = list(db.query("SELECT * FROM users WHERE username = ?", [username]))
     if not rows:
@@ -91,12 +90,12 @@ def find_user(db: sqlite_utils.Database, username: str) -> User:
     return _row_user(rows[0])
 
 
-def list_users(db: sqlite_utils.Database) -> list[User]:
+def list_users(db: Database) -> list[User]:
     """Every account, by name."""
     return [_row_user(r) for r in db.query("SELECT * FROM users ORDER BY username")]
 
 
-def authenticate(db: sqlite_utils.Database, username: str, password: str) -> User | None:
+def authenticate(db: Database, username: str, password: str) -> User | None:
     """The active account whose password matches, else ``None`` (same answer for both cases)."""
     rows = list(db.query("SELECT * FROM users WHERE username = ?", [username]))
     if not rows:
@@ -113,7 +112,7 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(db: sqlite_utils.Database, username: str) -> str:
+def issue_token(db: Database, username: str) -> str:
     """Make a new API token for ``username`` (the old one stops working); only its hash is kept."""
     user = find_user(db, username)
     token = "ft_" + secrets.token_urlsafe(32)
@@ -123,7 +122,7 @@ def issue_token(db: sqlite_utils.Database, username: str) -> str:
     return token
 
 
-def user_by_token(db: sqlite_utils.Database, token: str) -> User | None:
+def user_by_token(db: Database, token: str) -> User | None:
     """The active account holding this API token, else ``None``."""
     if not token.startswith("ft_"):
         return None
@@ -131,3 +130,9 @@ def user_by_token(db: sqlite_utils.Database, token: str) -> User | None:
         db.query("SELECT * FROM users WHERE token_hash = ? AND active = 1", [_token_digest(token)])
     )
     return _row_user(rows[0]) if rows else None
+
+
+def record_login(db: Database, user: User) -> None:
+    """Write a successful login to the audit log."""
+    with write_transaction(db):
+        audit(db, user.id, "login", user.username)

@@ -22,11 +22,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from rich.progress import Progress
 
+from facetrove.collector.store import versions as version_rows
 from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.classes import class_names
+from facetrove.collector.store.db import Database
 from facetrove.collector.store.imports import tag_counts
+from facetrove.collector.store.samples import confirmed_samples as confirmed_rows
 from facetrove.collector.versions import card as cards
 from facetrove.collector.versions.preprocess import Box, clip_box
 from facetrove.collector.versions.recipe import (
@@ -62,28 +65,14 @@ def versions_root(data_dir: Path) -> Path:
     return data_dir / "versions"
 
 
-def store_classes(db: sqlite_utils.Database) -> list[str]:
-    """Active classes in their display order."""
-    rows = db.query("select name from classes where active = 1 order by position, name")
-    return [r["name"] for r in rows]
-
-
 def confirmed_samples(
-    db: sqlite_utils.Database, classes: Sequence[str], tags: Sequence[str] | None = None
+    db: Database, classes: Sequence[str], tags: Sequence[str] | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    """Confirmed samples whose label is one of ``classes``, by id, and how many were dropped as
-    byte-identical copies of an earlier sample's crop (the same image twice teaches nothing and
-    would only weigh it double)."""
-    marks = ",".join("?" for _ in classes)
-    by_tag = ""
-    if tags is not None:  # only samples an import tagged so
-        by_tag = f" and tag in ({','.join('?' for _ in tags)})"
-    sql = (
-        "select * from samples where state = 'confirmed' and label is not null"
-        f" and label in ({marks}){by_tag} order by id"
-    )
+    """Confirmed samples whose label is one of ``classes`` (and, if ``tags`` is given, whose
+    import tag is one of them), by id, and how many were dropped as byte-identical copies of an
+    earlier sample's crop (the same image twice teaches nothing and would only weigh it double)."""
     kept, seen, dropped = [], set(), 0
-    for row in db.query(sql, [*classes, *(tags or [])]):
+    for row in confirmed_rows(db, classes, tags):
         if row["crop_sha256"] in seen:
             dropped += 1
             continue
@@ -92,14 +81,14 @@ def confirmed_samples(
     return kept, dropped
 
 
-def next_version_id(db: sqlite_utils.Database, name: str | None) -> str:
+def next_version_id(db: Database, name: str | None) -> str:
     """``name`` if given and free, else ``v<N>`` with the next free N."""
     if name and not re.fullmatch(VERSION_NAME, name):
         raise VersionError(
             f"version name {name!r} is not allowed: use lower case letters, digits, '.', '_'"
             " and '-', starting with a letter or digit (at most 63)"
         )
-    taken = {r["id"] for r in db.query("select id from versions")}
+    taken = set(version_rows.version_ids(db))
     if name:
         if name in taken:
             raise VersionError(f"version {name!r} already exists; versions are immutable")
@@ -126,7 +115,7 @@ class PreparedVersion:
 
 def prepare_version(
     data_dir: Path,
-    db: sqlite_utils.Database,
+    db: Database,
     recipe_text: str,
     *,
     name: str | None = None,
@@ -137,7 +126,7 @@ def prepare_version(
     Fast (no image is read): raises RecipeError/VersionError before anything is written.
     """
     recipe = parse_recipe(recipe_text)
-    classes = recipe.check_classes(store_classes(db))
+    classes = recipe.check_classes(class_names(db))
     if recipe.tags is not None:
         known = [t for t, _ in tag_counts(db)]
         unknown = [t for t in recipe.tags if t not in known]
@@ -164,7 +153,8 @@ def prepare_version(
         raise VersionError(f"{final} already exists; remove it or choose another name")
     shutil.rmtree(partial, ignore_errors=True)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    db.table("versions").insert(
+    version_rows.add_building(
+        db,
         {
             "id": version_id,
             "created_at": now,
@@ -174,8 +164,7 @@ def prepare_version(
             "snapshot_sha256": snapshot_sha256(samples),
             "samples": len(samples),
             "path": str(final),
-            "status": "building",
-        }
+        },
     )
     return PreparedVersion(
         version_id, recipe, recipe_text, classes, samples, duplicates, split, final, partial
@@ -184,7 +173,7 @@ def prepare_version(
 
 def build_prepared(
     data_dir: Path,
-    db: sqlite_utils.Database,
+    db: Database,
     prep: PreparedVersion,
     *,
     workers: int | None = None,
@@ -212,21 +201,20 @@ def build_prepared(
         partial.rename(final)
     except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a worker process died
         shutil.rmtree(partial, ignore_errors=True)
-        db.table("versions").update(version_id, {"status": "failed", "error": str(exc)})
+        version_rows.mark_failed(db, version_id, str(exc))
         raise VersionError(f"building {version_id} failed: {exc}") from exc
-    with db.conn:
-        db.table("version_samples").insert_all(
-            {"version_id": version_id, "sample_id": s["id"], "split": split.assignment[s["id"]],
-             "label": s["label"]}
-            for s in samples
-        )  # fmt: skip
-        db.table("versions").update(version_id, {"status": "ready", "card": json.dumps(card)})
+    version_rows.mark_ready(
+        db,
+        version_id,
+        json.dumps(card),
+        ((s["id"], split.assignment[s["id"]], s["label"]) for s in samples),
+    )
     return BuiltVersion(version_id, final, len(samples), len(rows), card)
 
 
 def create_version(
     data_dir: Path,
-    db: sqlite_utils.Database,
+    db: Database,
     recipe_text: str,
     *,
     name: str | None = None,
@@ -239,22 +227,20 @@ def create_version(
     return build_prepared(data_dir, db, prep, workers=workers, progress=progress)
 
 
-def delete_version(data_dir: Path, db: sqlite_utils.Database, version_id: str) -> None:
+def delete_version(data_dir: Path, db: Database, version_id: str) -> None:
     """Remove a version: its folder (and any partial one), its rows and its cached zip exports.
 
     Versions never change, but a failed build, or one stuck in ``building`` after a crash, has
     to be removed before its name can be used again. Samples are never touched.
     """
-    if not list(db.query("select id from versions where id = ?", [version_id])):
+    if version_rows.get_version(db, version_id) is None:
         raise VersionError(f"no version {version_id!r}")
     root = versions_root(data_dir)
     shutil.rmtree(root / version_id, ignore_errors=True)
     shutil.rmtree(root / f"{version_id}.partial", ignore_errors=True)
     for cached in (data_dir / "exports").glob(f"{version_id}-*.zip"):
         cached.unlink()
-    with db.conn:
-        db.execute("delete from version_samples where version_id = ?", [version_id])
-        db.execute("delete from versions where id = ?", [version_id])
+    version_rows.delete_version_rows(db, version_id)
 
 
 def snapshot_sha256(samples: Sequence[dict[str, Any]]) -> str:

@@ -62,6 +62,7 @@ def create_app(
         app.config.update(test_config)
     app.jinja_env.autoescape = True
 
+    from facetrove.collector.store.db import ping
     from facetrove.collector.web import db
 
     db.init_app(app)
@@ -84,7 +85,7 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> Any:
         """Liveness and store check for load balancers and `serve` (no login)."""
-        db.get_db().execute("SELECT 1").fetchone()
+        ping(db.get_db())
         return jsonify(status="ok")
 
     return app

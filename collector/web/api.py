@@ -14,12 +14,14 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from facetrove.collector.export.registry import EXPORTERS
+from facetrove.collector.store import classes as class_store
 from facetrove.collector.store import reviews
+from facetrove.collector.store import versions as version_rows
 from facetrove.collector.versions.build import VersionError, prepare_version
 from facetrove.collector.versions.recipe import RecipeError
 from facetrove.collector.web import dashboard, devices, upload, versions
 from facetrove.collector.web.auth import admin_required
-from facetrove.collector.web.db import data_dir, get_db, rows
+from facetrove.collector.web.db import data_dir, get_db
 from facetrove.collector.web.review import (
     card,
     filter_from_args,
@@ -79,11 +81,11 @@ def me() -> Any:
 def samples() -> Any:
     """The caller's next queue page under the filters (the samples are leased to the caller)."""
     page = lease_for_current_user(filter_from_args(request.args))
-    aliases = reviews.class_aliases(get_db())
+    aliases = class_store.class_aliases(get_db())
     return jsonify(
         samples=[card(s, aliases) for s in page.samples],
         lease_until=page.lease_until,
-        classes=reviews.class_names(get_db()),
+        classes=class_store.class_names(get_db()),
     )
 
 
@@ -136,23 +138,26 @@ def dashboard_json() -> Any:
 @bp.get("/classes")
 def classes() -> Any:
     """The project's classes in order."""
-    return jsonify(classes=reviews.class_names(get_db()), aliases=reviews.class_aliases(get_db()))
+    db = get_db()
+    return jsonify(classes=class_store.class_names(db), aliases=class_store.class_aliases(db))
 
 
 @bp.post("/classes")
 @admin_required
 def add_class() -> Any:
     """Add a class: ``{"name": ...}``."""
-    name = reviews.add_class(get_db(), str(_json_body().get("name", "")), current_user.id)
-    return jsonify(name=name, classes=reviews.class_names(get_db())), 201
+    name = class_store.add_class(get_db(), str(_json_body().get("name", "")), current_user.id)
+    return jsonify(name=name, classes=class_store.class_names(get_db())), 201
 
 
 @bp.put("/classes/<name>")
 @admin_required
 def rename_class(name: str) -> Any:
     """Rename a class: ``{"name": new}``."""
-    new = reviews.rename_class(get_db(), name, str(_json_body().get("name", "")), current_user.id)
-    return jsonify(name=new, classes=reviews.class_names(get_db()))
+    new = class_store.rename_class(
+        get_db(), name, str(_json_body().get("name", "")), current_user.id
+    )
+    return jsonify(name=new, classes=class_store.class_names(get_db()))
 
 
 @bp.get("/devices")
@@ -198,14 +203,18 @@ def upload_job(job_id: str) -> Any:
     return jsonify(job.to_json())
 
 
-_VERSION_FIELDS = "id, created_at, created_by, status, samples, error, recipe_sha256"
+_VERSION_FIELDS = ("id", "created_at", "created_by", "status", "samples", "error", "recipe_sha256")
+
+
+def _fields(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: row[name] for name in names}
 
 
 @bp.get("/versions")
 def versions_json() -> Any:
     """Every dataset version, newest first."""
-    found = rows(f"select {_VERSION_FIELDS} from versions order by created_at desc, id desc")
-    return jsonify(versions=found)
+    found = version_rows.list_versions(get_db(), newest_first=True)
+    return jsonify(versions=[_fields(v, _VERSION_FIELDS) for v in found])
 
 
 @bp.post("/versions")
@@ -226,10 +235,10 @@ def create_version() -> Any:
 @bp.get("/versions/<version_id>")
 def version_json(version_id: str) -> Any:
     """One version: status, recipe, card (once ready) and its zip download addresses."""
-    found = rows(f"select {_VERSION_FIELDS}, recipe, card from versions where id = ?", [version_id])
-    if not found:
+    row = version_rows.get_version(get_db(), version_id)
+    if row is None:
         abort(404, description=f"no version {version_id!r}")
-    v = found[0]
+    v = _fields(row, (*_VERSION_FIELDS, "recipe", "card"))
     v["card"] = json.loads(v["card"]) if v["card"] else None
     v["exports"] = {
         fmt: url_for("versions.download", version_id=version_id, fmt=fmt) for fmt in EXPORTERS

@@ -23,7 +23,7 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from facetrove.collector.store import queue, reviews, users
+from facetrove.collector.store import queue, users
 from facetrove.collector.web.db import get_db
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -132,9 +132,7 @@ def login() -> Any:
             session.clear()
             session.permanent = True
             login_user(WebUser(user))
-            db = get_db()
-            with reviews.write_transaction(db):
-                reviews.audit(db, user.id, "login", user.username)
+            users.record_login(get_db(), user)
             return redirect(_safe_next(request.args.get("next")))
     status = 401 if error else 200
     return render_template("auth/login.html", error=error), status

@@ -1,7 +1,7 @@
 """Dataset health: class balance, states, devices, days, pre-label accuracy, histograms.
 
-All figures come from aggregate SQL over indexed columns and are cached for a few seconds, so the
-page stays fast with hundreds of thousands of samples.
+All figures come from the store's aggregates (``store.stats``) over indexed columns and are
+cached for a few seconds, so the page stays fast with hundreds of thousands of samples.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
-from facetrove.collector.store import queue, reviews
+from facetrove.collector.store import classes as class_store
+from facetrove.collector.store import reviews, stats
 from facetrove.collector.web import charts
 from facetrove.collector.web.db import get_db
 
@@ -46,9 +47,9 @@ def clear_cache() -> None:
 def _compute() -> dict[str, Any]:
     db = get_db()
     ratio = current_app.config["FACETROVE_WEB"].imbalance_ratio
-    classes = reviews.class_names(db)
-    aliases = reviews.class_aliases(db)
-    counts = queue.confirmed_counts(db)
+    classes = class_store.class_names(db)
+    aliases = class_store.class_aliases(db)
+    counts = class_store.confirmed_counts(db)
     balance = {c: counts.get(c, 0) for c in classes}
     nonzero = [v for v in balance.values()]
     lo, hi = (min(nonzero), max(nonzero)) if nonzero else (0, 0)
@@ -60,40 +61,18 @@ def _compute() -> dict[str, Any]:
             f"{'some have none' if lo == 0 else f'the smallest {lo:,}'} "
             f"(threshold ratio {ratio:g}). Under-represented: {', '.join(small)}."
         )
-    states = dict(db.execute("SELECT state, COUNT(*) FROM samples GROUP BY state").fetchall())
+    states = stats.state_counts(db)
     per_device: dict[str, dict[str, int]] = defaultdict(dict)
-    for device, state, n in db.execute(
-        "SELECT device_id, state, COUNT(*) FROM samples GROUP BY device_id, state"
-    ).fetchall():
+    for device, state, n in stats.device_state_counts(db):
         per_device[device][state] = n
-    per_day = db.execute(
-        "SELECT substr(captured_at, 1, 10) AS day, COUNT(*) FROM samples "
-        "GROUP BY day ORDER BY day DESC LIMIT 30"
-    ).fetchall()[::-1]
+    per_day = stats.samples_per_day(db, 30)
     confusion: dict[str, dict[str, int]] = defaultdict(dict)
-    for pre, label, n in db.execute(
-        "SELECT prelabel_label, label, COUNT(*) FROM samples WHERE state = 'confirmed' "
-        "GROUP BY prelabel_label, label"
-    ).fetchall():
+    for pre, label, n in stats.prelabel_vs_label(db):
         pre = aliases.get(pre, pre) if pre else "(none)"
         confusion[pre][label] = confusion[pre].get(label, 0) + n
-    conf_hist = dict(
-        db.execute(
-            "SELECT MIN(CAST(prelabel_confidence * 10 AS INTEGER), 9), COUNT(*) FROM samples "
-            "WHERE prelabel_confidence IS NOT NULL GROUP BY 1"
-        ).fetchall()
-    )
-    face_hist = dict(
-        db.execute(
-            "SELECT MIN(face_px / 32, 15), COUNT(*) FROM samples "
-            "WHERE face_px IS NOT NULL GROUP BY 1"
-        ).fetchall()
-    )
-    throughput = db.execute(
-        "SELECT u.username, substr(d.decided_at, 1, 10) AS day, COUNT(*) FROM decisions d "
-        "JOIN users u ON u.id = d.user_id WHERE d.action NOT IN ('undo', 'import') "
-        "AND d.decided_at >= date('now', '-13 days') GROUP BY u.username, day ORDER BY day"
-    ).fetchall()
+    conf_hist = stats.confidence_histogram(db)
+    face_hist = stats.face_size_histogram(db)
+    throughput = stats.reviewer_throughput(db)
     return {
         "classes": classes,
         "class_balance": balance,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import sqlite_utils
 from flask import Flask, current_app, g
 
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.store.blobs import BlobStore
-from facetrove.collector.store.db import DB_NAME, connect
+from facetrove.collector.store.db import DB_NAME, Database, connect
 
 
 def data_dir() -> Path:
@@ -19,11 +17,11 @@ def data_dir() -> Path:
     return Path(config.data_dir)
 
 
-def get_db() -> sqlite_utils.Database:
+def get_db() -> Database:
     """This request's database connection (migrations ran once at start-up)."""
     if "db" not in g:
         g.db = connect(data_dir() / DB_NAME, migrate_schema=False)
-    db: sqlite_utils.Database = g.db
+    db: Database = g.db
     return db
 
 
@@ -49,8 +47,3 @@ def init_app(app: Flask) -> None:
     # closing a request's connection does not checkpoint the WAL (about 10 ms a request).
     app.extensions["facetrove.db_keeper"] = connect(Path(config.data_dir) / DB_NAME)
     app.teardown_appcontext(close_db)
-
-
-def rows(sql: str, params: Any = ()) -> list[dict[str, Any]]:
-    """Query helper: a list of dicts."""
-    return list(get_db().query(sql, params))

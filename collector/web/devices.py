@@ -20,7 +20,8 @@ from flask_login import current_user
 from pydantic import ValidationError
 
 from facetrove import wire
-from facetrove.collector.store import reviews
+from facetrove.collector.store import devices as device_store
+from facetrove.collector.store.classes import class_names
 from facetrove.collector.web.auth import admin_required
 from facetrove.collector.web.db import get_db
 from facetrove.collector.web.publish import MqttPublisher, Publisher, PublishError
@@ -83,8 +84,7 @@ def _device(row: dict[str, Any]) -> dict[str, Any]:
 
 def device_list() -> list[dict[str, Any]]:
     """Every device, online first then by id."""
-    rows = get_db().query("SELECT * FROM devices ORDER BY state = 'online' DESC, id")
-    return [_device(r) for r in rows]
+    return [_device(r) for r in device_store.devices_online_first(get_db())]
 
 
 def _number(name: str, value: Any, kind: type) -> Any:
@@ -139,18 +139,14 @@ def update_config(device_id: str, body: dict[str, Any], user_id: int) -> dict[st
     says ``published: false`` and saving again re-publishes it.
     """
     db = get_db()
-    row = db.execute("SELECT config FROM devices WHERE id = ?", [device_id]).fetchone()
-    if row is None:
-        raise DeviceError(f"no device {device_id!r}", 404)
-    previous = json.loads(row[0]) if row[0] else None
+    try:
+        saved = device_store.device_config(db, device_id)
+    except device_store.NoSuchDevice as exc:
+        raise DeviceError(str(exc), 404) from None
+    previous = json.loads(saved) if saved else None
     config = build_config(previous, body)
     payload = config.model_dump_json()
-    with reviews.write_transaction(db):
-        db.execute(
-            "UPDATE devices SET config = ?, config_revision = ? WHERE id = ?",
-            [payload, config.revision, device_id],
-        )
-        reviews.audit(db, user_id, "device.config", device_id, payload)
+    device_store.save_config(db, device_id, payload, config.revision, user_id)
     kind = wire.Kind.CONFIG
     try:
         publisher().publish(
@@ -171,8 +167,8 @@ def index() -> Any:
 def edit(device_id: str) -> Any:
     """A device's health and config form (saving needs the admin role)."""
     db = get_db()
-    rows = list(db.query("SELECT * FROM devices WHERE id = ?", [device_id]))
-    if not rows:
+    row = device_store.get_device(db, device_id)
+    if row is None:
         abort(404)
     if request.method == "POST":
         if not current_user.is_admin:
@@ -183,7 +179,7 @@ def edit(device_id: str) -> Any:
             "sampling": {k: form.get(k) for k in SAMPLING_FIELDS}
             | {"prefer_uncertain": form.get("prefer_uncertain") == "on"},
             "quality": {k: form.get(k) for k in QUALITY_FIELDS},
-            "class_targets": {c: form.get(f"target_{c}") for c in reviews.class_names(db)},
+            "class_targets": {c: form.get(f"target_{c}") for c in class_names(db)},
         }
         try:
             result = update_config(device_id, body, current_user.id)
@@ -198,8 +194,8 @@ def edit(device_id: str) -> Any:
         return redirect(url_for("devices.edit", device_id=device_id))
     return render_template(
         "devices/edit.html",
-        d=_device(rows[0]),
-        classes=reviews.class_names(db),
+        d=_device(row),
+        classes=class_names(db),
         sampling_fields=SAMPLING_FIELDS,
         quality_fields=QUALITY_FIELDS,
     )
@@ -209,10 +205,11 @@ def edit(device_id: str) -> Any:
 @admin_required
 def pause(device_id: str) -> Any:
     """Pause or resume a device, keeping the rest of its config."""
-    row = get_db().execute("SELECT config FROM devices WHERE id = ?", [device_id]).fetchone()
-    if row is None:
+    try:
+        saved = device_store.device_config(get_db(), device_id)
+    except device_store.NoSuchDevice:
         abort(404)
-    body = json.loads(row[0]) if row[0] else {}
+    body = json.loads(saved) if saved else {}
     body["paused"] = request.form.get("paused") == "1"
     result = update_config(device_id, body, current_user.id)
     state = "paused" if body["paused"] else "resumed"

@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user
 
 from facetrove.collector.config.web import WebConfig
-from facetrove.collector.store import queue, reviews
+from facetrove.collector.store import classes, devices, queue, reviews, samples
 from facetrove.collector.store.imports import tag_counts
 from facetrove.collector.web.dashboard import clear_cache
 from facetrove.collector.web.db import get_blobs, get_db
@@ -92,20 +92,14 @@ def card(sample: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
 def sample_detail(sample_id: str) -> dict[str, Any]:
     """Everything the detail view shows about one sample (404 if unknown)."""
     db = get_db()
-    found = list(db.query("SELECT * FROM samples WHERE id = ?", [sample_id]))
-    if not found:
+    try:
+        s = samples.get_sample(db, sample_id)
+    except samples.SampleNotFound:
         abort(404)
-    s = found[0]
-    aliases = reviews.class_aliases(db)
+    aliases = classes.class_aliases(db)
     probs = json.loads(s["prelabel_probs"]) if s.get("prelabel_probs") else {}
     probs = {aliases.get(k, k): float(v) for k, v in probs.items()}
-    track = list(
-        db.query(
-            f"SELECT {queue.CARD_COLUMNS} FROM samples s WHERE s.device_id = ? AND s.track_id = ? "
-            "AND s.id != ? ORDER BY s.captured_at LIMIT 24",
-            [s["device_id"], s["track_id"], sample_id],
-        )
-    )
+    track = queue.track_cards(db, s["device_id"], s["track_id"], sample_id)
     frame = None
     if s.get("frame_sha256") and s.get("frame_image_width"):
         scale = s["frame_image_width"] / s["frame_width"]
@@ -143,16 +137,14 @@ def queue_page() -> Any:
     except reviews.ReviewError as exc:
         flash(str(exc), "error")
         flt, page = queue.QueueFilter(), queue.Page(samples=[], lease_until="")
-    aliases = reviews.class_aliases(db)
-    pending = db.execute("SELECT COUNT(*) FROM samples WHERE state = 'pending'").fetchone()[0]
-    devices = [r[0] for r in db.execute("SELECT id FROM devices ORDER BY id").fetchall()]
+    aliases = classes.class_aliases(db)
     return render_template(
         "review/queue.html",
         cards=[card(s, aliases) for s in page.samples],
-        classes=reviews.class_names(db),
+        classes=classes.class_names(db),
         flt=flt,
-        pending=pending,
-        devices=devices,
+        pending=samples.sample_count(db, "pending"),
+        devices=devices.device_ids(db),
         tags=[t for t, _ in tag_counts(db)],
         lease_until=page.lease_until,
     )
@@ -166,7 +158,7 @@ bp.add_url_rule("/review", endpoint="queue", view_func=queue_page)
 def detail(sample_id: str) -> Any:
     """Full frame with the box, all probabilities, the track and the decision history."""
     info = sample_detail(sample_id)
-    return render_template("review/detail.html", s=info, classes=reviews.class_names(get_db()))
+    return render_template("review/detail.html", s=info, classes=classes.class_names(get_db()))
 
 
 @bp.post("/review/sample/<sample_id>")

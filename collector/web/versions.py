@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from facetrove.collector.export.base import ExportError
 from facetrove.collector.export.registry import EXPORTERS, export_version
+from facetrove.collector.store import versions as version_rows
 from facetrove.collector.store.db import DB_NAME, connect
 from facetrove.collector.versions.build import (
     PreparedVersion,
@@ -24,7 +25,7 @@ from facetrove.collector.versions.build import (
     prepare_version,
 )
 from facetrove.collector.versions.recipe import SPLITS, RecipeError
-from facetrove.collector.web.db import data_dir, get_db, rows
+from facetrove.collector.web.db import data_dir, get_db
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class VersionBuilds:
             log.warning("%s", exc)
         except Exception as exc:  # the thread's top: record it, or the page waits forever
             log.exception("version %s failed", prep.id)
-            db.table("versions").update(prep.id, {"status": "failed", "error": str(exc)})
+            version_rows.mark_failed(db, prep.id, str(exc))
         finally:
             db.conn.close()
 
@@ -92,10 +93,9 @@ def builds() -> VersionBuilds:
 
 
 def _version(version_id: str) -> dict[str, Any]:
-    found = rows("select * from versions where id = ?", [version_id])
-    if not found:
+    row = version_rows.get_version(get_db(), version_id)
+    if row is None:
         abort(404)
-    row = found[0]
     row["card_data"] = json.loads(row["card"]) if row["card"] else None
     return row
 
@@ -104,7 +104,7 @@ def _version(version_id: str) -> dict[str, Any]:
 @login_required
 def index() -> Any:
     """Every version, newest first, with its card summary."""
-    versions = rows("select * from versions order by created_at desc, id desc")
+    versions = version_rows.list_versions(get_db(), newest_first=True)
     for v in versions:
         v["card_data"] = json.loads(v["card"]) if v["card"] else None
     return render_template("versions/index.html", versions=versions, splits=SPLITS)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from facetrove.collector.backup import BackupError, backup
 from facetrove.collector.cli import collector
 from facetrove.collector.store import DB_NAME, BlobStore
+from facetrove.collector.store.backup import BackupError, backup
 from tests.collector.ingest_helpers import IngestProcess, Publisher, wait_rows
 from tests.collector.test_reliability import publish_all
 from tests.support.broker import Mosquitto

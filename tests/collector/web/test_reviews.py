@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from facetrove.collector.store import queue, reviews
+from facetrove.collector.store import classes, queue, reviews
 from facetrove.collector.store.users import find_user
 from tests.collector.web.factory import insert_samples, sample_rows
 
@@ -42,7 +42,7 @@ def test_decision_rows_derive_state_and_undo_takes_back_a_whole_batch(store, sam
 def test_confirm_or_correct_depends_on_the_prelabel(store, samples):
     alice = find_user(store, "alice").id
     s = samples[0]
-    other = next(c for c in reviews.class_names(store) if c != s["prelabel_label"])
+    other = next(c for c in classes.class_names(store) if c != s["prelabel_label"])
     reviews.decide(store, alice, [reviews.DecisionIn(s["id"], "label", s["prelabel_label"])])
     reviews.decide(store, alice, [reviews.DecisionIn(s["id"], "label", other)])
     rows = store.execute("SELECT action, label FROM decisions ORDER BY id").fetchall()
@@ -150,15 +150,15 @@ def test_classes_add_and_rename_are_recorded(store, samples):
     alice = find_user(store, "alice").id
     s = next(r for r in samples if r["prelabel_label"] == "angry")
     reviews.decide(store, alice, [reviews.DecisionIn(s["id"], "label", "angry")])
-    reviews.add_class(store, "contempt", alice)
-    reviews.rename_class(store, "angry", "anger", alice)
-    names = reviews.class_names(store)
+    classes.add_class(store, "contempt", alice)
+    classes.rename_class(store, "angry", "anger", alice)
+    names = classes.class_names(store)
     assert names[0] == "anger" and names[-1] == "contempt" and "angry" not in names
     assert _state(store, s["id"]) == ("confirmed", "anger")
-    assert reviews.class_aliases(store) == {"angry": "anger"}
+    assert classes.class_aliases(store) == {"angry": "anger"}
     with pytest.raises(reviews.ReviewError, match="already exists"):
-        reviews.add_class(store, "happy", alice)
+        classes.add_class(store, "happy", alice)
     with pytest.raises(reviews.ReviewError, match="no active class"):
-        reviews.rename_class(store, "angry", "x", alice)
+        classes.rename_class(store, "angry", "x", alice)
     audit = store.execute("SELECT action, target FROM audit WHERE action LIKE 'class.%'").fetchall()
     assert audit == [("class.add", "contempt"), ("class.rename", "angry")]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from facetrove.collector.store import DB_NAME, BlobStore
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.db import DB_NAME
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -7,18 +7,32 @@ Rows are pruned oldest first beyond a configured count; the per-reason counters 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
-import sqlite_utils
-
-from facetrove.collector.ingest.validate import Rejected
+from facetrove.collector.store.db import Database, dict_rows
+from facetrove.collector.store.stats import counters
 
 COUNTER_PREFIX = "rejected."
 
 
+class RejectedMessage(Protocol):
+    """What the quarantine keeps of a message ingest refused (``ingest.validate.Rejected``)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def device_id(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
 def add_rejections(
-    db: sqlite_utils.Database,
-    rejected: Iterable[Rejected],
+    db: Database,
+    rejected: Iterable[RejectedMessage],
     received_at: str,
     *,
     head_bytes: int,
@@ -57,7 +71,7 @@ def add_rejections(
 
 
 def list_quarantine(
-    db: sqlite_utils.Database, *, limit: int = 50, reason: str | None = None
+    db: Database, *, limit: int = 50, reason: str | None = None
 ) -> list[dict[str, Any]]:
     """The newest quarantined messages first, optionally of one reason."""
     sql = "SELECT * FROM quarantine"
@@ -67,14 +81,10 @@ def list_quarantine(
         params.append(reason)
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
-    cur = db.conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return dict_rows(db.conn.execute(sql, params))
 
 
-def rejection_counts(db: sqlite_utils.Database) -> dict[str, int]:
+def rejection_counts(db: Database) -> dict[str, int]:
     """Exact number of rejected messages per reason since the store was created."""
-    rows = db.conn.execute(
-        "SELECT name, value FROM counters WHERE name LIKE ? ORDER BY name", (COUNTER_PREFIX + "%",)
-    ).fetchall()
-    return {name[len(COUNTER_PREFIX) :]: int(value) for name, value in rows}
+    found = counters(db, COUNTER_PREFIX)
+    return {name[len(COUNTER_PREFIX) :]: value for name, value in found.items()}

@@ -1,0 +1,94 @@
+"""The project's classes: their order (number keys), renames, and confirmed counts per class."""
+
+from __future__ import annotations
+
+import json
+
+from facetrove.collector.store.db import Database, audit, now_iso, write_transaction
+from facetrove.collector.store.errors import ReviewError
+
+MAX_CLASSES = 64
+
+
+def class_names(db: Database) -> list[str]:
+    """The project's active classes in display order (number key n picks the n-th)."""
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM classes WHERE active = 1 ORDER BY position, name"
+        ).fetchall()
+    ]
+
+
+def class_aliases(db: Database) -> dict[str, str]:
+    """Old class name -> current name, following chains of renames."""
+    renamed = dict(
+        db.execute(
+            "SELECT renamed_from, name FROM classes WHERE renamed_from IS NOT NULL"
+        ).fetchall()
+    )
+    out = {}
+    for old in renamed:
+        new, seen = renamed[old], {old}
+        while new in renamed and new not in seen:
+            seen.add(new)
+            new = renamed[new]
+        out[old] = new
+    return out
+
+
+def confirmed_counts(db: Database) -> dict[str, int]:
+    """Confirmed samples per class (uses the label index)."""
+    return dict(
+        db.execute(
+            "SELECT label, COUNT(*) FROM samples WHERE state = 'confirmed' AND label IS NOT NULL "
+            "GROUP BY label"
+        ).fetchall()
+    )
+
+
+def _check_class_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64 or not name.isprintable() or "/" in name:
+        raise ReviewError("a class name must be 1-64 printable characters without '/'")
+    return name
+
+
+def add_class(db: Database, name: str, user_id: int | None) -> str:
+    """Add a class at the end of the list. Raises ``ReviewError`` if it exists."""
+    name = _check_class_name(name)
+    with write_transaction(db):
+        if db.execute("SELECT 1 FROM classes WHERE name = ?", [name]).fetchone():
+            raise ReviewError(f"class {name!r} already exists")
+        count, top = db.execute("SELECT COUNT(*), MAX(position) FROM classes").fetchone()
+        if count >= MAX_CLASSES:
+            raise ReviewError(f"at most {MAX_CLASSES} classes")
+        db.execute(
+            "INSERT INTO classes (name, position, created_at, active) VALUES (?, ?, ?, 1)",
+            [name, (top or 0) + 1, now_iso()],
+        )
+        audit(db, user_id, "class.add", name)
+    return name
+
+
+def rename_class(db: Database, old: str, new: str, user_id: int | None) -> str:
+    """Rename a class; confirmed labels and decisions follow, pre-labels map through aliases."""
+    new = _check_class_name(new)
+    with write_transaction(db):
+        row = db.execute(
+            "SELECT position FROM classes WHERE name = ? AND active = 1", [old]
+        ).fetchone()
+        if row is None:
+            raise ReviewError(f"no active class named {old!r}")
+        if db.execute("SELECT 1 FROM classes WHERE name = ?", [new]).fetchone():
+            raise ReviewError(f"class {new!r} already exists")
+        db.execute("UPDATE classes SET active = 0 WHERE name = ?", [old])
+        db.execute(
+            "INSERT INTO classes (name, position, created_at, renamed_from, active) "
+            "VALUES (?, ?, ?, ?, 1)",
+            [new, row[0], now_iso(), old],
+        )
+        db.execute("UPDATE samples SET label = ? WHERE label = ?", [new, old])
+        db.execute("UPDATE decisions SET label = ? WHERE label = ?", [new, old])
+        audit(db, user_id, "class.rename", old, json.dumps({"to": new}))
+    return new

@@ -1,0 +1,97 @@
+"""Figures about the store: durable counters, samples by state, the dashboard's aggregates.
+
+Every figure is one aggregate query over indexed columns (see migration 002), so they stay fast
+with hundreds of thousands of samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from facetrove.collector.store.db import Database
+
+
+def bump_counters(db: Database, counts: Mapping[str, int]) -> None:
+    """Add to named counters (created at zero). Call inside a transaction."""
+    for name, n in counts.items():
+        if n:
+            db.conn.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (name, n),
+            )
+
+
+def counters(db: Database, prefix: str = "") -> dict[str, int]:
+    """Counters whose name starts with ``prefix``, by name."""
+    rows = db.conn.execute(
+        "SELECT name, value FROM counters WHERE name LIKE ? ORDER BY name", (prefix + "%",)
+    ).fetchall()
+    return {name: int(value) for name, value in rows}
+
+
+def state_counts(db: Database) -> dict[str, int]:
+    """Number of samples per review state, by state name."""
+    rows = db.execute("SELECT state, COUNT(*) FROM samples GROUP BY state ORDER BY state")
+    return {state: int(n) for state, n in rows.fetchall()}
+
+
+def device_state_counts(db: Database) -> list[tuple[str, str, int]]:
+    """``(device id, state, samples)`` for every device and state that has samples."""
+    return [
+        (d, s, int(n))
+        for d, s, n in db.execute(
+            "SELECT device_id, state, COUNT(*) FROM samples GROUP BY device_id, state"
+        ).fetchall()
+    ]
+
+
+def samples_per_day(db: Database, days: int = 30) -> list[tuple[str, int]]:
+    """``(YYYY-MM-DD, samples captured)`` of the last ``days`` days that have samples, oldest
+    first."""
+    rows = db.execute(
+        "SELECT substr(captured_at, 1, 10) AS day, COUNT(*) FROM samples "
+        "GROUP BY day ORDER BY day DESC LIMIT ?",
+        [days],
+    ).fetchall()
+    return [(d, int(n)) for d, n in rows[::-1]]
+
+
+def prelabel_vs_label(db: Database) -> list[tuple[str | None, str, int]]:
+    """``(pre-label, confirmed label, samples)`` over the confirmed samples."""
+    return db.execute(
+        "SELECT prelabel_label, label, COUNT(*) FROM samples WHERE state = 'confirmed' "
+        "GROUP BY prelabel_label, label"
+    ).fetchall()
+
+
+def confidence_histogram(db: Database) -> dict[int, int]:
+    """Samples per pre-label confidence tenth (bin 0 is [0, 0.1), bin 9 is [0.9, 1])."""
+    return dict(
+        db.execute(
+            "SELECT MIN(CAST(prelabel_confidence * 10 AS INTEGER), 9), COUNT(*) FROM samples "
+            "WHERE prelabel_confidence IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+
+
+def face_size_histogram(db: Database) -> dict[int, int]:
+    """Samples per 32-pixel face-size bin (bin 15 is 480 px and more)."""
+    return dict(
+        db.execute(
+            "SELECT MIN(face_px / 32, 15), COUNT(*) FROM samples "
+            "WHERE face_px IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+
+
+def reviewer_throughput(db: Database) -> list[tuple[str, str, int]]:
+    """``(reviewer, day, decisions)`` of the last 14 days, undos and imports not counted, by
+    day."""
+    rows: list[Any] = db.execute(
+        "SELECT u.username, substr(d.decided_at, 1, 10) AS day, COUNT(*) FROM decisions d "
+        "JOIN users u ON u.id = d.user_id WHERE d.action NOT IN ('undo', 'import') "
+        "AND d.decided_at >= date('now', '-13 days') GROUP BY u.username, day ORDER BY day"
+    ).fetchall()
+    return rows
