@@ -1,12 +1,18 @@
 """The collector's SQLite schema, created and changed by numbered migrations at start-up.
 
-Rules: a migration is never edited once released; add a new one. Pre-labels are immutable facts
-of a sample; human decisions live in ``decisions`` and a sample's ``state``/``label`` columns are
-a cache derived from them (see collector.store.reviews) so the queue can be indexed.
+Rules: a migration is never edited once released; add a new one at the end of ``MIGRATIONS``.
+Each migration runs in one transaction together with its ``_migrations`` row (SQLite's DDL is
+transactional, and sqlite-utils' helpers join an open transaction): a migration that fails or a
+process killed half-way leaves the store exactly as it was, and the next start tries it again.
+
+Pre-labels are immutable facts of a sample; human decisions live in ``decisions`` and a sample's
+``state``/``label`` columns are a cache derived from them (see collector.store.reviews) so the
+queue can be indexed.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
@@ -236,20 +242,49 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 ]
 
 
+class MigrationError(sqlite3.DatabaseError):
+    """A migration failed and was rolled back: the store is as it was before it."""
+
+
+def _applied(db: sqlite_utils.Database) -> set[str]:
+    return {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration not yet applied, each in its own transaction. Returns their names."""
+    """Apply every migration not yet applied, each in its own transaction. Returns their names.
+
+    ``BEGIN IMMEDIATE`` takes the write lock before the migration is checked again, so several
+    processes opening a new store at once (ingest, the web app) apply each migration once.
+
+    Raises:
+        MigrationError: a migration failed; it was rolled back (the message names it).
+    """
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied = []
     for name, func in MIGRATIONS:
-        if name in done:
+        if name in _applied(db):
             continue
-        with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if name in _applied(db):  # another process applied it while we waited for the lock
+                db.execute("ROLLBACK")
+                continue
             func(db)
             db.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", [name]
             )
+            db.execute("COMMIT")
+        except Exception as exc:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise MigrationError(
+                f"migration {name} failed and was rolled back (the store is unchanged): {exc}"
+            ) from exc
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         applied.append(name)
     return applied
