@@ -89,7 +89,9 @@ def test_kill9_of_collector_serve_mid_stream_loses_nothing(tmp_path: Path) -> No
     photos = face_folder(tmp_path / "photos")
     serve = start_serve(tmp_path)
     url = f"mqtt://agent:{serve.password('agent')}@127.0.0.1:{serve.port}"
-    agent = start_agent(tmp_path / "a", url, "kill9-serve", *FAST_RECEIPTS, *ALL_PHOTOS, source=str(photos))
+    agent = start_agent(
+        tmp_path / "a", url, "kill9-serve", *FAST_RECEIPTS, *ALL_PHOTOS, source=str(photos)
+    )
     again = None
     try:
         assert wait_rows(serve.data, 40, timeout=60) >= 40, agent.stderr[-2000:]
@@ -138,7 +140,9 @@ def test_kill9_of_mosquitto_with_the_shipped_config_loses_nothing(tmp_path: Path
     agent = None
     try:
         ingest.start()
-        agent = start_agent(tmp_path / "a", url, "kill9-mq", *FAST_RECEIPTS, *ALL_PHOTOS, source=str(photos))
+        agent = start_agent(
+            tmp_path / "a", url, "kill9-mq", *FAST_RECEIPTS, *ALL_PHOTOS, source=str(photos)
+        )
         assert wait_rows(data, 40, timeout=60) >= 40, agent.stderr[-2000:]
         assert ingest.proc is not None
         os.kill(ingest.proc.pid, signal.SIGSTOP)
