@@ -22,6 +22,7 @@ from facetrove.agent.config.delivery import (
     BrokerConfig,
     ModelUpdateConfig,
     OutboxConfig,
+    ReceiptConfig,
     RunConfig,
     TlsConfig,
 )
@@ -46,6 +47,9 @@ class AgentConfig(Section):
     )
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="MQTT broker")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="durable outbox")
+    receipts: ReceiptConfig = Field(
+        default_factory=ReceiptConfig, description="the collector's receipts, re-sends"
+    )
     model_updates: ModelUpdateConfig = Field(
         default_factory=ModelUpdateConfig, description="models announced by the collector"
     )
@@ -71,6 +75,7 @@ __all__ = [
     "OutboxConfig",
     "PrelabelConfig",
     "QualityConfig",
+    "ReceiptConfig",
     "RunConfig",
     "SamplerConfig",
     "SourceConfig",

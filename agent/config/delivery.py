@@ -142,7 +142,7 @@ class BrokerConfig(Section):
 
 
 class OutboxConfig(Section):
-    """The durable queue on disk that holds samples until the broker acknowledged them."""
+    """The durable queue on disk that holds samples until the collector confirmed them."""
 
     path: Path = Field(
         default=Path("./facetrove-outbox.db"),
@@ -160,6 +160,41 @@ class OutboxConfig(Section):
         description="when a limit is reached: drop_oldest makes room for the new sample, "
         "drop_newest refuses the new one (counted either way)",
     )
+
+
+class ReceiptConfig(Section):
+    """End-to-end confirmation: a sample leaves the outbox on the collector's receipt."""
+
+    enabled: bool = Field(
+        default=True,
+        description="keep each sample until the collector's receipt says it is stored (a "
+        "broker's PUBACK is not durability); false deletes at the PUBACK, for a collector "
+        "that sends no receipts",
+    )
+    timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="publish a sample again when its receipt has not come this long after the "
+        "PUBACK (and the collector answered anything since, or the agent reconnected)",
+    )
+    backoff_max_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="the wait doubles with every attempt up to this; after this long a sample "
+        "is sent again even if the collector seems down",
+    )
+    max_unconfirmed: int = Field(
+        default=1000,
+        ge=1,
+        description="most samples published and waiting for their receipt; when reached, "
+        "no new sample is sent until receipts come",
+    )
+
+    @model_validator(mode="after")
+    def _backoff(self) -> ReceiptConfig:
+        if self.backoff_max_s < self.timeout_s:
+            raise ValueError("backoff_max_s must be >= timeout_s")
+        return self
 
 
 class ModelUpdateConfig(Section):
@@ -186,8 +221,8 @@ class RunConfig(Section):
     flush_timeout_s: float = Field(
         default=10.0,
         ge=0,
-        description="on SIGINT/SIGTERM: wait this long for the broker to acknowledge what is "
-        "in flight before disconnecting (unsent samples stay in the outbox)",
+        description="on SIGINT/SIGTERM: wait this long for the collector to confirm what is "
+        "in the outbox before disconnecting (the rest stays in the outbox)",
     )
     drain_timeout_s: float = Field(
         default=600.0,

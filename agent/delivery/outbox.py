@@ -1,9 +1,10 @@
 """The durable outbox: a SQLite queue on disk between capture and the broker.
 
 A sample is committed here (WAL, ``synchronous=FULL``) before any network I/O, and its row is
-deleted only after the broker acknowledged it (QoS 1 PUBACK). So a sample survives a broker
-outage, ``kill -9`` and a power cut. The queue is bounded by rows, bytes and age with an explicit
-policy, and every drop is counted by reason in the same file.
+deleted only when the collector confirmed it (a receipt: stored, or refused for good), not at
+the broker's PUBACK. So a sample survives a broker outage, a broker or collector crash,
+``kill -9`` of the agent and a power cut. The queue is bounded by rows, bytes and age with an
+explicit policy, and every drop is counted by reason in the same file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,8 +32,11 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 """
 
-#: Persistent counters: samples put, acknowledged, and dropped by reason.
-COUNTERS = ("put", "acked", "dropped_rows", "dropped_bytes", "dropped_age")
+#: Persistent counters: samples put, confirmed by the collector (stored, or quarantined: refused
+#: for good), and dropped by the outbox's limits, by reason.
+COUNTERS = ("put", "confirmed", "quarantined", "dropped_rows", "dropped_bytes", "dropped_age")
+_CHUNK = 500  # ids per DELETE statement (SQLite's variable limit is far above)
+_DELETE = "DELETE FROM outbox WHERE sample_id IN ({marks}) RETURNING sample_id, size"
 
 
 class OutboxError(RuntimeError):
@@ -51,7 +56,7 @@ class Outbox:
     """A bounded, durable FIFO of encoded sample payloads, safe to use from several threads.
 
     In-flight tracking is in memory: a row handed out by :meth:`next_batch` is not handed out
-    again until :meth:`release` (or a restart, which re-sends everything not acknowledged).
+    again until :meth:`release` (or a restart, which re-sends everything not confirmed).
     """
 
     def __init__(
@@ -175,32 +180,41 @@ class Outbox:
             self._inflight.discard(sid)
         return [sid for sid, _ in old]
 
-    def ack(self, sample_id: str) -> bool:
-        """The broker acknowledged ``sample_id``: delete it. Returns False if it was not there."""
+    def confirm(self, sample_ids: Iterable[str], *, quarantined: bool = False) -> list[str]:
+        """The collector confirmed these samples: delete them; return the ids that were here.
+
+        ``quarantined``: the collector refused them for good (counted apart from ``confirmed``).
+        """
+        ids = list(dict.fromkeys(sample_ids))
+        if not ids:
+            return []
+        counter = "quarantined" if quarantined else "confirmed"
+        gone: list[tuple[str, int]] = []
         with self._lock:
-            self._inflight.discard(sample_id)
+            for sid in ids:
+                self._inflight.discard(sid)
             try:
                 # A delete lost to a power cut only means one re-send (the collector keeps a
                 # sample id once), so it skips the fsync; the next put's FULL commit syncs it.
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("BEGIN IMMEDIATE")
-                row = self._db.execute(
-                    "DELETE FROM outbox WHERE sample_id = ? RETURNING size", (sample_id,)
-                ).fetchone()
-                if row is not None:
-                    self._count_in_tx("acked", 1)
+                for start in range(0, len(ids), _CHUNK):
+                    chunk = ids[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    sql = _DELETE.format(marks=marks)
+                    gone += self._db.execute(sql, chunk).fetchall()
+                if gone:
+                    self._count_in_tx(counter, len(gone))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise OutboxError(f"cannot delete an acknowledged sample: {exc}") from None
+                raise OutboxError(f"cannot delete confirmed samples: {exc}") from None
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("PRAGMA synchronous=FULL")
-            if row is None:
-                return False
-            self._rows -= 1
-            self._bytes -= int(row[0])
-            return True
+            self._rows -= len(gone)
+            self._bytes -= sum(int(size) for _, size in gone)
+        return [str(sid) for sid, _ in gone]
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -223,14 +237,20 @@ class Outbox:
                 self._cursor = out[-1].seq
             return out
 
-    def release(self, sample_id: str | None = None) -> None:
-        """Forget that one (or every) sample is in flight, so it will be handed out again."""
+    def release(self, sample_id: str | None = None) -> bool:
+        """Forget that one (or every) sample is in flight, so it will be handed out again.
+
+        Returns False if ``sample_id`` was not in flight (it left the outbox meanwhile).
+        """
         with self._lock:
             self._cursor = 0
             if sample_id is None:
                 self._inflight.clear()
-            else:
-                self._inflight.discard(sample_id)
+                return True
+            if sample_id not in self._inflight:
+                return False
+            self._inflight.discard(sample_id)
+            return True
 
     def ids(self) -> list[str]:
         """Every sample id in the outbox, oldest first."""
@@ -249,11 +269,11 @@ class Outbox:
 
     @property
     def inflight(self) -> int:
-        """Number of samples handed out and not yet acknowledged."""
+        """Number of samples handed out and not yet confirmed (nor released)."""
         return len(self._inflight)
 
     def counters(self) -> dict[str, int]:
-        """Persistent counters (survive restarts): put, acked, dropped_rows/bytes/age."""
+        """Persistent counters (survive restarts): put, confirmed, quarantined, dropped_*."""
         with self._lock:
             found = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
         return {name: int(found.get(name, 0)) for name in COUNTERS}

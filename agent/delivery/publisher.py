@@ -1,12 +1,14 @@
 """The MQTT side of the agent: delivers the outbox, status and stats.
 
 What the collector sends back (config, model) is handled by an ``Inbox`` (``inbox.py``) that the
-publisher attaches to its connection and subscribes on every connect.
+publisher attaches to its connection and subscribes on every connect. Receipts, the collector's
+word that a sample is stored, are the publisher's own: a sample's outbox row is deleted on its
+receipt, not on the broker's PUBACK (``receipts.py``).
 
-paho-mqtt 2.x with QoS 1. A sample's outbox row is deleted only in ``on_publish`` (the broker's
-PUBACK). paho keeps unacknowledged messages in memory and re-sends them itself after a
-reconnect, so a row stays "in flight" across reconnects and is never published twice by us while
-the process lives; after a restart everything still in the outbox is sent again.
+paho-mqtt 2.x with QoS 1. paho keeps messages without a PUBACK in memory and re-sends them
+itself after a reconnect, so a row stays "in flight" across reconnects; after its PUBACK it
+waits for the receipt, and is handed out again only when that is overdue. After a restart
+everything still in the outbox is sent again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from facetrove import wire
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.delivery.inbox import Inbox
-from facetrove.agent.delivery.outbox import Outbox
+from facetrove.agent.delivery.outbox import Outbox, OutboxError
+from facetrove.agent.delivery.receipts import Confirmations
 from facetrove.agent.delivery.stats import IdLog
 
 log = logging.getLogger(__name__)
@@ -118,7 +121,7 @@ class Publisher:
         self.connected = threading.Event()
         self.paused = False
         self.fatal: str | None = None
-        self.sent = 0
+        self.confirmations = Confirmations(outbox, config.receipts, self.id_log)
         self.connects = 0
         self.attempts = 0
         self.disconnected_since: float | None = time.monotonic()
@@ -168,6 +171,10 @@ class Publisher:
         client.on_publish = self._on_publish
         if self.inbox is not None:
             self.inbox.attach(client)
+        if self.config.receipts.enabled:
+            client.message_callback_add(
+                wire.topic(self.device_id, wire.Kind.RECEIPT), self._on_receipt
+            )
         return client
 
     def _status(self, state: Literal["online", "offline"]) -> bytes:
@@ -220,7 +227,11 @@ class Publisher:
             self.config.broker.masked_url(),
             "resumed" if flags.session_present else "new",
         )
-        for topic in self.inbox.topics() if self.inbox is not None else ():
+        self.confirmations.reconnected()
+        topics = list(self.inbox.topics()) if self.inbox is not None else []
+        if self.config.receipts.enabled:
+            topics.append(wire.topic(self.device_id, wire.Kind.RECEIPT))
+        for topic in topics:
             client.subscribe(topic, qos=1)
         self._send(wire.topic(self.device_id, wire.Kind.STATUS), self._status("online"), 1, True)
         self.connected.set()
@@ -255,6 +266,21 @@ class Publisher:
             sample_id = self._pending.pop(mid)
         self._acked(sample_id, rc)
 
+    def _on_receipt(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            receipt = wire.decode_json_message(
+                wire.Kind.RECEIPT, bytes(msg.payload), device_id=self.device_id
+            )
+        except wire.WireError as exc:
+            log.warning("ignored a bad receipt: %s", exc)
+            return
+        assert isinstance(receipt, wire.Receipt)
+        try:
+            self.confirmations.receipt(receipt)
+        except OutboxError as exc:  # the rows stay; the next receipt or re-send deletes them
+            log.error("%s", exc)
+        self._wake.set()
+
     # -- publishing ----------------------------------------------------------------------------
 
     def _send(
@@ -277,10 +303,13 @@ class Publisher:
             log.error("broker refused sample %s: %s; it stays in the outbox", sample_id, rc)
             self.outbox.release(sample_id)
             return
-        if self.outbox.ack(sample_id):
-            self.sent += 1
-        self.id_log.write("ack", sample_id)
+        self.confirmations.acknowledged(sample_id)
         self._wake.set()
+
+    @property
+    def sent(self) -> int:
+        """Samples confirmed by the collector's receipt (by the PUBACK with receipts off)."""
+        return self.confirmations.confirmed
 
     def wake(self) -> None:
         """Tell the delivery thread that the outbox has something new."""
@@ -299,13 +328,24 @@ class Publisher:
                     self.publish_stats()
                 if not self.connected.is_set() or self.paused or self.fatal:
                     continue
-                room = self.config.broker.max_inflight - self.outbox.inflight
-                for item in self.outbox.next_batch(room):
+                self.confirmations.resend_due()
+                for item in self.outbox.next_batch(self._room()):
                     self.id_log.write("pub", item.sample_id)
                     self._send(topic, item.payload, 1, False, item.sample_id)
             except Exception:  # the delivery thread must survive anything; the outbox keeps rows
                 log.exception("delivery loop error; retrying")
                 time.sleep(1.0)
+
+    def _room(self) -> int:
+        """How many samples may be handed to MQTT now: at most ``broker.max_inflight`` without
+        a PUBACK, and ``receipts.max_unconfirmed`` without a receipt."""
+        handed_out = self.outbox.inflight
+        waiting = self.confirmations.waiting()
+        no_puback = max(0, handed_out - waiting)
+        return min(
+            self.config.broker.max_inflight - no_puback,
+            self.config.receipts.max_unconfirmed - handed_out,
+        )
 
     def publish_status(self) -> None:
         """Re-publish the retained ``online`` status (e.g. after the model changed)."""
@@ -324,7 +364,8 @@ class Publisher:
     # -- shutdown ------------------------------------------------------------------------------
 
     def flush(self, timeout: float, *, drain: bool = False) -> bool:
-        """Wait until nothing is in flight (or, with ``drain``, the outbox is empty)."""
+        """Wait until nothing is in flight, i.e. without a receipt (or, with ``drain``, the
+        outbox is empty)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.fatal:
             if (self.outbox.depth if drain else self.outbox.inflight) == 0:

@@ -15,8 +15,10 @@ from facetrove import wire
 class IdLog:
     """Append-only log of what happened to each sample id, one ``event id [detail]`` per line.
 
-    Events: ``put`` (committed to the outbox), ``pub`` (handed to MQTT), ``ack`` (PUBACK, row
-    deleted), ``drop`` (removed by an outbox limit). Used by audits and the reliability tests.
+    Events: ``put`` (committed to the outbox), ``pub`` (handed to MQTT), ``ack`` (the broker's
+    PUBACK), ``confirm`` (the collector's receipt says stored: row deleted), ``refuse`` (the
+    receipt says quarantined, with the reason: row deleted), ``resend`` (no receipt in time:
+    published again), ``drop`` (removed by an outbox limit). Used by audits and the tests.
     """
 
     def __init__(self, path: Path | None) -> None:

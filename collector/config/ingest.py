@@ -76,6 +76,11 @@ class IngestConfig(Section):
         "samples while ingest is down; give each ingest process its own. It starts with "
         "'facetrove-', a prefix no device login may use, so no device can take it over",
     )
+    receipts: bool = Field(
+        default=True,
+        description="after each commit, publish to every device a receipt of the samples now "
+        "stored (facetrove/v1/<device>/receipt): agents delete a sample only on it",
+    )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds")
     backoff_max_s: float = Field(
         default=30.0, gt=0, description="longest pause between retries when the disk is full"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.config.broker import parse_broker_url
 from facetrove.collector.ingest.isolation import commit_isolated
+from facetrove.collector.ingest.receipts import receipts_for
 from facetrove.collector.ingest.validate import Outcome, Rejected, validate_message
 from facetrove.collector.ingest.writer import StorageError, Writer
 from facetrove.collector.store import DB_NAME, BlobStore, connect
@@ -53,6 +55,7 @@ class IngestStats:
     redelivered: int = 0
     rejected: int = 0
     storage_errors: int = 0
+    receipts: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -219,10 +222,11 @@ class IngestWorker:
             client.loop_stop()
             db.close()
         log.info(
-            "ingest stopped: %d stored, %d redelivered, %d rejected",
+            "ingest stopped: %d stored, %d redelivered, %d rejected, %d receipts",
             self.stats.stored,
             self.stats.redelivered,
             self.stats.rejected,
+            self.stats.receipts,
         )
         return self.stats
 
@@ -281,6 +285,8 @@ class IngestWorker:
         for d in batch:
             if d.qos > 0 and client is not None and d.generation == self._generation:
                 client.ack(d.mid, d.qos)
+        if self.cfg.receipts and client is not None:
+            self._send_receipts(client, writer, batch)
         self.stats.batches += 1
         self.stats.stored += result.stored
         self.stats.redelivered += result.redelivered
@@ -292,6 +298,17 @@ class IngestWorker:
                 log.debug(
                     "rejected %s: %s %s", d.outcome.topic[:120], d.outcome.reason, d.outcome.detail
                 )
+
+    def _send_receipts(self, client: mqtt.Client, writer: Writer, batch: list[Delivery]) -> None:
+        """Tell each device what of this batch is durably stored (after the commit above)."""
+        try:
+            receipts = receipts_for(writer.db, [d.outcome for d in batch])
+        except sqlite3.Error as exc:  # the agents send again later and get their receipt then
+            log.error("could not read back the batch for its receipts: %s", exc)
+            return
+        for name, payload in receipts:
+            client.publish(name, payload, qos=1)
+        self.stats.receipts += len(receipts)
 
 
 def _ingests(kind: Kind) -> bool:

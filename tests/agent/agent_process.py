@@ -88,12 +88,12 @@ def start_agent(workdir: Path, broker: str, device: str, *extra: str, source: st
 
 
 def assert_agent_sent_each_once(events: list[tuple[str, str]]) -> None:
-    """Every id acknowledged once, and never published again after its acknowledgement."""
-    acked: set[str] = set()
-    acks = Counter(sid for ev, sid in events if ev == "ack")
-    assert not [s for s, n in acks.items() if n > 1], "an id was acknowledged twice"
+    """Every id confirmed once, and never published again after its confirmation (receipt)."""
+    confirmed: set[str] = set()
+    confirms = Counter(sid for ev, sid in events if ev == "confirm")
+    assert not [s for s, n in confirms.items() if n > 1], "an id was confirmed twice"
     for ev, sid in events:
         if ev == "pub":
-            assert sid not in acked, f"{sid} was published again after its PUBACK"
-        elif ev == "ack":
-            acked.add(sid)
+            assert sid not in confirmed, f"{sid} was published again after its receipt"
+        elif ev == "confirm":
+            confirmed.add(sid)

@@ -27,7 +27,10 @@ class Listener:
     """A real MQTT subscriber for one device: samples (decoded, counted), status, stats.
 
     It keeps a persistent session (clean_session False, fixed client id) so nothing published
-    while it reconnects after a broker restart is missed.
+    while it reconnects after a broker restart is missed. Like the collector, it answers every
+    sample it decoded with a receipt (``receipts=False``: never; ``answer_if(index, copy)``
+    false: not this copy of the index-th distinct sample; ``refuse``: sample ids it answers as
+    quarantined with that reason instead).
     """
 
     def __init__(
@@ -38,8 +41,12 @@ class Listener:
         user: str | None = None,
         pw: str = "",
         tls: tuple[dict[str, Path], str] | None = None,
+        receipts: bool = True,
     ) -> None:
         self.device_id = device_id
+        self.receipts = receipts
+        self.refuse: dict[str, str] = {}
+        self.answer_if: Callable[[int, int], bool] = lambda index, copy: True
         self.samples: dict[str, wire.Sample] = {}
         self.order: list[str] = []
         self.copies: Counter[str] = Counter()
@@ -86,10 +93,20 @@ class Listener:
                 if sid not in self.samples:
                     self.samples[sid] = sample
                     self.order.append(sid)
+                if self.receipts and self.answer_if(self.order.index(sid), self.copies[sid]):
+                    self._answer(sid)
             elif kind is wire.Kind.STATUS:
                 self.statuses.append(json.loads(msg.payload))
             elif kind is wire.Kind.STATS:
                 self.stats.append(json.loads(msg.payload))
+
+    def _answer(self, sid: str) -> None:
+        if sid in self.refuse:
+            receipt = wire.build_receipts(self.device_id, [], {sid: self.refuse[sid]})[0]
+        else:
+            receipt = wire.build_receipts(self.device_id, [sid])[0]
+        name = wire.topic(self.device_id, wire.Kind.RECEIPT)
+        self.client.publish(name, wire.encode_receipt(receipt), qos=1)
 
     def wait(self, predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
         """Poll until ``predicate()`` is true; False on timeout."""

@@ -1,13 +1,13 @@
 """Reliability of delivery, end to end: real agent processes (`facetrove agent run`) on a real face
 video, a real Mosquitto started and stopped by the test, a real paho subscriber decoding every
-sample with ``wire.decode_sample``.
+sample with ``wire.decode_sample`` and answering it with a receipt, as the collector does.
 
 What "none twice at the agent side" means here: the agent's id log (``--id-log``) shows every
-sample acknowledged exactly once and never published again after its acknowledgement. The
+sample confirmed (by its receipt) exactly once and never published again after that. The
 subscriber may still see a QoS 1 duplicate when the broker went down between forwarding a
-message and the agent receiving its PUBACK (the agent then re-sends it with DUP set); that is
-MQTT's at-least-once contract, which the collector absorbs by sample id. The tests count those
-and bound them by what was in flight.
+message and the agent receiving its PUBACK or its receipt (the agent then sends it again); that
+is MQTT's at-least-once contract, which the collector absorbs by sample id. The tests count
+those and bound them by what was in flight.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 def test_broker_down_during_capture_loses_nothing(tmp_path: Path) -> None:
     """Tried: stop Mosquitto while the agent is capturing a real clip, keep it down 2 s, start it
     again. Kept: every sample the sampler accepted arrives, exactly the accepted ids, and the
-    agent published none again after its acknowledgement."""
+    agent published none again after its receipt."""
     broker = Mosquitto(tmp_path / "mq").start()
     listener = Listener(broker.port, "outage-1")
     agent = start_agent(tmp_path / "a", broker.url, "outage-1", "--max-fps", "12")
@@ -89,7 +89,7 @@ def test_sigkill_with_full_outbox_then_restart_drains(tmp_path: Path) -> None:
         assert summary["outbox_depth"] == 0
         assert_agent_sent_each_once(second.events())
         box = Outbox(work / "outbox.db")
-        assert box.depth == 0 and box.counters()["acked"] == len(expected)
+        assert box.depth == 0 and box.counters()["confirmed"] == len(expected)
         box.close()
     finally:
         second.stop()

@@ -22,16 +22,16 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrove.agent.outbox import Outbox
+from facetrove.agent.delivery.outbox import Outbox
 from facetrove.collector.store import DB_NAME, connect
 from tests.agent.agent_process import Agent, start_agent
-from tests.collector.ingest_helpers import IngestProcess, counter_sum, wait_rows
+from tests.collector.ingest_helpers import IngestProcess, wait_rows
 from tests.collector.serve_helpers import start_serve, stop_serve
 from tests.support.broker import Mosquitto
 from tests.support.data import face_file
 
 pytestmark = pytest.mark.slow
-PHOTOS = 300
+PHOTOS = 200
 # Re-send quickly so the test takes seconds; the defaults are 20 s doubling to 10 min.
 FAST_RECEIPTS = ("--set", "receipts.timeout_s=2", "--set", "receipts.backoff_max_s=4")
 # Compare each crop with the one before only: the photos alternate, so none is a near-duplicate.
@@ -65,7 +65,7 @@ def stored_ids(data: Path, device: str) -> list[str]:
 
 
 def check_exactly_once(agent: Agent, data: Path, device: str) -> tuple[int, int]:
-    """The agent finished, every id it accepted is stored once; returns (accepted, re-sends)."""
+    """The agent finished, every id it accepted is stored once; returns (accepted, ids re-sent)."""
     rc, summary = agent.wait(120)
     assert rc == 0, agent.stderr[-3000:]
     accepted = summary["accepted_ids"]
@@ -80,7 +80,11 @@ def check_exactly_once(agent: Agent, data: Path, device: str) -> tuple[int, int]
         assert box.depth == 0 and box.counters()["confirmed"] == len(accepted)
     finally:
         box.close()
-    return len(accepted), counter_sum(data, ["samples.redelivered"])
+    resent = {sid for event, sid in agent.events() if event == "resend"}
+    # The crash did cost acknowledged samples (on main they were lost): they came back by re-send.
+    assert resent, "no sample was sent again: the test did not hit the window it is about"
+    assert len(ids) == len(set(ids))
+    return len(accepted), len(resent)
 
 
 def test_kill9_of_collector_serve_mid_stream_loses_nothing(tmp_path: Path) -> None:
@@ -102,7 +106,7 @@ def test_kill9_of_collector_serve_mid_stream_loses_nothing(tmp_path: Path) -> No
         time.sleep(0.5)
         again = start_serve(tmp_path, port=serve.port)
         n, resent = check_exactly_once(agent, serve.data, "kill9-serve")
-        print(f"kill -9 serve: {n} accepted, {n} stored, {resent} re-sends absorbed")
+        print(f"kill -9 serve: {n} accepted, {n} stored, {resent} samples sent again")
     finally:
         agent.stop()
         if again is not None:
@@ -154,7 +158,7 @@ def test_kill9_of_mosquitto_with_the_shipped_config_loses_nothing(tmp_path: Path
         time.sleep(0.5)
         broker.start()
         n, resent = check_exactly_once(agent, data, "kill9-mq")
-        print(f"kill -9 mosquitto: {n} accepted, {n} stored, {resent} re-sends absorbed")
+        print(f"kill -9 mosquitto: {n} accepted, {n} stored, {resent} samples sent again")
         assert ingest.alive()
     finally:
         if agent is not None:

@@ -1,4 +1,4 @@
-"""The durable outbox on a real SQLite file: order, in-flight, acks, limits, counters, kill -9."""
+"""The durable outbox on a real SQLite file: order, in flight, receipts, limits, counters, kill."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def _ids(n: int, t0: float = 1_700_000_000.0) -> list[str]:
     return [new_sample_id(t0 + i) for i in range(n)]
 
 
-def test_put_next_batch_ack_in_order(tmp_path: Path) -> None:
-    """Rows come out oldest first, a row in flight is not handed out twice, ack deletes it."""
+def test_put_next_batch_confirm_in_order(tmp_path: Path) -> None:
+    """Rows come out oldest first, a row in flight is not handed out twice, a receipt deletes
+    it (stored, or quarantined: counted apart)."""
     box = Outbox(tmp_path / "o.db")
     ids = _ids(5)
     for i, sid in enumerate(ids):
@@ -29,12 +30,17 @@ def test_put_next_batch_ack_in_order(tmp_path: Path) -> None:
     second = box.next_batch(10)
     assert [p.sample_id for p in second] == ids[2:]
     assert box.next_batch(10) == []  # everything is in flight
-    assert box.ack(ids[0]) is True
-    assert box.ack(ids[0]) is False  # a duplicate PUBACK deletes nothing and counts nothing
+    assert box.confirm([ids[0]]) == [ids[0]]
+    assert box.confirm([ids[0]]) == []  # a duplicate receipt deletes nothing and counts nothing
     assert box.depth == 4 and box.inflight == 4
+    assert box.release(ids[3]) is True and box.release(ids[0]) is False
+    assert [p.sample_id for p in box.next_batch(10)] == [ids[3]]  # overdue: handed out again
     box.release()  # a reconnect without session: hand everything out again, in order
     assert [p.sample_id for p in box.next_batch(10)] == ids[1:]
-    assert box.counters()["acked"] == 1 and box.counters()["put"] == 5
+    assert box.confirm([ids[1], "unknown", ids[2]], quarantined=True) == [ids[1], ids[2]]
+    assert (box.depth, box.bytes, box.inflight) == (2, 13 + 14, 2)
+    c = box.counters()
+    assert (c["confirmed"], c["quarantined"], c["put"]) == (1, 2, 5)
     box.close()
 
 
@@ -46,14 +52,15 @@ def test_survives_reopen_and_keeps_counters(tmp_path: Path) -> None:
     for sid in ids:
         box.put(sid, b"payload")
     box.next_batch(3)
-    box.ack(ids[2])
+    box.confirm([ids[2]])
     box.close()
     again = Outbox(path, max_rows=3)
     assert again.ids() == ids[3:]
     assert again.inflight == 0  # in-flight marks do not survive: those rows are sent again
     assert again.counters() == {
         "put": 5,
-        "acked": 1,
+        "confirmed": 1,
+        "quarantined": 0,
         "dropped_rows": 2,
         "dropped_bytes": 0,
         "dropped_age": 0,
@@ -102,14 +109,15 @@ def test_age_limit(tmp_path: Path) -> None:
     box.close()
 
 
-def test_in_flight_row_dropped_by_limit_then_acked(tmp_path: Path) -> None:
-    """A PUBACK for a row a limit already removed is harmless."""
+def test_in_flight_row_dropped_by_limit_then_confirmed(tmp_path: Path) -> None:
+    """A receipt for a row a limit already removed is harmless."""
     box = Outbox(tmp_path / "o.db", max_rows=1)
     a, b = _ids(2)
     box.put(a, b"1")
     box.next_batch(1)
     box.put(b, b"2")
-    assert box.ack(a) is False and box.inflight == 0
+    assert box.confirm([a]) == [] and box.inflight == 0
+    assert box.release(a) is False
     assert [p.sample_id for p in box.next_batch(5)] == [b]
     box.close()
 
