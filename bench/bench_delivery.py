@@ -1,9 +1,10 @@
 """Delivery benchmark: the durable outbox and the publisher against a real Mosquitto.
 
 Prints, in one run:
-- outbox put (commit per sample, synchronous=FULL) and ack (delete per PUBACK) rates;
+- outbox put (commit per sample, synchronous=FULL) and confirm (one delete per sample) rates;
 - baseline: raw paho QoS 1 publishing of the same payloads (max 20 in flight), messages/s;
-- the agent's path draining a backlog: outbox -> Publisher -> PUBACK -> row deleted, and the
+- the agent's path draining a backlog: outbox -> Publisher -> PUBACK -> row deleted (receipts
+  off: no collector here; bench/bench_receipts.py measures the path with receipts), and the
   ratio to the baseline.
 
 Payloads are 20 KB (a 160x160 crop plus header is 6-10 KB; 20 KB is a pessimistic sample).
@@ -44,7 +45,7 @@ def bench_outbox(path: Path) -> tuple[float, float]:
     put_rate = len(ids) / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     for sid in ids:
-        box.ack(sid)
+        box.confirm([sid])
     ack_rate = len(ids) / (time.perf_counter() - t0)
     box.close()
     return put_rate, ack_rate
@@ -82,6 +83,7 @@ def bench_agent(port: int, path: Path) -> float:
             "device_id": "bench-agent",
             "broker": {"url": f"mqtt://127.0.0.1:{port}", "max_inflight": 20},
             "outbox": {"path": str(path)},
+            "receipts": {"enabled": False},
         }
     )
     box = Outbox(path)
@@ -111,7 +113,7 @@ def main() -> None:
             broker.stop()
     print(f"payload {SIZE} bytes, {N} messages, QoS 1, max 20 in flight, loopback Mosquitto")
     print(f"outbox put (commit per sample, FULL sync): {put_rate:8.0f} samples/s")
-    print(f"outbox ack (delete per PUBACK):            {ack_rate:8.0f} samples/s")
+    print(f"outbox confirm (one delete per sample):    {ack_rate:8.0f} samples/s")
     print(f"baseline raw paho publish:                 {raw:8.0f} msg/s")
     print(f"agent backlog: outbox -> PUBACK -> delete: {agent:8.0f} msg/s (connect included)")
     print(f"ratio agent / raw:                         {agent / raw:8.2f}")
