@@ -50,7 +50,9 @@ def ingest_rate(
     conf = work / f"{name}.yaml"
     conf.write_text(f"ingest:\n  receipts: {'true' if on else 'false'}\n")
     data = work / name
-    proc = IngestProcess(data, url, "--config", str(conf), "--client-id", name, name=name)
+    proc = IngestProcess(
+        data, url, "--config", str(conf), "--client-id", f"facetrove-{name}", name=name
+    )
     proc.start()
     try:
         pub = RawPublisher(port, f"pub-{name}")
@@ -74,7 +76,7 @@ def drain(
     """An agent's outbox holding ``samples`` (one device) drained through Mosquitto into a
     real ingest process; returns (samples/s until the outbox is empty, until all are stored)."""
     data = work / name
-    ingest = IngestProcess(data, url, "--client-id", name, name=name).start()
+    ingest = IngestProcess(data, url, "--client-id", f"facetrove-{name}", name=name).start()
     device = samples[0].device_id
     cfg = AgentConfig.model_validate(
         {

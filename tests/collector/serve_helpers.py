@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tests.collector.identity_helpers import add_device
 from tests.collector.ingest_helpers import FACETROVE
 from tests.support.broker import free_port, wait_port
 
@@ -20,9 +22,17 @@ class Serve:
     data: Path
     port: int
     log: Path
+    logins: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def password(self, user: str) -> str:
+        """The password of a device added at start, or of one of the collector's own users."""
+        if user in self.logins:
+            return str(self.logins[user]["password"])
         return str(json.loads((self.data / "broker" / "credentials.json").read_text())[user])
+
+    def url(self, device: str) -> str:
+        """The broker URL a device's agent uses, with its login."""
+        return f"mqtt://{device}:{self.password(device)}@127.0.0.1:{self.port}"
 
     def broker_child(self) -> int:
         """Pid of the broker child process (the only child running our broker module)."""
@@ -40,9 +50,11 @@ class Serve:
         raise AssertionError("no broker child found")
 
 
-def start_serve(tmp: Path, port: int | None = None) -> Serve:
-    """Start serve with its data in ``tmp/data`` (kept across restarts) and wait for ingest."""
+def start_serve(tmp: Path, port: int | None = None, devices: tuple[str, ...] = ()) -> Serve:
+    """Start serve with its data in ``tmp/data`` (kept across restarts) and wait for ingest;
+    ``devices`` are added first (`collector device add`), each with its own login."""
     data, port, log = tmp / "data", port or free_port(), tmp / "serve.log"
+    logins = {name: add_device(data, name) for name in devices}
     offset = log.stat().st_size if log.exists() else 0
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -55,7 +67,7 @@ def start_serve(tmp: Path, port: int | None = None) -> Serve:
     while "subscribed" not in log.read_text()[offset:]:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.1)
-    return Serve(proc, data, port, log)
+    return Serve(proc, data, port, log, logins)
 
 
 def stop_serve(serve: Serve) -> None:

@@ -27,7 +27,7 @@ from facetrove.collector.store import DB_NAME, connect
 from facetrove.collector.store.samples import SampleNotFound, get_sample
 from tests.collector.ingest_helpers import counter_sum, wait_rows
 from tests.collector.serve_helpers import Serve, start_serve, stop_serve
-from tests.support.samples import many_samples
+from tests.support.samples import build_sample, many_samples
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,8 @@ class Client:
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     """One serve for the tests that do not kill it (it takes seconds to start)."""
-    s = start_serve(tmp_path_factory.mktemp("serve"))
+    devices = ("cam-big", "cam-honest", "cam-00", "cam-other", "cam-quiet", "cam-late")
+    s = start_serve(tmp_path_factory.mktemp("serve"), devices=devices)
     try:
         yield s
     finally:
@@ -68,10 +69,10 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
 def test_broker_child_dies_with_a_killed_collector(tmp_path: Path) -> None:
     """Tried: kill -9 of `collector serve` while a client is connected. Kept: the broker child
     is gone at once (no orphan acknowledging publishes nobody will store) and the port is free."""
-    serve = start_serve(tmp_path)
+    serve = start_serve(tmp_path, devices=("cam-kill",))
     try:
         child = serve.broker_child()
-        agent = Client(serve.port, "agent", serve.password("agent"), "cam-kill")
+        agent = Client(serve.port, "cam-kill", serve.password("cam-kill"), "cam-kill")
         serve.proc.send_signal(signal.SIGKILL)
         serve.proc.wait(10)
         killed = time.monotonic()
@@ -94,9 +95,9 @@ def test_oversized_publish_is_refused_by_the_broker(serve: Serve) -> None:
     Kept: the broker closes the sender's connection before reading the payload; nothing reaches
     ingest (no too_large in its quarantine: it never saw the bytes); the normal sample after a
     reconnect is stored."""
-    sniffer = Client(serve.port, "collector", serve.password("collector"), "sniffer")
+    sniffer = Client(serve.port, "collector", serve.password("collector"), "facetrove-sniffer")
     sniffer.client.subscribe(wire.subscription(wire.Kind.SAMPLE), qos=1)
-    agent = Client(serve.port, "agent", serve.password("agent"), "cam-big")
+    agent = Client(serve.port, "cam-big", serve.password("cam-big"), "cam-big")
     try:
         time.sleep(0.3)
         info = agent.client.publish(
@@ -111,8 +112,9 @@ def test_oversized_publish_is_refused_by_the_broker(serve: Serve) -> None:
         time.sleep(0.5)
         assert sniffer.got == [], "the broker forwarded the 100 MB message"
         assert counter_sum(serve.data, ["rejected.too_large"]) == 0
-        (sample,) = many_samples(1, devices=1, tag="after-big")
-        honest = Client(serve.port, "agent", serve.password("agent"), "cam-honest")
+        (built,) = many_samples(1, devices=1, tag="after-big")
+        sample = build_sample(built.crop, "cam-honest")
+        honest = Client(serve.port, "cam-honest", serve.password("cam-honest"), "cam-honest")
         honest.client.publish(wire.topic(sample.device_id, wire.Kind.SAMPLE), sample.payload, 1)
         assert wait_rows(serve.data, 1, timeout=20) >= 1
         assert _stored(serve.data, sample.sample_id)
@@ -125,21 +127,24 @@ def test_oversized_publish_is_refused_by_the_broker(serve: Serve) -> None:
 def test_retained_sample_is_refused_and_retained_messages_do_not_leak(serve: Serve) -> None:
     """Tried: a device publishes a valid sample with the retain flag; another device's retained
     status exists (ingest subscribes to every status); then a client that subscribes to nothing
-    connects, and one that subscribes to the sample topic. Kept: the retained sample is neither
-    stored nor kept by the broker; the client with no subscription receives nothing."""
+    connects, and a collector login that subscribes to the sample topic. Kept: the retained
+    sample is neither stored nor kept by the broker; the client with no subscription receives
+    nothing."""
     (sample,) = many_samples(1, devices=1, tag="retained")
-    pw = serve.password("agent")
-    agent = Client(serve.port, "agent", pw, "cam-retain")
+    assert sample.device_id == "cam-00"
+    other = Client(serve.port, "cam-other", serve.password("cam-other"), "cam-other")
     status = b'{"device_id": "cam-other", "state": "online"}'
-    agent.client.publish(wire.topic("cam-other", wire.Kind.STATUS), status, 1, retain=True)
+    other.client.publish(wire.topic("cam-other", wire.Kind.STATUS), status, 1, retain=True)
+    other.close()
+    agent = Client(serve.port, "cam-00", serve.password("cam-00"), "cam-00")
     info = agent.client.publish(
         wire.topic(sample.device_id, wire.Kind.SAMPLE), sample.payload, 1, retain=True
     )
     info.wait_for_publish(10)
     agent.close()
     time.sleep(1.0)
-    quiet = Client(serve.port, "agent", pw, "cam-quiet")  # subscribes to nothing
-    late = Client(serve.port, "agent", pw, "cam-late")
+    quiet = Client(serve.port, "cam-quiet", serve.password("cam-quiet"), "cam-quiet")
+    late = Client(serve.port, "collector", serve.password("collector"), "facetrove-late")
     late.client.subscribe(wire.topic(sample.device_id, wire.Kind.SAMPLE), qos=1)
     time.sleep(1.5)
     try:

@@ -21,13 +21,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from facetrove.agent.delivery.outbox import Outbox
 from facetrove.collector.store import DB_NAME, connect
 from tests.agent.agent_process import Agent, start_agent
+from tests.collector.identity_helpers import add_device
 from tests.collector.ingest_helpers import IngestProcess, wait_rows
 from tests.collector.serve_helpers import start_serve, stop_serve
-from tests.support.broker import Mosquitto
+from tests.support.broker import Mosquitto, free_port
 from tests.support.data import face_file
 
 pytestmark = pytest.mark.slow
@@ -91,8 +93,8 @@ def test_kill9_of_collector_serve_mid_stream_loses_nothing(tmp_path: Path) -> No
     """Embedded broker: serve stalls 1 s, then kill -9 (its broker child dies with it), then a
     restart on the same port and data folder while the agent keeps its outbox."""
     photos = face_folder(tmp_path / "photos")
-    serve = start_serve(tmp_path)
-    url = f"mqtt://agent:{serve.password('agent')}@127.0.0.1:{serve.port}"
+    serve = start_serve(tmp_path, devices=("kill9-serve",))
+    url = serve.url("kill9-serve")
     agent = start_agent(
         tmp_path / "a", url, "kill9-serve", *FAST_RECEIPTS, *ALL_PHOTOS, source=str(photos)
     )
@@ -114,33 +116,52 @@ def test_kill9_of_collector_serve_mid_stream_loses_nothing(tmp_path: Path) -> No
         stop_serve(serve)
 
 
-def shipped_mosquitto(workdir: Path, passwords: dict[str, str]) -> Mosquitto:
-    """A real Mosquitto with deploy/mosquitto.conf; only port, paths and logging changed."""
-    broker = Mosquitto(workdir, passwords=passwords)
-    ours = {"listener": f"listener {broker.port} 127.0.0.1",
-            "password_file": f"password_file {workdir / 'passwd'}",
-            "persistence_location": f"persistence_location {workdir}/",
-            "log_dest": f"log_dest file {workdir / 'broker.log'}"}  # fmt: skip
-    lines = []
-    for line in (REPO / "deploy" / "mosquitto.conf").read_text().splitlines():
-        key = line.split(" ", 1)[0]
-        lines.append(ours.pop(key, line) if key in ours else line)
+def shipped_mosquitto(tmp: Path, device: str) -> tuple[Mosquitto, str, str]:
+    """A real Mosquitto with deploy/mosquitto.conf (only ports, folders and logging changed) and
+    the files `collector device add` writes for one device. Returns the broker, the collector's
+    config file (ingest's login on the collector listener) and the device's URL with its login."""
+    broker = Mosquitto(tmp / "mq")  # only for its process handling: the conf is replaced
+    dport, cport = broker.port, free_port()
+    text = (REPO / "deploy" / "mosquitto.conf").read_text()
+    for old, new in [
+        ("/etc/mosquitto/facetrove/", f"{tmp}/files/"),
+        ("/var/lib/mosquitto/", f"{tmp}/mq/"),
+        ("listener 1883\n", f"listener {dport} 127.0.0.1\n"),
+        ("listener 1884 127.0.0.1\n", f"listener {cport} 127.0.0.1\n"),
+        ("log_dest syslog", f"log_dest file {tmp}/mq/broker.log"),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    assert "persistence true" in text and "autosave_interval" in text
     if os.geteuid() == 0:
-        lines.append("user root")  # see tests/support/broker.py
-    conf = "\n".join(lines) + "\n"
-    assert "autosave_interval 60" in conf and "persistence true" in conf
-    broker.conf.write_text(conf)
-    return broker
+        text += "\nuser root\n"  # see tests/support/broker.py
+    broker.conf.write_text(text)
+    config = tmp / "collector.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp / "data"),
+                "broker": {
+                    "url": f"mqtt://collector:c-pw@127.0.0.1:{cport}",
+                    "device_url": f"mqtt://127.0.0.1:{dport}",
+                    "mosquitto_files": str(tmp / "files"),
+                },
+            }
+        )
+    )
+    login = add_device(tmp / "data", device, "--config", str(config))  # writes the four files
+    return broker, str(config), f"mqtt://{device}:{login['password']}@127.0.0.1:{dport}"
 
 
 def test_kill9_of_mosquitto_with_the_shipped_config_loses_nothing(tmp_path: Path) -> None:
     """Mosquitto (deploy/mosquitto.conf: persistence, autosave every 60 s): ingest stalls 1 s,
     then kill -9 of Mosquitto and a restart, which brings back only its last autosave."""
     photos = face_folder(tmp_path / "photos")
-    broker = shipped_mosquitto(tmp_path / "mq", {"collector": "c-pw", "agent": "a-pw"}).start()
+    broker, config, url = shipped_mosquitto(tmp_path, "kill9-mq")
+    broker.start()
     data = tmp_path / "data"
-    ingest = IngestProcess(data, f"mqtt://collector:c-pw@127.0.0.1:{broker.port}")
-    url = f"mqtt://agent:a-pw@127.0.0.1:{broker.port}"
+    collector_url = yaml.safe_load(Path(config).read_text())["broker"]["url"]
+    ingest = IngestProcess(data, collector_url, "--config", config)
     agent = None
     try:
         ingest.start()

@@ -116,8 +116,8 @@ def test_real_agent_through_two_ingest_workers_on_a_shared_subscription(tmp_path
     broker = Mosquitto(tmp_path / "mq").start()
     data = tmp_path / "data"
     shared = ("--shared-group", "ingest", "--client-id")
-    a = IngestProcess(data, broker.url, *shared, "ingest-a", name="ingest-a")
-    b = IngestProcess(data, broker.url, *shared, "ingest-b", name="ingest-b")
+    a = IngestProcess(data, broker.url, *shared, "facetrove-a", name="ingest-a")
+    b = IngestProcess(data, broker.url, *shared, "facetrove-b", name="ingest-b")
     agent = None
     try:
         a.start()
