@@ -155,6 +155,9 @@ def test_agent_unit_start_gets_its_password_from_the_credential(tmp_path: Path) 
             f"broker:\n  url: {broker.url}\n  username: kitchen-pi\n"
             "  password: ${credential:mqtt-password}\n  connect_timeout_s: 3\n"
             f"outbox:\n  path: {tmp_path / 'o.db'}\n"
+            # No collector here to send receipts: the PUBACK confirms (this test is about the
+            # credential, tests/collector/test_delivery_kill.py about receipts).
+            "receipts:\n  enabled: false\n"
         )
         args = [a.replace("%E", str(etc)) for a in _facetrove_args("facetrove-agent.service")]
         results = {}
