@@ -129,6 +129,8 @@ def import_cmd(
 
 def _json_progress(summary: ImportSummary, done: int, total: int) -> None:
     event = {"event": "progress", "done": done, "total": total, "outcomes": summary.outcomes}
+    if summary.stage:
+        event["stage"] = summary.stage
     click.echo(json.dumps(event), nl=True)
 
 
@@ -159,6 +161,8 @@ class _progress:
             f"imported {o['imported']} · already {o['already-imported']} · "
             f"duplicate {o['duplicate']} · skipped {o['skipped']}"
         )
+        if summary.stage:
+            counts += f" · {summary.stage}…"
         self.bar.update(self.task, completed=done, total=total, counts=counts)
 
     def __exit__(self, *exc: object) -> None:

@@ -142,7 +142,11 @@ class Importer:
             if self.progress:
                 self.progress(summary, min(start + BATCH, total), total)
         if photos:
+            summary.stage = f"finding the faces of {len(photos)} photos with the agent"
+            if self.progress:
+                self.progress(summary, total, total)
             self._detect(tree, photos, prov, summary)
+            summary.stage = ""
             if self.progress:
                 self.progress(summary, total, total)
         return summary

@@ -23,6 +23,7 @@ class ImportSummary:
     examples: dict[str, list[str]] = field(default_factory=dict)
     new_classes: list[str] = field(default_factory=list)
     labels: Counter[str] = field(default_factory=Counter)  # imported samples per label
+    stage: str = ""  # what a long step is doing now (progress displays show it)
 
     def skip(self, path: str, reason: str, detail: str = "") -> None:
         self.outcomes["skipped"] += 1

@@ -38,6 +38,7 @@ class UploadJob:
     done: int = 0  # images looked at so far
     total: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    stage: str = ""  # e.g. finding the faces of 12 photos with the agent
     summary: dict[str, Any] | None = None
     log_tail: list[str] = field(default_factory=list)
     error: str | None = None
@@ -60,6 +61,7 @@ class UploadJob:
             "total": self.total,
             "imported": self.imported,
             "outcomes": self.outcomes,
+            "stage": self.stage,
             "summary": self.summary,
             "error": self.error,
             "log_tail": self.log_tail[-10:],
@@ -169,6 +171,7 @@ def _apply_event(job: UploadJob, line: str) -> None:
     if kind == "progress":
         job.done, job.total = int(event.get("done", 0)), int(event.get("total", 0))
         job.outcomes = dict(event.get("outcomes", {}))
+        job.stage = str(event.get("stage", ""))[:200]
     elif kind == "summary":
         job.summary = event
         job.outcomes = dict(event.get("outcomes", {}))

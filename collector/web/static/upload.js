@@ -22,7 +22,7 @@
       tr.appendChild(cell(String(j.imported), "num"));
       var st = cell(""); var pill = document.createElement("span"); pill.className = "pill pill-" + j.status; pill.textContent = j.status; st.appendChild(pill); tr.appendChild(st);
       var o = j.outcomes || {};
-      var detail = j.error || (j.status === "done" ? (o.imported || 0) + " imported, " + (o["already-imported"] || 0) + " already, " + (o.duplicate || 0) + " duplicates, " + (o.skipped || 0) + " skipped" : "");
+      var detail = j.error || j.stage || (j.status === "done" ? (o.imported || 0) + " imported, " + (o["already-imported"] || 0) + " already, " + (o.duplicate || 0) + " duplicates, " + (o.skipped || 0) + " skipped" : "");
       tr.appendChild(cell(detail));
       tbody.appendChild(tr);
     });

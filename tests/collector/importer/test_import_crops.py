@@ -3,6 +3,7 @@ expression sets) and of photos. Before: 0 of 613 such crops kept, all dropped as
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +16,12 @@ from facetrove.collector.importer.base import ImportRefused
 from facetrove.collector.importer.run import Importer, ImportOptions
 from facetrove.collector.store import DB_NAME, connect
 from tests.collector.importer.conftest import PHOTOS
-from tests.support.data import pyfeat_data
+from tests.support.data import pyfeat_data, require
+
+
+def _need_agent() -> None:
+    if importlib.util.find_spec("mediapipe") is None:
+        require("facetrove[agent]", "photos are detected by the agent's pipeline")
 
 
 def _run(path: Path, data: Path, **options: object):  # type: ignore[no-untyped-def]
@@ -108,7 +114,7 @@ def test_cli_prints_a_summary_and_one_line_errors(
 def test_photos_in_class_folders_go_through_the_agent(tmp_path: Path) -> None:
     """Photos (not crops) in class folders: the agent's detector finds every face, with the
     sampling limits lifted (multi_face.jpg gives a sample per face, none dropped)."""
-    pytest.importorskip("mediapipe")
+    _need_agent()
     root = tmp_path / "photos"
     for photo, label in PHOTOS.items():
         (root / label).mkdir(parents=True, exist_ok=True)
@@ -128,7 +134,7 @@ def test_a_photo_and_its_reencoded_copy_are_both_kept(tmp_path: Path) -> None:
     """Tried: one photo, the same photo re-encoded at JPEG quality 80 (other bytes, the same
     dHash) and a slightly brighter copy, in two classes. Before: the agent's sampler dropped the
     copy as a duplicate and the import called it `no-face`. Kept: all three."""
-    pytest.importorskip("mediapipe")
+    _need_agent()
     import cv2
 
     image = cv2.imread(str(pyfeat_data() / "single_face.jpg"))
@@ -142,3 +148,38 @@ def test_a_photo_and_its_reencoded_copy_are_both_kept(tmp_path: Path) -> None:
     assert summary.imported == 3 and summary.reasons == {}, summary.lines()
     labels = sorted(r[0] for r in db.execute("select label from samples"))
     assert labels == ["happy", "happy", "surprise"]
+
+
+def test_an_import_killed_half_way_resumes_without_doubles(tmp_path: Path) -> None:
+    """Tried: kill -9 of `collector import` after its first committed batch, then the same
+    command again. Kept: every crop exactly once, each row's image in the blob store."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.collector.importer.conftest import write_crops
+
+    root = tmp_path / "set"
+    n = write_crops(root, per_face=120)
+    assert n > 600  # several batches of 256
+    data = tmp_path / "data"
+    exe = Path(sys.executable).with_name("facetrove")
+    argv = [str(exe), "collector", "import", str(root), "--data-dir", str(data), "--json"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    assert first["event"] == "progress" and first["outcomes"]["imported"] > 0
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["outcomes"]["imported"] + summary["outcomes"]["already-imported"] == n
+    assert summary["outcomes"]["already-imported"] >= first["outcomes"]["imported"]
+    db = connect(data / DB_NAME)
+    assert db.execute("select count(*), count(distinct import_key) from samples").fetchone() == (
+        n,
+        n,
+    )
+    assert db.execute("select count(*) from decisions").fetchone()[0] == n
+    for (sha,) in db.execute("select crop_sha256 from samples"):
+        assert (data / "blobs" / sha[:2] / f"{sha}.jpg").is_file()
