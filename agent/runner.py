@@ -25,7 +25,7 @@ from facetrove.agent.capture.source import Source, SourceError
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.config.remote import check_remote_config
 from facetrove.agent.delivery.inbox import CollectorInbox
-from facetrove.agent.delivery.model_update import ModelUpdater
+from facetrove.agent.delivery.model_update import FetchPolicy, ModelUpdater
 from facetrove.agent.delivery.outbox import Outbox, OutboxError
 from facetrove.agent.delivery.publisher import Publisher, PublisherError, check_tls_files
 from facetrove.agent.delivery.stats import IdLog, RunStats, build_stats
@@ -92,10 +92,18 @@ class Runner:
         self._cfg_lock = threading.Lock()
         self.outbox: Outbox | None = None
         mu = config.model_updates
+        user, password = config.broker.credentials()
+        policy = FetchPolicy(
+            sources=mu.sources(),
+            login=(user, password or "") if user else None,
+            max_bytes=mu.max_bytes,
+            keep=mu.keep,
+            timeout=mu.fetch_timeout_s,
+        )
         self.updater = ModelUpdater(
             mu.dir or Path(config.outbox.path).parent / "models",
+            policy,
             threads=config.prelabel.threads,
-            timeout=mu.fetch_timeout_s,
         )
         self.publisher: Publisher | None = None
         self.pipeline: PipelineLike | None = None

@@ -210,6 +210,51 @@ class ModelUpdateConfig(Section):
         description="where fetched models are kept; default: models/ next to the outbox file",
     )
     fetch_timeout_s: float = Field(default=30.0, gt=0, description="HTTP timeout of a fetch")
+    collector_url: str | None = Field(
+        default=None,
+        description="the collector this device is provisioned for (printed by `collector device "
+        "add`), e.g. http://collector.lan:8080; models are fetched only from its "
+        "/device/models/ address, logged in as this device (broker username and password)",
+    )
+    allowed_urls: list[str] | None = Field(
+        default=None,
+        description="URL prefixes models may be fetched from; default: "
+        "[<collector_url>/device/models/]; with neither set, announcements are refused",
+    )
+    max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="largest model accepted; a bigger announcement is refused before any download",
+    )
+    keep: int = Field(
+        default=3, ge=1, le=100, description="most model files kept in dir (oldest deleted)"
+    )
+
+    @field_validator("collector_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http:// or https:// address, e.g. http://host:8080")
+            if parts.username or parts.password:
+                raise ValueError("must not carry a login (the broker login is used)")
+        return value
+
+    @field_validator("allowed_urls")
+    @classmethod
+    def _http_prefixes(cls, value: list[str] | None) -> list[str] | None:
+        for url in value or []:
+            cls._http_url(url)
+        return value
+
+    def sources(self) -> list[str]:
+        """The URL prefixes models may come from (empty: none)."""
+        if self.allowed_urls is not None:
+            return list(self.allowed_urls)
+        if self.collector_url:
+            return [self.collector_url.rstrip("/") + "/device/models/"]
+        return []
 
 
 class RunConfig(Section):

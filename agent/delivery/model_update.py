@@ -1,48 +1,118 @@
 """Pre-label model roll-out: the collector's retained ``model`` message -> a verified local file.
 
-The download runs in its own thread so capture never waits for it. A model is used only if its
-size and sha256 match the announcement and its classes are the announced ones; anything else is
-logged and the running model stays. The swap itself happens in the capture thread, between
-frames (the pipeline is not thread-safe).
+Only the collector the device is provisioned for may hand it a model: the announced URL must
+lie under one of ``model_updates.sources()`` (by default ``<collector_url>/device/models/``),
+the request logs in as this device (HTTP Basic with its broker login, never sent anywhere
+else: redirects are refused), and a model larger than ``model_updates.max_bytes`` is refused
+before any byte is fetched. A model is used only if its size and sha256 match the announcement
+and its classes are the announced ones; a failed or rejected download leaves no file behind,
+and at most ``model_updates.keep`` model files stay in the folder.
+
+The download runs in its own thread so capture never waits for it. The swap itself happens in
+the capture thread, between frames (the pipeline is not thread-safe).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from facetrove import wire
 from facetrove.agent.capture.prelabel import OnnxEmotionClassifier, PrelabelError
 
 log = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ModelUpdateError(RuntimeError):
     """A model could not be fetched or does not match its announcement."""
 
 
-def fetch_model(ann: wire.ModelAnnouncement, folder: Path, timeout: float = 30.0) -> Path:
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Where models may come from, as whom, and how big they may be."""
+
+    sources: list[str] = field(default_factory=list)
+    login: tuple[str, str] | None = None
+    max_bytes: int = 64 * 1024 * 1024
+    keep: int = 3
+    timeout: float = 30.0
+
+
+def _origin(url: str) -> tuple[str, str, int, str]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    return scheme, (parts.hostname or "").lower(), port, parts.path
+
+
+def check_source(url: str, sources: list[str]) -> None:
+    """Raise ``ModelUpdateError`` unless ``url`` is under one of the ``sources`` prefixes.
+
+    Compared part by part (scheme, host, port, path prefix), never as text: a login in the URL
+    (``http://collector@evil/``), a dot segment (``/device/models/../x``) or another port is
+    refused.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        raise ModelUpdateError(f"only http(s) URLs are fetched: {url}")
+    if parts.username is not None or parts.password is not None or "\\" in url:
+        raise ModelUpdateError(f"a model URL may not carry a login: {url}")
+    if any(seg in (".", "..") for seg in unquote(parts.path).split("/")):
+        raise ModelUpdateError(f"a model URL may not contain . or .. segments: {url}")
+    scheme, host, port, path = _origin(url)
+    for prefix in sources:
+        p_scheme, p_host, p_port, p_path = _origin(prefix)
+        if (scheme, host, port) == (p_scheme, p_host, p_port) and path.startswith(
+            p_path if p_path.endswith("/") else p_path + "/"
+        ):
+            return
+    allowed = ", ".join(sources) or "none: set model_updates.collector_url"
+    raise ModelUpdateError(f"not from this device's collector ({allowed}): {url}")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        raise ModelUpdateError(f"the model URL redirects to {newurl}: refused")
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def fetch_model(ann: wire.ModelAnnouncement, folder: Path, policy: FetchPolicy) -> Path:
     """Download ``ann.url`` into ``folder/<sha256>.onnx`` (kept: later announcements of the same
-    model are instant), checking size and sha256 as it streams.
+    model are instant), checking source, size and sha256 as it streams.
 
     Raises:
-        ModelUpdateError: naming the URL and what was wrong.
+        ModelUpdateError: naming the URL and what was wrong; no partial file remains.
     """
+    check_source(ann.url, policy.sources)
+    if ann.size > policy.max_bytes:
+        raise ModelUpdateError(
+            f"model {ann.model_id}: {ann.size} B is over model_updates.max_bytes "
+            f"({policy.max_bytes} B); not fetched"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{ann.sha256}.onnx"
     if target.is_file():
+        target.touch()  # most recently used: pruned last
         return target
-    if not ann.url.lower().startswith(("http://", "https://")):
-        raise ModelUpdateError(f"model {ann.model_id}: only http(s) URLs are fetched: {ann.url}")
     part = target.with_suffix(".part")
+    request = urllib.request.Request(ann.url)
+    if policy.login is not None:
+        token = base64.b64encode(":".join(policy.login).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     digest, size = hashlib.sha256(), 0
     try:
-        with urllib.request.urlopen(ann.url, timeout=timeout) as resp, open(part, "wb") as out:
+        with _OPENER.open(request, timeout=policy.timeout) as resp, open(part, "wb") as out:
             while chunk := resp.read(_CHUNK):
                 size += len(chunk)
                 if size > ann.size:
@@ -69,13 +139,26 @@ def fetch_model(ann: wire.ModelAnnouncement, folder: Path, timeout: float = 30.0
     return target
 
 
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` most recently used model files (and stray partial files)."""
+    removed = []
+    for stray in folder.glob("*.part"):
+        stray.unlink(missing_ok=True)
+        removed.append(stray)
+    files = sorted(folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)
+        removed.append(old)
+    return removed
+
+
 class ModelUpdater:
     """Fetches announced models in the background and hands a loaded classifier to the runner."""
 
-    def __init__(self, folder: Path, threads: int = 1, timeout: float = 30.0) -> None:
+    def __init__(self, folder: Path, policy: FetchPolicy, threads: int = 1) -> None:
         self.folder = folder
+        self.policy = policy
         self.threads = threads
-        self.timeout = timeout
         self.error: str | None = None
         self._ready: OnnxEmotionClassifier | None = None
         self._lock = threading.Lock()
@@ -93,8 +176,9 @@ class ModelUpdater:
         threading.Thread(target=self._fetch, args=(ann,), name="model-fetch", daemon=True).start()
 
     def _fetch(self, ann: wire.ModelAnnouncement) -> None:
+        path: Path | None = None
         try:
-            path = fetch_model(ann, self.folder, self.timeout)
+            path = fetch_model(ann, self.folder, self.policy)
             classifier = OnnxEmotionClassifier(path, model_id=ann.model_id, threads=self.threads)
             if list(classifier.classes) != list(ann.classes):
                 classifier.close()
@@ -103,17 +187,21 @@ class ModelUpdater:
                     f"the announced {ann.classes}; keeping the current model"
                 )
         except (ModelUpdateError, PrelabelError) as exc:
-            self.error = str(exc)
-            log.error("%s", exc)
+            if path is not None:
+                path.unlink(missing_ok=True)  # fetched but rejected: not kept
+            self.error = f"model {ann.model_id} refused: {exc}"
+            log.error("%s", self.error)
             return
         finally:
             with self._lock:
                 self._busy = None
         log.info("model %s (%s) fetched and loaded", ann.model_id, ann.sha256[:12])
+        for old in prune(self.folder, self.policy.keep):
+            log.info("removed old model file %s", old.name)
         with self._lock:
-            old, self._ready = self._ready, classifier
-        if old is not None:
-            old.close()
+            old_ready, self._ready = self._ready, classifier
+        if old_ready is not None:
+            old_ready.close()
 
     def take(self) -> OnnxEmotionClassifier | None:
         """The newly loaded classifier, once (None if there is none)."""

@@ -71,7 +71,15 @@ def create_app(
 
     auth.init_app(app)
 
-    from facetrove.collector.web import api, dashboard, devices, review, upload, versions
+    from facetrove.collector.web import (
+        api,
+        dashboard,
+        device_files,
+        devices,
+        review,
+        upload,
+        versions,
+    )
 
     app.register_blueprint(review.bp)
     app.register_blueprint(dashboard.bp)
@@ -79,6 +87,7 @@ def create_app(
     app.register_blueprint(upload.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(versions.bp)
+    app.register_blueprint(device_files.bp)
     upload.init_app(app)
     devices.init_app(app)
 

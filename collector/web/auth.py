@@ -31,7 +31,8 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 #: Endpoints reachable without logging in.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "healthz", "static"})
+# device_files.model_file checks a device login itself (HTTP Basic), not a reviewer session.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "healthz", "static", "device_files.model_file"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 F = TypeVar("F", bound=Callable[..., Any])

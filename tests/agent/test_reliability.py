@@ -196,13 +196,13 @@ def test_announced_model_is_fetched_and_used_without_restart(tmp_path: Path) -> 
     from tests.agent.delivery_support import FileServer
 
     served = tmp_path / "served"
-    served.mkdir()
+    (served / "device" / "models").mkdir(parents=True)
     # A "retrained" model: the shipped one with one more metadata entry, so other bytes.
     model = onnx.load(str(models.path(models.EMOTION_ONNX)))
     model.metadata_props.add(key="revision", value="2")
-    onnx.save(model, str(served / "emotion-v2.onnx"))
-    data = (served / "emotion-v2.onnx").read_bytes()
-    server = FileServer(served)
+    onnx.save(model, str(served / "device" / "models" / "emotion-v2.onnx"))
+    data = (served / "device" / "models" / "emotion-v2.onnx").read_bytes()
+    server = FileServer(served)  # stands in for the collector's /device/models/
     broker = Mosquitto(tmp_path / "mq").start()
     listener = Listener(broker.port, "model-1")
 
@@ -210,14 +210,17 @@ def test_announced_model_is_fetched_and_used_without_restart(tmp_path: Path) -> 
         ann = wire.ModelAnnouncement(
             model_id=model_id,
             sha256=sha,
-            url=server.url("emotion-v2.onnx"),
+            url=server.url("device/models/emotion-v2.onnx"),
             size=len(data),
             classes=list(models.EMOTION_CLASSES),
         )
         publish_retained(broker.port, "model-1", wire.Kind.MODEL, ann.model_dump_json().encode())
 
     announce("emotion-bad", "0" * 64)
-    agent = start_agent(tmp_path / "a", broker.url, "model-1", "--max-fps", "12")
+    collector = f"model_updates.collector_url=http://127.0.0.1:{server.port}"
+    agent = start_agent(
+        tmp_path / "a", broker.url, "model-1", "--max-fps", "12", "--set", collector
+    )
     try:
         agent.wait_for("sha256 mismatch", 30)
         assert listener.wait(lambda: len(listener.samples) >= 2, 30)

@@ -1,0 +1,57 @@
+"""Model files for devices: the only place an agent fetches a pre-label model from.
+
+``GET /device/models/<model_id>/model.onnx`` answers a device that authenticates with its own
+broker login (HTTP Basic: device id and password, the same as MQTT); a revoked login, a wrong
+password or a reviewer's session get 401. The files are the trained models under
+``data_dir/models/<id>/model.onnx``. ``model_url`` builds the address a ``model`` announcement
+carries (the agent accepts only its collector's address, see docs/agent.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, request, send_file
+
+from facetrove.collector.config import CollectorConfig
+from facetrove.collector.identity.passwords import verify_password
+from facetrove.collector.store import device_logins
+from facetrove.collector.train.folder import ONNX_FILE, models_root
+from facetrove.collector.web.db import data_dir, get_db
+
+bp = Blueprint("device_files", __name__, url_prefix="/device")
+
+
+def model_url(config: CollectorConfig, model_id: str) -> str:
+    """The URL of a model file for the ``model`` announcement (``web.public_url`` based)."""
+    w = config.web
+    host = "127.0.0.1" if w.host in ("0.0.0.0", "", "::") else w.host
+    base = (w.public_url or f"http://{host}:{w.port}").rstrip("/")
+    return f"{base}/device/models/{model_id}/{ONNX_FILE}"
+
+
+def _device() -> str | None:
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
+        return None
+    stored = device_logins.active_hash(get_db(), auth.username)
+    if stored is None or not verify_password(auth.password, stored):
+        return None
+    return auth.username
+
+
+@bp.route("/models/<model_id>/model.onnx")
+def model_file(model_id: str) -> Response:
+    """The ONNX file of a trained model, to an authenticated device."""
+    if _device() is None:
+        return Response(
+            "device login required\n",
+            401,
+            {"WWW-Authenticate": 'Basic realm="facetrove devices"'},
+            mimetype="text/plain",
+        )
+    root = models_root(data_dir()).resolve()
+    path = (root / model_id / ONNX_FILE).resolve()
+    if root not in path.parents or not path.is_file():
+        abort(404)
+    return send_file(Path(path), mimetype="application/octet-stream", max_age=0)
