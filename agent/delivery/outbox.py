@@ -76,7 +76,8 @@ class Outbox:
         )
         self._lock = threading.Lock()
         self._inflight: set[str] = set()
-        self._cursor = 0  # seq of the last row handed out by next_batch
+        self._again: set[str] = set()  # released one by one: handed out again first
+        self._cursor = 0  # seq of the newest row handed out by next_batch
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -126,6 +127,7 @@ class Outbox:
                 self._rows -= 1
                 self._bytes -= vsize
                 self._inflight.discard(vid)
+                self._again.discard(vid)
             self._rows += 1
             self._bytes += size
             return [*dropped, *(v[1] for v in victims)]
@@ -178,6 +180,7 @@ class Outbox:
             self._rows -= 1
             self._bytes -= int(size)
             self._inflight.discard(sid)
+            self._again.discard(sid)
         return [sid for sid, _ in old]
 
     def confirm(self, sample_ids: Iterable[str], *, quarantined: bool = False) -> list[str]:
@@ -193,6 +196,7 @@ class Outbox:
         with self._lock:
             for sid in ids:
                 self._inflight.discard(sid)
+                self._again.discard(sid)
             try:
                 # A delete lost to a power cut only means one re-send (the collector keeps a
                 # sample id once), so it skips the fsync; the next put's FULL commit syncs it.
@@ -219,23 +223,47 @@ class Outbox:
     # -- reading -------------------------------------------------------------------------------
 
     def next_batch(self, limit: int) -> list[Pending]:
-        """Up to ``limit`` oldest samples not already in flight; they are marked in flight."""
+        """Up to ``limit`` samples to publish, marked in flight: first those released one by
+        one (oldest first), then the oldest never handed out."""
         if limit <= 0:
             return []
         with self._lock:
-            # Rows are handed out in seq order, so start after the last one handed out; skip
-            # covers in-flight rows below the cursor after a release().
-            skip = len(self._inflight) if self._cursor == 0 else 0
-            rows = self._db.execute(
-                "SELECT seq, sample_id, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (self._cursor, limit + skip),
-            ).fetchall()
-            out = [Pending(int(s), str(i), bytes(p)) for s, i, p in rows if i not in self._inflight]
-            out = out[:limit]
+            out = self._again_batch(limit) if self._again else []
+            if len(out) < limit:
+                # Rows after the cursor were never handed out (the cursor only moves forward,
+                # except on a release of everything).
+                rows = self._db.execute(
+                    "SELECT seq, sample_id, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (self._cursor, limit - len(out)),
+                ).fetchall()
+                fresh = [Pending(int(q), str(i), bytes(p)) for q, i, p in rows]
+                if fresh:
+                    self._cursor = fresh[-1].seq
+                out += fresh
             self._inflight.update(p.sample_id for p in out)
-            if out:
-                self._cursor = out[-1].seq
             return out
+
+    def _again_batch(self, limit: int) -> list[Pending]:
+        """The oldest ``limit`` released rows (under the lock); ids gone from the outbox are
+        forgotten."""
+        ids = list(self._again)[:_CHUNK]
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            f"SELECT seq, sample_id, payload FROM outbox WHERE sample_id IN ({marks}) "
+            "ORDER BY seq LIMIT ?",
+            (*ids, limit),
+        ).fetchall()
+        if len(rows) < min(limit, len(ids)):  # some left the outbox: forget those
+            present = {
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT sample_id FROM outbox WHERE sample_id IN ({marks})", ids
+                )
+            }
+            self._again.difference_update(set(ids) - present)
+        out = [Pending(int(q), str(i), bytes(p)) for q, i, p in rows]
+        self._again.difference_update(p.sample_id for p in out)
+        return out
 
     def release(self, sample_id: str | None = None) -> bool:
         """Forget that one (or every) sample is in flight, so it will be handed out again.
@@ -243,13 +271,15 @@ class Outbox:
         Returns False if ``sample_id`` was not in flight (it left the outbox meanwhile).
         """
         with self._lock:
-            self._cursor = 0
-            if sample_id is None:
+            if sample_id is None:  # e.g. a new session: everything again, in order
                 self._inflight.clear()
+                self._again.clear()
+                self._cursor = 0
                 return True
             if sample_id not in self._inflight:
                 return False
             self._inflight.discard(sample_id)
+            self._again.add(sample_id)
             return True
 
     def ids(self) -> list[str]:

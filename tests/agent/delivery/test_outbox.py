@@ -153,3 +153,22 @@ def test_kill_9_after_put_keeps_the_sample(tmp_path: Path) -> None:
     box = Outbox(path)
     assert box.ids() == printed and box.counters()["put"] == 50
     box.close()
+
+
+def test_a_released_row_goes_out_first_and_new_rows_still_follow(tmp_path: Path) -> None:
+    """Rows handed out again (receipt overdue) come before new ones, and handing them out does
+    not stop the new ones, whatever the room per call (once 1 at a time stalled everything)."""
+    box = Outbox(tmp_path / "o.db")
+    ids = _ids(8)
+    for sid in ids:
+        box.put(sid, b"p")
+    assert [p.sample_id for p in box.next_batch(4)] == ids[:4]
+    assert box.release(ids[1]) and box.release(ids[3])
+    got = [p.sample_id for _ in range(6) for p in box.next_batch(1)]
+    assert got == [ids[1], ids[3], *ids[4:]]
+    box.confirm([ids[0]])
+    assert box.release(ids[2]) and box.confirm([ids[2]]) == [ids[2]]
+    assert box.next_batch(5) == []  # a released row confirmed meanwhile is not handed out
+    box.release()  # restart semantics: everything in order again
+    assert [p.sample_id for p in box.next_batch(10)] == [i for i in ids if i not in ids[:3:2]]
+    box.close()
