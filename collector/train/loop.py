@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from facetrove.collector.train.data import Images, Preprocess
-from facetrove.collector.train.network import OnnxNet
+from facetrove.collector.train.network import OnnxNet, bias_of
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,12 @@ def fit(
                     (p, r.detach())
                     for p, r in zip(conv.parameters(), ref.parameters(), strict=True)
                 ]
+    head_rows: tuple[list[int], list[int], torch.Tensor, torch.Tensor] | None = None
+    if parent is not None and settings.l2sp > 0 and shared:
+        # the head's rows of the classes the parent knows are pulled towards the parent's rows too
+        new_i, old_i = (list(t) for t in zip(*shared, strict=True))
+        ref_head = parent.conv(parent.head).to(device)
+        head_rows = (new_i, old_i, ref_head.weight.detach(), bias_of(ref_head).detach())
     if parent is not None:
         parent.to(device).eval()
     weights = class_weights(train.labels, classes).to(device)
@@ -225,8 +231,14 @@ def fit(
             loss = F.cross_entropy(
                 logits, y, weight=weights if settings.balance == "loss" else None
             )
-            if anchors:
-                loss = loss + settings.l2sp * sum(((w - ref) ** 2).sum() for w, ref in anchors)
+            if anchors or head_rows:
+                penalty = sum(((w - ref) ** 2).sum() for w, ref in anchors)
+                if head_rows:
+                    new_i, old_i, ref_w, ref_b = head_rows
+                    head = net.conv(net.head)
+                    penalty = penalty + ((head.weight[new_i] - ref_w[old_i]) ** 2).sum()
+                    penalty = penalty + ((bias_of(head)[new_i] - ref_b[old_i]) ** 2).sum()
+                loss = loss + settings.l2sp * penalty
             if parent is not None and settings.distill > 0 and shared:
                 new_i, old_i = (list(t) for t in zip(*shared, strict=True))
                 with torch.no_grad():

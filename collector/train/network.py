@@ -95,7 +95,7 @@ class OnnxNet(nn.Module):  # type: ignore[misc,unused-ignore]  # nn is Any witho
                 )  # fmt: skip
                 with torch.no_grad():
                     conv.weight.copy_(torch.from_numpy(np.array(weight, np.float32)))
-                    _bias(conv).copy_(torch.from_numpy(np.array(bias, np.float32)))
+                    bias_of(conv).copy_(torch.from_numpy(np.array(bias, np.float32)))
                 self.convs[key] = conv
                 self.stage[key] = adds
                 self.init_names[key] = (
@@ -167,7 +167,7 @@ class OnnxNet(nn.Module):  # type: ignore[misc,unused-ignore]  # nn is Any witho
                 conv.weight.copy_(
                     torch.randn(conv.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5
                 )
-                _bias(conv).zero_()
+                bias_of(conv).zero_()
 
     def set_classes(
         self, old: Sequence[str], new: Sequence[str], generator: torch.Generator
@@ -185,11 +185,11 @@ class OnnxNet(nn.Module):  # type: ignore[misc,unused-ignore]  # nn is Any witho
         std = float(conv.weight.detach().std())
         with torch.no_grad():
             fresh.weight.copy_(torch.randn(fresh.weight.shape, generator=generator) * std)
-            _bias(fresh).fill_(float(_bias(conv).detach().mean()))
+            bias_of(fresh).fill_(float(bias_of(conv).detach().mean()))
             for i, c in enumerate(new):
                 if c in old:
                     fresh.weight[i] = conv.weight[list(old).index(c)]
-                    _bias(fresh)[i] = _bias(conv)[list(old).index(c)]
+                    bias_of(fresh)[i] = bias_of(conv)[list(old).index(c)]
         self.convs[self.head] = fresh
         return kept
 
@@ -201,7 +201,7 @@ class OnnxNet(nn.Module):  # type: ignore[misc,unused-ignore]  # nn is Any witho
                 p.requires_grad_(trainable)
 
 
-def _bias(conv: nn.Conv2d) -> torch.Tensor:
+def bias_of(conv: nn.Conv2d) -> torch.Tensor:
     assert conv.bias is not None  # every conv here is built with bias=True
     return conv.bias
 
@@ -225,7 +225,7 @@ def export_onnx(net: OnnxNet, template: onnx.ModelProto, metadata: Mapping[str, 
     serialised deterministically."""
     model = copy.deepcopy(template)
     by_name = {i.name: i for i in model.graph.initializer}
-    state = {k: (c.weight.detach().cpu(), _bias(c).detach().cpu()) for k, c in net.conv_items()}
+    state = {k: (c.weight.detach().cpu(), bias_of(c).detach().cpu()) for k, c in net.conv_items()}
     for key, (w_name, b_name) in net.init_names.items():
         weight, bias = state[key]
         by_name[w_name].CopyFrom(numpy_helper.from_array(weight.numpy().astype(np.float32), w_name))
