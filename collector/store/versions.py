@@ -65,3 +65,13 @@ def delete_version_rows(db: Database, version_id: str) -> None:
     with write_transaction(db):
         db.execute("DELETE FROM version_samples WHERE version_id = ?", [version_id])
         db.execute("DELETE FROM versions WHERE id = ?", [version_id])
+
+
+def version_tags(db: Database, version_id: str) -> dict[str, int]:
+    """The import tags (source, licence note) of a version's samples, with their counts."""
+    rows = db.execute(
+        "SELECT s.tag, COUNT(*) FROM version_samples v JOIN samples s ON s.id = v.sample_id"
+        " WHERE v.version_id = ? AND s.tag IS NOT NULL GROUP BY s.tag ORDER BY s.tag",
+        [version_id],
+    )
+    return {str(tag): int(n) for tag, n in rows}

