@@ -110,7 +110,8 @@ def run_cmd(
 
     Exit codes: 0 done or stopped by SIGINT/SIGTERM; 1 the source or pipeline failed;
     2 invalid configuration or TLS file; 3 samples could not be delivered (not authorised,
-    broker unreachable past broker.connect_timeout_s) and are kept in the outbox.
+    broker unreachable past broker.connect_timeout_s, or not confirmed by the collector within
+    run.drain_timeout_s) and are kept in the outbox.
     """
     from facetrove.agent.capture.open_source import is_live
     from facetrove.agent.outcome import summary_line
