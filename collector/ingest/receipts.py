@@ -40,8 +40,8 @@ def receipts_for(db: sqlite_utils.Database, outcomes: Sequence[Outcome]) -> list
     asked: list[tuple[str, str, str | None, str]] = []  # device, sample id, crop sha, reason
     for o in outcomes:
         if isinstance(o, Accepted):
-            h = o.sample.header
-            asked.append((_topic_device(o.topic) or h.device_id, h.sample_id, h.crop.sha256, ""))
+            h = o.sample.header  # validation made sure: payload device = topic device
+            asked.append((h.device_id, h.sample_id, h.crop.sha256, ""))
         elif isinstance(o, Rejected):
             device = _topic_device(o.topic, sample_only=True)
             sid = peek_sample_id(o.payload) if device else None
