@@ -4,8 +4,10 @@ Prints, in one run, against one Mosquitto (loopback, no persistence), the same k
 (valid samples built by wire/ from real face crops), QoS 1:
 
 1. ingest throughput, publish of the first sample to the commit of the last one, by a
-   `facetrove collector ingest` process with `ingest.receipts: true` and with `false`; rounds
-   alternate (on, off, off, on, ...) so that drift of the machine's load falls on both;
+   `facetrove collector ingest` process with `ingest.receipts: true` and with `false`, while a
+   subscriber reads every receipt topic (as the agents would); after one warm-up round that is
+   not counted, rounds alternate (on, off, off, on, ...) so that drift of the machine's load
+   falls on both;
 2. the agent's outbox draining a backlog through the same Mosquitto and a real ingest process:
    with receipts (a row deleted on the collector's receipt) and without (deleted at the PUBACK);
    "drained" is the outbox empty, "stored" is the last sample committed in the store.
@@ -26,6 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from facetrove import wire
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.delivery.outbox import Outbox
 from facetrove.agent.delivery.publisher import Publisher
@@ -53,7 +59,13 @@ def ingest_rate(
     proc = IngestProcess(
         data, url, "--config", str(conf), "--client-id", f"facetrove-{name}", name=name
     )
-    proc.start()
+    proc.start(timeout=120)
+    reader = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"receipts-{name}")
+    got = [0]
+    reader.on_message = lambda *_a: got.__setitem__(0, got[0] + 1)
+    reader.connect("127.0.0.1", port)
+    reader.subscribe(wire.subscription(wire.Kind.RECEIPT), qos=1)
+    reader.loop_start()
     try:
         pub = RawPublisher(port, f"pub-{name}")
         start = time.perf_counter()
@@ -65,7 +77,11 @@ def ingest_rate(
             time.sleep(0.01)
         elapsed = time.perf_counter() - start
         pub.close()
+        time.sleep(0.5)
+        assert (got[0] > 0) == on, f"{name}: {got[0]} receipts with receipts {_onoff(on)}"
     finally:
+        reader.disconnect()
+        reader.loop_stop()
         proc.stop()
     return len(samples) / elapsed
 
@@ -76,7 +92,8 @@ def drain(
     """An agent's outbox holding ``samples`` (one device) drained through Mosquitto into a
     real ingest process; returns (samples/s until the outbox is empty, until all are stored)."""
     data = work / name
-    ingest = IngestProcess(data, url, "--client-id", f"facetrove-{name}", name=name).start()
+    ingest = IngestProcess(data, url, "--client-id", f"facetrove-{name}", name=name)
+    ingest.start(timeout=120)
     device = samples[0].device_id
     cfg = AgentConfig.model_validate(
         {
@@ -126,6 +143,8 @@ def main() -> None:
     try:
         broker = Mosquitto(work / "mq", persistence=False).start()
         try:
+            warm = many_samples(min(args.samples, 1000), tag="warm")
+            ingest_rate(work, "warm", broker.url, broker.port, warm, True)
             for r in range(args.rounds):
                 for on in (True, False) if r % 2 == 0 else (False, True):
                     tag = f"i{r}{'on' if on else 'off'}"
