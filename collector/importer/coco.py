@@ -4,13 +4,12 @@ images of each split; the classic layout keeps ``annotations/*.json`` beside an 
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections import defaultdict
 from typing import Any
 
 from facetrove.collector.importer.base import ImportRefused, ReadResult, Skip
-from facetrove.collector.importer.common import finish, read_text, resolve_image
+from facetrove.collector.importer.common import finish, load_json, resolve_image
 from facetrove.collector.importer.tree import Tree
 
 
@@ -34,8 +33,8 @@ class CocoReader:
         annotated: dict[str, list[tuple[str, tuple[float, ...]]]] = defaultdict(list)
         for path in _coco_files(tree):
             out.used.add(path)
+            doc: Any = load_json(tree, path)
             try:
-                doc: Any = json.loads(read_text(tree, path))
                 names = {int(c["id"]): str(c["name"]) for c in doc["categories"]}
                 images = {int(i["id"]): str(i["file_name"]) for i in doc["images"]}
                 anns = doc.get("annotations", [])

@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import posixpath
+from typing import Any
+
+import yaml
 
 from facetrove.collector.importer.base import ImportRefused, Item, ReadResult, Skip, split_of
-from facetrove.collector.importer.tree import EntryError, Tree
+from facetrove.collector.importer.tree import MAX_TEXT_BYTES, EntryError, Tree
 
 
 def read_text(tree: Tree, path: str) -> str:
     """An annotation file as text. Raises ImportRefused if it cannot be read as UTF-8."""
     try:
-        return tree.read(path).decode("utf-8-sig")
+        return tree.read(path, max_bytes=MAX_TEXT_BYTES).decode("utf-8-sig")
     except (UnicodeDecodeError, EntryError) as exc:
         raise ImportRefused(f"{path}: cannot read it as a UTF-8 text file ({exc})") from None
+
+
+def csv_rows(tree: Tree, path: str) -> list[list[str]]:
+    """An annotation file's CSV rows. Raises ImportRefused (a field past the csv module's
+    limit, a NUL byte)."""
+    try:
+        return list(csv.reader(io.StringIO(read_text(tree, path))))
+    except csv.Error as exc:
+        raise ImportRefused(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def load_json(tree: Tree, path: str) -> Any:
+    """An annotation file parsed as JSON. Raises ImportRefused (also for absurd nesting)."""
+    try:
+        return json.loads(read_text(tree, path))
+    except (ValueError, RecursionError) as exc:
+        raise ImportRefused(f"{path}: not valid JSON ({str(exc)[:200]})") from None
+
+
+def load_yaml(tree: Tree, path: str) -> Any:
+    """An annotation file parsed as YAML (safe loader). Raises ImportRefused."""
+    try:
+        return yaml.safe_load(read_text(tree, path))
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ImportRefused(f"{path}: not valid YAML ({str(exc)[:200]})") from None
 
 
 def sibling(folder: str, name: str) -> str:

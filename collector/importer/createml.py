@@ -4,13 +4,12 @@ size in pixels (our ``createml`` export and Roboflow's)."""
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections import defaultdict
 from typing import Any
 
 from facetrove.collector.importer.base import ImportRefused, ReadResult, Skip
-from facetrove.collector.importer.common import finish, read_text, resolve_image
+from facetrove.collector.importer.common import finish, load_json, resolve_image
 from facetrove.collector.importer.tree import Tree
 
 SUFFIX = ".createml.json"
@@ -28,10 +27,7 @@ class CreateMLReader:
         annotated: dict[str, list[tuple[str, tuple[float, ...]]]] = defaultdict(list)
         for path in sorted(p for p in tree.files if p.lower().endswith(SUFFIX)):
             out.used.add(path)
-            try:
-                doc: Any = json.loads(read_text(tree, path))
-            except ValueError as exc:
-                raise ImportRefused(f"{path}: not valid JSON ({exc})") from None
+            doc: Any = load_json(tree, path)
             if not isinstance(doc, list):
                 raise ImportRefused(f"{path}: a CreateML file is a JSON list of images")
             for n, entry in enumerate(doc):

@@ -4,12 +4,10 @@ space)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import posixpath
 
 from facetrove.collector.importer.base import ImportRefused, Item, ReadResult, Skip, split_of
-from facetrove.collector.importer.common import read_text, resolve_image
+from facetrove.collector.importer.common import csv_rows, resolve_image
 from facetrove.collector.importer.tree import Tree
 
 CSV_NAME = "_classes.csv"
@@ -28,12 +26,12 @@ class CsvOneHotReader:
         for csv_path in tree.named(CSV_NAME):
             out.used.add(csv_path)
             folder = posixpath.dirname(csv_path)
-            reader = csv.reader(io.StringIO(read_text(tree, csv_path)))
-            header = [h.strip() for h in next(reader, [])]
+            rows = csv_rows(tree, csv_path)
+            header = [h.strip() for h in (rows[0] if rows else [])]
             if len(header) < 2 or header[0].lower() != "filename":
                 raise ImportRefused(f"{csv_path}: the header must be filename,<class>,<class>...")
             classes = header[1:]
-            for n, row in enumerate(reader, start=2):
+            for n, row in enumerate(rows[1:], start=2):
                 if not row:
                     continue
                 where = f"{csv_path}:{n}"

@@ -4,13 +4,11 @@ images (our ``tf-csv`` export, Roboflow's "Tensorflow Object Detection CSV", the
 
 from __future__ import annotations
 
-import csv
-import io
 import posixpath
 from collections import defaultdict
 
 from facetrove.collector.importer.base import ImportRefused, ReadResult, Skip
-from facetrove.collector.importer.common import finish, read_text, resolve_image
+from facetrove.collector.importer.common import csv_rows, finish, resolve_image
 from facetrove.collector.importer.tree import Tree
 
 CSV_NAME = "_annotations.csv"
@@ -30,13 +28,18 @@ class TfCsvReader:
         for csv_path in tree.named(CSV_NAME):
             out.used.add(csv_path)
             folder = posixpath.dirname(csv_path)
-            rows = csv.DictReader(io.StringIO(read_text(tree, csv_path)))
-            header = [h.strip().lower() for h in rows.fieldnames or []]
+            rows = csv_rows(tree, csv_path)
+            header = [h.strip().lower() for h in (rows[0] if rows else [])]
             missing = [c for c in COLUMNS if c not in header]
             if missing:
                 raise ImportRefused(f"{csv_path}: no column {', '.join(missing)} in the header")
-            for n, raw in enumerate(rows, start=2):
-                row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+            for n, values in enumerate(rows[1:], start=2):
+                if not values:
+                    continue
+                row = {k: v.strip() for k, v in zip(header, values, strict=False)}
+                if any(c not in row for c in COLUMNS):
+                    out.skipped.append(Skip(f"{csv_path}:{n}", "bad-annotation", "short row"))
+                    continue
                 image = resolve_image(tree, folder, row["filename"])
                 if image is None:
                     out.skipped.append(Skip(f"{csv_path}:{n}", "missing-image", row["filename"]))

@@ -23,6 +23,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 #: annotation files the readers may consume; any other non-image is skipped as not-an-image
 TEXT_SUFFIXES = frozenset({".json", ".csv", ".xml", ".txt", ".yaml", ".yml"})
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_TEXT_BYTES = 1024 * 1024 * 1024  # a COCO file of a large set is hundreds of MB
 MAX_TOTAL_BYTES = 8 * 1024**3
 MAX_ENTRIES = 500_000
 MAX_PART_CHARS = 255  # NAME_MAX: a longer name cannot be a file on any common file system
@@ -43,14 +44,14 @@ class Tree:
     max_total_bytes: int = MAX_TOTAL_BYTES
     _read_total: int = 0
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, max_bytes: int | None = None) -> bytes:
         """The bytes of one listed file.
 
         Raises:
             EntryError: the file is over the per-file cap, or a zip entry is corrupt.
             ImportRefused: more than the total cap was read (declared sizes lied).
         """
-        limit = self.max_file_bytes
+        limit = self.max_file_bytes if max_bytes is None else max_bytes
         if self._zip is not None:
             try:
                 with self._zip.open(self._infos[path]) as fh:
@@ -62,7 +63,7 @@ class Tree:
             with open(self._root / path, "rb") as fh:
                 data = fh.read(limit + 1)
         if len(data) > limit:
-            raise TooLarge(f"larger than {limit // (1024 * 1024)} MiB")
+            raise TooLarge(f"larger than {_size(limit)}")
         self._read_total += len(data)
         if self._read_total > self.max_total_bytes:
             raise ImportRefused(
@@ -112,6 +113,12 @@ class BrokenEntry(EntryError):
     """A zip entry whose data does not match its header (bad CRC, bad size, bad deflate)."""
 
     reason = "broken-entry"
+
+
+def _cap(name: str, image_cap: int) -> int:
+    """The size cap of a file by its kind: annotation files may be far larger than images."""
+    text = PurePosixPath(name).suffix.lower() in TEXT_SUFFIXES
+    return MAX_TEXT_BYTES if text else image_cap
 
 
 def _check_name(name: str) -> str | None:
@@ -174,7 +181,7 @@ def _zip_tree(path: Path, max_total: int) -> Tree:
             continue
         name = info.filename
         reason = _check_name(name)
-        if reason is None and info.file_size > tree.max_file_bytes:
+        if reason is None and info.file_size > _cap(name, tree.max_file_bytes):
             reason = "too-large"
         if reason is not None:
             tree.skipped.append(Skip(name, reason))
@@ -218,7 +225,7 @@ def _folder_tree(root: Path, max_total: int) -> Tree:
             tree.skipped.append(Skip(rel, "not-a-regular-file"))
             continue
         reason = _check_name(rel)
-        if reason is None and st.st_size > tree.max_file_bytes:
+        if reason is None and st.st_size > _cap(rel, tree.max_file_bytes):
             reason = "too-large"
         if reason is not None:
             tree.skipped.append(Skip(rel, reason))

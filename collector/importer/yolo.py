@@ -9,10 +9,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-import yaml
-
 from facetrove.collector.importer.base import ImportRefused, Item, ReadResult, Skip, split_of
-from facetrove.collector.importer.common import read_text
+from facetrove.collector.importer.common import load_yaml, read_text
 from facetrove.collector.importer.tree import Tree
 
 YAML_NAMES = ("data.yaml", "data.yml")
@@ -85,10 +83,10 @@ class YoloReader:
             raise ImportRefused("a YOLO set needs its data.yaml (the class names)")
         path = min(paths, key=lambda p: p.count("/"))
         out.used.update(paths)
+        doc: Any = load_yaml(tree, path)
         try:
-            doc: Any = yaml.safe_load(read_text(tree, path))
             names = doc["names"]
-        except (yaml.YAMLError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise ImportRefused(f"{path}: no class names ({exc})") from None
         if isinstance(names, dict):
             names = [names[k] for k in sorted(names, key=int)]

@@ -138,3 +138,45 @@ def test_a_file_that_is_not_a_zip_or_folder_is_refused(tmp_path: Path) -> None:
         _run(bad, tmp_path / "data")
     with pytest.raises(ImportRefused, match="no images found"):
         _run(tmp_path / "data", tmp_path / "data2")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "content", "expect"),
+    [
+        ("coco", "train/_annotations.coco.json", b"[" * 200_000 + b"]" * 200_000, "not valid JSON"),
+        ("createml", "train/_annotations.createml.json", b'{"a":' * 100_000, "not valid JSON"),
+        ("yolo", "data.yaml", b"names: " + b"[" * 100_000 + b"]" * 100_000, "not valid YAML"),
+        ("csv", "train/_classes.csv", b"filename,happy\n" + b"x" * 200_000 + b",1\n", "CSV"),
+        ("tf-csv", "train/_annotations.csv", b"filename,class\x00\n", "CSV|no column"),
+        ("coco", "train/_annotations.coco.json", b"\xff\xfe not utf-8", "UTF-8"),
+        ("coco", "train/_annotations.coco.json", b'{"images": 3}', "not a COCO file"),
+    ],
+)
+def test_malformed_annotation_files_refuse_with_one_line(
+    tmp_path: Path, fmt: str, name: str, content: bytes, expect: str
+) -> None:
+    """Tried: annotation files nested 100,000 deep, over the csv module's field limit, with NUL
+    bytes, not UTF-8, of the wrong shape. Kept: a one-line refusal naming the file, no
+    traceback (RecursionError, csv.Error), nothing written."""
+    archive = _zip(tmp_path / "bad.zip", {name: content, "train/a.png": crop_bytes()})
+    with pytest.raises(ImportRefused, match=expect) as err:
+        _run(archive, tmp_path / "data", fmt=fmt)
+    assert name.split("/")[-1] in str(err.value) and "\n" not in str(err.value)
+    db = connect(tmp_path / "data" / DB_NAME)
+    assert db.execute("select count(*) from samples").fetchone()[0] == 0
+
+
+def test_voc_with_entities_or_deep_nesting_is_skipped(tmp_path: Path) -> None:
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><annotation><filename>a.png</filename>'
+        b"<object><name>&lol2;</name></object></annotation>"
+    )
+    deep = b"<annotation>" + b"<a>" * 50_000 + b"</a>" * 50_000 + b"</annotation>"
+    archive = _zip(
+        tmp_path / "voc.zip",
+        {"train/a.xml": laughs, "train/a.png": crop_bytes(), "train/b.xml": deep},
+    )
+    _, summary = _run(archive, tmp_path / "data", fmt="voc")
+    assert summary.imported == 0
+    assert summary.reasons["unsafe-xml"] == 1, summary.lines()
