@@ -162,7 +162,9 @@ class Importer:
                 if label is not None and label.strip().lower() not in lookup:
                     unknown[label.strip()] = unknown.get(label.strip(), 0) + 1
         if unknown and not self.options.add_classes:
-            listed = ", ".join(f"{k!r} ({n})" for k, n in sorted(unknown.items())[:10])
+            listed = ", ".join(f"{k[:64]!r} ({n})" for k, n in sorted(unknown.items())[:10])
+            if len(unknown) > 10:
+                listed += f" and {len(unknown) - 10} more"
             raise ImportRefused(
                 f"unknown classes {listed}: add them with --add-classes, or rename the folders "
                 f"to known classes ({', '.join(sorted(set(lookup.values())))})"
