@@ -88,31 +88,25 @@ def _ensure_login(data_dir: Path) -> str:
     return password
 
 
-def _device_login(data_dir: Path, device: str) -> str:
-    """The demo device's own password: created once with `collector device add` (its answer is
-    kept in data_dir/demo-devices.json, mode 0600) and reused by later runs."""
+def _device_logins(data_dir: Path, devices: list[str]) -> dict[str, str]:
+    """Each demo device's own password: created with `collector device add` the first time (its
+    answer kept in data_dir/demo-devices.json, mode 0600) and reused by later runs."""
     logins_file = data_dir / "demo-devices.json"
     logins = json.loads(logins_file.read_text()) if logins_file.exists() else {}
-    if device in logins:
-        return str(logins[device])
-    where = ("--data-dir", str(data_dir))
-    listed = subprocess.run(
-        _facetrove("collector", "device", "list", "--json", *where), capture_output=True, text=True
-    )
-    if listed.returncode == 0 and any(
-        d["device_id"] == device and d["active"] for d in json.loads(listed.stdout)
-    ):
-        # A login whose password was not kept (file removed): replace it.
-        revoke = _facetrove("collector", "device", "revoke", device, *where)
-        subprocess.run(revoke, capture_output=True, text=True)
-    add = _facetrove("collector", "device", "add", device, "--json", *where)
-    proc = subprocess.run(add, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise click.ClickException(f"could not create the device login: {proc.stderr.strip()}")
-    logins[device] = json.loads(proc.stdout)["password"]
-    logins_file.write_text(json.dumps(logins))
-    logins_file.chmod(0o600)
-    return str(logins[device])
+    for device in devices:
+        if device in logins:
+            continue
+        # --replace: a login whose password was not kept (file removed) gets a new one.
+        add = ["collector", "device", "add", device, "--json", "--replace"]
+        proc = subprocess.run(
+            _facetrove(*add, "--data-dir", str(data_dir)), capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise click.ClickException(f"could not create the device login: {proc.stderr.strip()}")
+        logins[device] = json.loads(proc.stdout)["password"]
+        logins_file.write_text(json.dumps(logins))
+        logins_file.chmod(0o600)
+    return {d: str(logins[d]) for d in devices}
 
 
 def _pick_source(source: str | None) -> tuple[str, str]:
@@ -207,11 +201,14 @@ def run(
     agents: list[subprocess.Popen[bytes]] = []
     try:
         url = f"http://127.0.0.1:{web_port}"
-        _wait_http(f"{url}/healthz", collector, timeout=90)
         spec, device = _pick_source(source)
         jobs = [(spec, device)]
         if photos and source is None:
             jobs.append((str(sample_data.pyfeat_data()), "demo-photos"))
+        # Each demo agent is a device with its own login, as in production (made while the
+        # collector starts: the registry is in the store, the broker reads it at each connect).
+        passwords = _device_logins(data_dir, [d for _, d in jobs])
+        _wait_http(f"{url}/healthz", collector, timeout=90)
         for spec_i, device_i in jobs:
             click.echo(f"Starting an agent on {spec_i} as device {device_i} ...")
             # A clip plays at its own pace, with a short per-track window so a 20 s clip gives
@@ -222,9 +219,7 @@ def run(
             if Path(spec_i).is_file():
                 extra += ["--max-fps", "24", "--set", "sampler.track_window_s=2"]
             outbox = data_dir / f"agent-{device_i}.outbox.db"
-            # Each demo agent is a device with its own login, as in production.
-            device_pw = _device_login(data_dir, device_i)
-            broker = f"mqtt://{device_i}:{device_pw}@127.0.0.1:{broker_port}"
+            broker = f"mqtt://{device_i}:{passwords[device_i]}@127.0.0.1:{broker_port}"
             args = ["--source", spec_i, "--broker", broker, "--device-id", device_i]
             with open(data_dir / f"agent-{device_i}.log", "ab") as agent_log:
                 agents.append(

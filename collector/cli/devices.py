@@ -90,12 +90,16 @@ def _sync_mosquitto(config: CollectorConfig, db: Any, folder: Path | None) -> st
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--broker-url", help="Broker address for the device; overrides broker.device_url.")
+@click.option(
+    "--replace", is_flag=True, help="Give a device that has a login a new password (lost one)."
+)
 @config_option
 @data_dir_option
 def add_cmd(
     name: str,
     as_json: bool,
     broker_url: str | None,
+    replace: bool,
     config_path: Path | None,
     data_dir: Path | None,
 ) -> None:
@@ -109,6 +113,7 @@ def add_cmd(
     Example:
       facetrove collector device add kitchen-pi --data-dir ./data
       facetrove collector device add kitchen-pi --json > kitchen-pi.json
+      facetrove collector device add kitchen-pi --replace   # a new password
     """
     from facetrove.collector.identity.registry import DeviceRegistryError, add_device, check_name
 
@@ -122,10 +127,12 @@ def add_cmd(
     web = collector_url(config)
     db = _store(config)
     try:
-        password = add_device(db, name, reserved)
+        password = add_device(db, name, reserved, replace=replace)
     except DeviceRegistryError as exc:
         raise click.ClickException(str(exc)) from None
     note = _sync_mosquitto(config, db, None)
+    if note is not None and replace:
+        _kick(config, name)  # a connection with the old password ends now
     agent = {
         "device_id": name,
         "broker": {"url": url, "username": name, "password": password},

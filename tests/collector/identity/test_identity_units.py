@@ -92,6 +92,9 @@ def test_registry_add_revoke_readd(tmp_path: Path) -> None:
         revoke_device(db, "nope")
     second = add_device(db, "cam-1")  # a revoked name can be provisioned again, new password
     assert second != first and not verify_password(first, active_hashes(db)["cam-1"])
+    third = add_device(db, "cam-1", replace=True)  # an active one only with replace
+    assert verify_password(third, active_hashes(db)["cam-1"])
+    assert not verify_password(second, active_hashes(db)["cam-1"])
     assert first not in (tmp_path / "f.db").read_bytes().decode("latin-1")
 
 
