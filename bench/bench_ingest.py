@@ -5,8 +5,9 @@ Prints samples/s for (same payloads, QoS 1, one publisher, measured in this run)
   ingest  paho -> Mosquitto -> 1 `facetrove collector ingest` process -> SQLite + blobs,
           in a young store and in one whose blob folders already exist
   shared  the same with 2 ingest processes on $share/ingest/...
-  amqtt   raw paho -> embedded amqtt (own process) -> paho, and paho -> `facetrove collector
-          serve` (embedded amqtt + ingest + web in one process) -> store
+  amqtt   raw paho -> embedded amqtt (own process) -> paho, publishing with the collector's
+          login and with a device's own login (topic rights checked on every publish and
+          delivery), and paho (device login) -> `facetrove collector serve` -> store
 
 Usage: .venv/bin/python bench/bench_ingest.py [--samples 10000]
 """
@@ -30,15 +31,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove.collector.broker import ensure_credentials
-from facetrove.collector.store import BlobStore
+from facetrove.collector.identity.registry import add_device
+from facetrove.collector.store import DB_NAME, BlobStore, connect
 from facetrove.wire import Kind, subscription
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher
 from tests.support.broker import Mosquitto, free_port, wait_port
 from tests.support.samples import Built, many_samples
 
 
-def raw_rate(port: int, samples: list[Built], auth: tuple[str, str] | None = None) -> float:
-    """Messages/s from the first publish to the last message received by a plain subscriber."""
+def raw_rate(
+    port: int,
+    samples: list[Built],
+    auth: tuple[str, str] | None = None,
+    pub_auth: tuple[str, str] | None = None,
+) -> float:
+    """Messages/s from the first publish to the last message received by a plain subscriber
+    (logged in with ``auth``; the publisher with ``pub_auth``, default the same)."""
     done = threading.Event()
     got = [0]
 
@@ -58,7 +66,7 @@ def raw_rate(port: int, samples: list[Built], auth: tuple[str, str] | None = Non
     sub.loop_start()
     sub.subscribe(subscription(Kind.SAMPLE), qos=1)
     subscribed.wait(10)
-    user, pw = auth if auth else (None, None)
+    user, pw = pub_auth or auth or (None, None)
     pub = Publisher(port, f"raw-pub-{port}", username=user, password=pw)
     start = time.perf_counter()
     for s in samples:
@@ -121,8 +129,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     results: dict[str, float] = {}
     try:
-        tags = ("raw", "one", "warm", "two", "araw", "amqtt", "fs")
-        samples = {tag: many_samples(n, tag=tag) for tag in tags}
+        tags = ("raw", "one", "warm", "two", "araw", "adev", "amqtt", "fs")
+        # One device: a device login may publish only its own samples.
+        samples = {tag: many_samples(n, devices=1, tag=tag) for tag in tags}
         sizes = [len(s.crop) for s in samples["one"]]
         payload = len(samples["one"][0].payload)
         print(
@@ -144,7 +153,9 @@ def main() -> None:
                 BlobStore(warm / "blobs").path(s.crop_sha256).parent.mkdir(
                     parents=True, exist_ok=True
                 )
-            one = IngestProcess(warm, broker.url, "--client-id", "warm", name="warm").start()
+            one = IngestProcess(
+                warm, broker.url, "--client-id", "facetrove-warm", name="warm"
+            ).start()
             try:
                 results["ingest x1, blob folders exist"] = commit_rate(
                     warm, broker.port, samples["warm"]
@@ -152,8 +163,8 @@ def main() -> None:
             finally:
                 one.stop()
             shared = ("--shared-group", "bench", "--client-id")
-            a = IngestProcess(work / "two", broker.url, *shared, "a", name="a").start()
-            b = IngestProcess(work / "two", broker.url, *shared, "b", name="b").start()
+            a = IngestProcess(work / "two", broker.url, *shared, "facetrove-a", name="a").start()
+            b = IngestProcess(work / "two", broker.url, *shared, "facetrove-b", name="b").start()
             try:
                 results["ingest x2 shared"] = commit_rate(a.data_dir, broker.port, samples["two"])
             finally:
@@ -163,26 +174,41 @@ def main() -> None:
             broker.stop()
 
         # Raw amqtt: the embedded broker alone in its own process (as `serve` runs it, minus
-        # ingest and web), a plain subscriber, the same payloads.
+        # ingest and web), a plain subscriber with the collector's login, the same payloads;
+        # published once with the collector's login and once with a device's own.
         port = free_port()
         solo = work / "solo"
-        creds = ensure_credentials(solo, ("agent",))
+        creds = ensure_credentials(solo, ("collector",))
+        device = add_device(connect(solo / DB_NAME), "cam-00")
         code = (
             "import logging, sys, time; from pathlib import Path; "
             "logging.disable(logging.CRITICAL); "
-            "from collector.broker import EmbeddedBroker; "
-            f"EmbeddedBroker('127.0.0.1', {port}, Path(sys.argv[1])).start(); time.sleep(3600)"
+            "from facetrove.collector.broker import EmbeddedBroker; "
+            f"EmbeddedBroker('127.0.0.1', {port}, Path(sys.argv[1]), "
+            "registry_db=Path(sys.argv[2])).start(); time.sleep(3600)"
         )
-        alone = subprocess.Popen([sys.executable, "-c", code, str(creds.password_file)])
+        alone = subprocess.Popen(
+            [sys.executable, "-c", code, str(creds.password_file), str(solo / DB_NAME)]
+        )
         try:
             wait_port(port, 30)
-            results["raw amqtt"] = raw_rate(port, samples["araw"], ("agent", creds.users["agent"]))
+            collector = ("collector", creds.users["collector"])
+            results["raw amqtt"] = raw_rate(port, samples["araw"], collector)
+            results["raw amqtt, device login"] = raw_rate(
+                port, samples["adev"], collector, ("cam-00", device)
+            )
         finally:
             alone.terminate()
             alone.wait(30)
 
         port = free_port()
         data = work / "serve"
+        login = json.loads(
+            subprocess.run(
+                [FACETROVE, "collector", "device", "add", "cam-00", "--json", "--data-dir",
+                 str(data)], capture_output=True, text=True, check=True,
+            ).stdout
+        )  # fmt: skip
         with open(work / "serve.log", "wb") as log:
             serve = subprocess.Popen([FACETROVE, "collector", "serve", "--data-dir", str(data),
                                       "--broker-port", str(port), "--port", str(free_port())],
@@ -190,8 +216,7 @@ def main() -> None:
         try:
             wait_port(port, 30)
             time.sleep(2)
-            users = json.loads((data / "broker" / "credentials.json").read_text())
-            auth = ("agent", users["agent"])
+            auth = ("cam-00", login["password"])
             results["serve (amqtt + ingest)"] = commit_rate(data, port, samples["amqtt"], auth)
         finally:
             serve.terminate()
@@ -205,6 +230,8 @@ def main() -> None:
     for name, rate in results.items():
         print(f"{name:28} {rate:10.0f} {rate / raw:16.0%}")
     print(f"serve vs raw amqtt: {results['serve (amqtt + ingest)'] / results['raw amqtt']:.0%}")
+    device_vs = results["raw amqtt, device login"] / results["raw amqtt"]
+    print(f"raw amqtt, device login (topic rights checked) vs collector login: {device_vs:.0%}")
 
 
 if __name__ == "__main__":
