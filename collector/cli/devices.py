@@ -91,6 +91,11 @@ def _sync_mosquitto(config: CollectorConfig, db: Any, folder: Path | None) -> st
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--broker-url", help="Broker address for the device; overrides broker.device_url.")
 @click.option(
+    "--collector-url",
+    "web_url",
+    help="The web app's address for the device; overrides web.public_url.",
+)
+@click.option(
     "--replace", is_flag=True, help="Give a device that has a login a new password (lost one)."
 )
 @config_option
@@ -99,6 +104,7 @@ def add_cmd(
     name: str,
     as_json: bool,
     broker_url: str | None,
+    web_url: str | None,
     replace: bool,
     config_path: Path | None,
     data_dir: Path | None,
@@ -117,7 +123,11 @@ def add_cmd(
     """
     from facetrove.collector.identity.registry import DeviceRegistryError, add_device, check_name
 
-    config = load(config_path, data_dir=data_dir, **{"broker.device_url": broker_url})
+    config = load(
+        config_path,
+        data_dir=data_dir,
+        **{"broker.device_url": broker_url, "web.public_url": web_url},
+    )
     reserved = (config.broker.username,)
     try:
         check_name(name, reserved)

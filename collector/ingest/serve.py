@@ -67,7 +67,7 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         )
         echo(f"MQTT broker (embedded, MQTT 3.1.1): {broker.url}")
         echo("  every device has its own login; create one and paste what it prints into the")
-        echo(f"  agent's config: facetrove collector device add NAME --data-dir {config.data_dir}")
+        echo(f"  agent's config: {_device_add_hint(config)}")
     else:
         echo(f"MQTT broker (external): {_redact(config.broker.url)}")
 
@@ -106,6 +106,18 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         if broker is not None:
             broker.stop()
         echo("stopped")
+
+
+def _device_add_hint(config: CollectorConfig) -> str:
+    """The `device add` command line that prints this collector's addresses."""
+    b, w = config.broker, config.web
+    hint = f"facetrove collector device add NAME --data-dir {config.data_dir}"
+    defaults = type(b)()
+    if (b.embedded_host, b.embedded_port) != (defaults.embedded_host, defaults.embedded_port):
+        hint += f" --broker-url mqtt://{_reachable(b.embedded_host)}:{b.embedded_port}"
+    if w.public_url is None and (w.host, w.port) != (type(w)().host, type(w)().port):
+        hint += f" --collector-url http://{_reachable(w.host)}:{w.port}"
+    return hint
 
 
 def _reachable(host: str) -> str:
