@@ -3,14 +3,18 @@
 Prints, in one run, against one Mosquitto (loopback, no persistence), the same kind of payloads
 (valid samples built by wire/ from real face crops), QoS 1:
 
-1. ingest throughput, publish of the first sample to the commit of the last one, by a
+1. ingest, publish of the first sample to the commit of the last one, by a fresh
    `facetrove collector ingest` process with `ingest.receipts: true` and with `false`, while a
    subscriber reads every receipt topic (as the agents would); after one warm-up round that is
    not counted, rounds alternate (on, off, off, on, ...) so that drift of the machine's load
    falls on both;
-2. the agent's outbox draining a backlog through the same Mosquitto and a real ingest process:
+2. the agent's outbox draining a backlog through the same Mosquitto into a real ingest process:
    with receipts (a row deleted on the collector's receipt) and without (deleted at the PUBACK);
-   "drained" is the outbox empty, "stored" is the last sample committed in the store.
+   "empty" is the outbox empty, "stored" is the last sample committed in the store.
+
+Each line has a rate (wall clock, which other work on a shared machine moves a lot) and the CPU
+seconds per 1,000 samples of the ingest process, or of the agent's process for the drain, read
+from the kernel: what receipts cost, and much steadier than a rate when the machine is busy.
 
 Usage: .venv/bin/python bench/bench_receipts.py [--samples 5000] [--rounds 2] [--backlog 2000]
 """
@@ -18,6 +22,7 @@ Usage: .venv/bin/python bench/bench_receipts.py [--samples 5000] [--rounds 2] [-
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sqlite3
 import statistics
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,6 +46,8 @@ from tests.collector.ingest_helpers import Publisher as RawPublisher
 from tests.support.broker import Mosquitto
 from tests.support.samples import Built, many_samples
 
+Result = tuple[float, float]  # samples/s, CPU seconds per 1,000 samples
+
 
 def rows(db_path: Path) -> int:
     db = sqlite3.connect(db_path, timeout=30)
@@ -49,55 +57,61 @@ def rows(db_path: Path) -> int:
         db.close()
 
 
-def ingest_rate(
-    work: Path, name: str, url: str, port: int, samples: list[Built], on: bool
-) -> float:
-    """Samples/s through one fresh ingest process with receipts ``on`` or off."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ingest_round(work: Path, name: str, port: int, samples: list[Built], on: bool) -> Result:
+    """One fresh ingest process with receipts ``on`` or off takes ``samples``."""
     conf = work / f"{name}.yaml"
     conf.write_text(f"ingest:\n  receipts: {'true' if on else 'false'}\n")
-    data = work / name
-    proc = IngestProcess(
-        data, url, "--config", str(conf), "--client-id", f"facetrove-{name}", name=name
-    )
+    url = f"mqtt://127.0.0.1:{port}"
+    cid = ("--client-id", f"facetrove-{name}")
+    proc = IngestProcess(work / name, url, "--config", str(conf), *cid, name=name)
     proc.start(timeout=120)
+    assert proc.proc is not None
     reader = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"receipts-{name}")
     got = [0]
     reader.on_message = lambda *_a: got.__setitem__(0, got[0] + 1)
     reader.connect("127.0.0.1", port)
     reader.subscribe(wire.subscription(wire.Kind.RECEIPT), qos=1)
     reader.loop_start()
+    pub = RawPublisher(port, f"pub-{name}")
     try:
-        pub = RawPublisher(port, f"pub-{name}")
+        cpu0 = cpu_seconds(proc.proc.pid)
         start = time.perf_counter()
         for s in samples:
             pub.publish(s.device_id, s.payload)
-        while rows(data / "facetrove.db") < len(samples):
-            if time.perf_counter() - start > 600:
+        while rows(work / name / "facetrove.db") < len(samples):
+            if time.perf_counter() - start > 900:
                 raise TimeoutError(f"{name}: ingest did not commit every sample")
             time.sleep(0.01)
         elapsed = time.perf_counter() - start
-        pub.close()
-        time.sleep(0.5)
+        time.sleep(0.5)  # the last receipts
+        cpu = cpu_seconds(proc.proc.pid) - cpu0
         assert (got[0] > 0) == on, f"{name}: {got[0]} receipts with receipts {_onoff(on)}"
     finally:
+        pub.close()
         reader.disconnect()
         reader.loop_stop()
         proc.stop()
-    return len(samples) / elapsed
+    return len(samples) / elapsed, cpu * 1000 / len(samples)
 
 
-def drain(
-    work: Path, name: str, url: str, port: int, samples: list[Built], on: bool
-) -> tuple[float, float]:
-    """An agent's outbox holding ``samples`` (one device) drained through Mosquitto into a
-    real ingest process; returns (samples/s until the outbox is empty, until all are stored)."""
-    data = work / name
-    ingest = IngestProcess(data, url, "--client-id", f"facetrove-{name}", name=name)
+def drain_round(
+    work: Path, name: str, port: int, samples: list[Built], on: bool
+) -> tuple[float, float, float]:
+    """An agent's outbox holding ``samples`` (one device) drained through Mosquitto into a real
+    ingest process. Returns samples/s until the outbox is empty, samples/s until all are stored,
+    and the agent process's CPU seconds per 1,000 samples."""
+    url = f"mqtt://127.0.0.1:{port}"
+    ingest = IngestProcess(work / name, url, "--client-id", f"facetrove-{name}", name=name)
     ingest.start(timeout=120)
-    device = samples[0].device_id
     cfg = AgentConfig.model_validate(
         {
-            "device_id": device,
+            "device_id": samples[0].device_id,
             "broker": {"url": url, "max_inflight": 20},
             "outbox": {"path": str(work / f"{name}-outbox.db")},
             "receipts": {"enabled": on},
@@ -108,6 +122,7 @@ def drain(
         box.put(s.sample_id, s.payload)
     pub = Publisher(cfg, box)
     try:
+        cpu0 = time.process_time()
         start = time.perf_counter()
         pub.start()
         emptied = stored = None
@@ -115,20 +130,25 @@ def drain(
             now = time.perf_counter()
             if emptied is None and box.depth == 0:
                 emptied = now - start
-            if stored is None and rows(data / "facetrove.db") >= len(samples):
+            if stored is None and rows(work / name / "facetrove.db") >= len(samples):
                 stored = now - start
-            if now - start > 600:
+            if now - start > 900:
                 raise TimeoutError(f"{name}: depth {box.depth}")
             time.sleep(0.005)
+        cpu = time.process_time() - cpu0
     finally:
         pub.stop()
         box.close()
         ingest.stop()
-    return len(samples) / emptied, len(samples) / stored
+    return len(samples) / emptied, len(samples) / stored, cpu * 1000 / len(samples)
 
 
 def _onoff(on: bool) -> str:
     return "on " if on else "off"
+
+
+def _order(r: int) -> tuple[bool, bool]:
+    return (True, False) if r % 2 == 0 else (False, True)
 
 
 def main() -> None:
@@ -138,47 +158,57 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=2000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-receipts-"))
-    ingest: dict[bool, list[float]] = {True: [], False: []}
-    drains: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    ingest: dict[bool, list[Result]] = {True: [], False: []}
+    drains: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
     try:
         broker = Mosquitto(work / "mq", persistence=False).start()
         try:
             warm = many_samples(min(args.samples, 1000), tag="warm")
-            ingest_rate(work, "warm", broker.url, broker.port, warm, True)
+            ingest_round(work, "warm", broker.port, warm, True)
             for r in range(args.rounds):
-                for on in (True, False) if r % 2 == 0 else (False, True):
+                for on in _order(r):
                     tag = f"i{r}{'on' if on else 'off'}"
                     samples = many_samples(args.samples, tag=tag)
-                    ingest[on].append(ingest_rate(work, tag, broker.url, broker.port, samples, on))
-                    print(f"ingest, receipts {_onoff(on)}: {ingest[on][-1]:7.0f} samples/s")
+                    ingest[on].append(ingest_round(work, tag, broker.port, samples, on))
+                    rate, cpu = ingest[on][-1]
+                    print(
+                        f"ingest, receipts {_onoff(on)}: {rate:6.0f} samples/s, {cpu:.3f} cpu-s/1k"
+                    )
             for r in range(args.rounds):
-                for on in (True, False) if r % 2 == 0 else (False, True):
+                for on in _order(r):
                     tag = f"d{r}{'on' if on else 'off'}"
                     samples = many_samples(args.backlog, devices=1, tag=tag)
-                    drains[on].append(drain(work, tag, broker.url, broker.port, samples, on))
-                    e, s = drains[on][-1]
+                    drains[on].append(drain_round(work, tag, broker.port, samples, on))
+                    e, s, cpu = drains[on][-1]
                     print(
-                        f"agent drain, receipts {_onoff(on)}: drained {e:6.0f}/s, stored {s:6.0f}/s"
+                        f"agent drain, receipts {_onoff(on)}: empty {e:6.0f}/s, "
+                        f"stored {s:6.0f}/s, agent {cpu:.3f} cpu-s/1k"
                     )
         finally:
             broker.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    on, off = statistics.median(ingest[True]), statistics.median(ingest[False])
-    print(f"\n{args.samples} samples per ingest round, {args.rounds} rounds each, medians:")
-    print(f"ingest with receipts    {on:7.0f} samples/s")
-    print(f"ingest without receipts {off:7.0f} samples/s   with/without {on / off:.2f}")
-    de_on = statistics.median(d[0] for d in drains[True])
-    de_off = statistics.median(d[0] for d in drains[False])
-    ds_on = statistics.median(d[1] for d in drains[True])
-    ds_off = statistics.median(d[1] for d in drains[False])
-    print(f"{args.backlog}-sample agent backlog, medians:")
-    print(
-        f"outbox empty: receipts {de_on:6.0f}/s, PUBACK {de_off:6.0f}/s  ratio {de_on / de_off:.2f}"
-    )
-    print(
-        f"all stored:   receipts {ds_on:6.0f}/s, PUBACK {ds_off:6.0f}/s  ratio {ds_on / ds_off:.2f}"
-    )
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    print(f"\nmedians of {args.rounds} rounds each ({args.samples} samples per ingest round, "
+          f"{args.backlog}-sample agent backlog):")  # fmt: skip
+    print(f"{'':32} {'receipts':>10} {'without':>10} {'ratio':>6}")
+
+    def col(rounds: dict[bool, list[Any]], i: int) -> tuple[list[float], list[float]]:
+        return [r[i] for r in rounds[True]], [r[i] for r in rounds[False]]
+
+    lines = [
+        ("ingest samples/s", *col(ingest, 0)),
+        ("ingest cpu-s per 1k samples", *col(ingest, 1)),
+        ("agent drain: outbox empty /s", *col(drains, 0)),
+        ("agent drain: all stored /s", *col(drains, 1)),
+        ("agent cpu-s per 1k samples", *col(drains, 2)),
+    ]
+    for label, with_, without in lines:
+        a, b = med(with_), med(without)
+        print(f"{label:32} {a:10.3f} {b:10.3f} {a / b:6.2f}")
 
 
 if __name__ == "__main__":
