@@ -191,7 +191,7 @@ def main() -> None:
             [sys.executable, "-c", code, str(creds.password_file), str(solo / DB_NAME)]
         )
         try:
-            wait_port(port, 30)
+            wait_port(port, 120)
             collector = ("collector", creds.users["collector"])
             results["raw amqtt"] = raw_rate(port, samples["araw"], collector)
             results["raw amqtt, device login"] = raw_rate(
@@ -214,7 +214,7 @@ def main() -> None:
                                       "--broker-port", str(port), "--port", str(free_port())],
                                      stdout=log, stderr=log)  # fmt: skip
         try:
-            wait_port(port, 30)
+            wait_port(port, 120)
             time.sleep(2)
             auth = ("cam-00", login["password"])
             results["serve (amqtt + ingest)"] = commit_rate(data, port, samples["amqtt"], auth)

@@ -26,7 +26,7 @@ from typing import Any
 
 import amqtt.broker
 from amqtt.broker import Broker, RetainedApplicationMessage
-from amqtt.contexts import Action
+from amqtt.contexts import Action as AmqttAction
 from amqtt.errors import MQTTError
 from amqtt.events import MQTTEvents
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
@@ -35,7 +35,14 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import OUTGOING
 
 from facetrove.collector.broker.auth import role_of
-from facetrove.collector.identity.rules import Role
+from facetrove.collector.identity.rules import Action, Role, allowed
+
+
+async def _refuse(plugins_manager: Any, writer: Any) -> None:
+    connack = ConnackPacket.build(0, NOT_AUTHORIZED)
+    await plugins_manager.fire_event(MQTTEvents.PACKET_SENT, packet=connack)
+    await connack.to_stream(writer)
+    await writer.close()
 
 
 class PatientHandler(BrokerProtocolHandler):  # type: ignore[misc]
@@ -51,12 +58,16 @@ class PatientHandler(BrokerProtocolHandler):  # type: ignore[misc]
         returns = await plugins_manager.map_plugin_auth(session=session) or {}
         results = [r for r in returns.values() if r is not None]
         if not results or not all(results):
-            connack = ConnackPacket.build(0, NOT_AUTHORIZED)
-            await plugins_manager.fire_event(MQTTEvents.PACKET_SENT, packet=connack)
-            await connack.to_stream(writer)
-            await writer.close()
+            await _refuse(plugins_manager, writer)
             raise MQTTError(f"client {session.client_id!r}: not authorised (username or password)")
-        if role_of(session) is Role.DEVICE:
+        role = role_of(session)
+        # amqtt publishes a last will without asking the topic plugins: check it here, as
+        # Mosquitto does, so no one can leave a "will" on another device's status or config.
+        will = session.will_topic or "" if session.will_flag else None
+        if will is not None and not allowed(role, session.username, Action.PUBLISH, will):
+            await _refuse(plugins_manager, writer)
+            raise MQTTError(f"client {session.client_id!r}: not authorised (last will {will!r})")
+        if role is Role.DEVICE:
             # Client ids are tied to logins (as Mosquitto's use_username_as_clientid): a device
             # can only ever resume or take over its own session, never ingest's.
             session.client_id = session.username
@@ -106,7 +117,7 @@ class DurableBroker(Broker):  # type: ignore[misc]
         for topic, retained in list(self._retained_messages.items()):
             if not self._matches(topic, topic_filter):
                 continue
-            if not await self._topic_filtering(session, topic=topic, action=Action.RECEIVE):
+            if not await self._topic_filtering(session, topic=topic, action=AmqttAction.RECEIVE):
                 continue
             tasks.append(
                 asyncio.ensure_future(

@@ -31,12 +31,15 @@ class Mqtt:
         *,
         clean: bool = True,
         timeout: float = 10.0,
+        will: tuple[str, bytes] | None = None,
     ) -> None:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
             protocol=mqtt.MQTTv311,
         )  # fmt: skip
         self.client.username_pw_set(username, password)
+        if will is not None:
+            self.client.will_set(will[0], will[1], qos=1, retain=True)
         self.messages: list[tuple[str, bytes, bool]] = []
         self.granted: list[int] = []
         self.disconnected = threading.Event()
@@ -81,6 +84,13 @@ class Mqtt:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+    def drop(self) -> None:
+        """End the connection without DISCONNECT, so the broker sends the last will."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
 
 
 def add_device(data_dir: Path, name: str, *extra: str) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class Attack:
     subacks: dict[str, int] = field(default_factory=dict)
     victim_config: list[bytes] = field(default_factory=list)
     victim_model: list[bytes] = field(default_factory=list)
+    wills_refused: int = 0
 
 
 def _hostile(port: int, login: dict[str, Any], topic: str, payload: bytes, retain: bool) -> None:
@@ -123,6 +124,15 @@ def run_attacks(
     ]
     for topic, payload, retain in hostile:
         _hostile(port, b, topic, payload, retain)
+    # Last wills on A's topics: the broker would publish them itself when B drops.
+    for topic, payload in ((f"facetrove/v1/{A}/config", paused),
+                           (f"facetrove/v1/{A}/status", offline)):  # fmt: skip
+        try:
+            conn = Mqtt(port, b["username"], b["password"], "will", will=(topic, payload))
+        except Refused:
+            result.wills_refused += 1
+            continue
+        conn.drop()
     # B asks for A's client id: A must stay connected, B sees nothing of A's.
     other = Mqtt(port, b["username"], b["password"], f"facetrove-agent-{A}", clean=False)
     for kind in ("config", "model", "receipt"):
