@@ -1,14 +1,23 @@
-"""`facetrove collector ...`: one module per area registers its commands here."""
+"""`facetrove collector ...`: one module per command (or command group) registers it here."""
 
 from __future__ import annotations
 
 import click
 
-from facetrove.collector.cli import devices as _devices
-from facetrove.collector.cli import importer as _importer
-from facetrove.collector.cli import ingest as _ingest
-from facetrove.collector.cli import versions as _versions
-from facetrove.collector.cli import web as _web
+from facetrove.collector.cli import (
+    backup,
+    classes,
+    devices,
+    export,
+    importer,
+    ingest,
+    quarantine,
+    serve,
+    stats,
+    users,
+    versions,
+    web,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,7 +25,8 @@ def collector() -> None:
     """The central collector: broker, ingest, store, review web app, versions and exports."""
 
 
-for _module in (_ingest, _importer, _web, _versions, _devices):
+_MODULES = [serve, ingest, importer, web, backup, quarantine, stats]
+for _module in [*_MODULES, users, classes, devices, versions, export]:
     for _cmd in _module.COMMANDS:
         collector.add_command(_cmd)
 

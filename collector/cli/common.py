@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
 import click
 
 from facetrove.collector.config import CollectorConfig, ConfigError, load_config
+from facetrove.collector.store.db import Database, StoreError
 
 config_option = click.option(
     "--config",
@@ -29,3 +33,57 @@ def load(config_path: Path | None, **overrides: Any) -> CollectorConfig:
         return load_config(config_path, **overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+broker_option = click.option(
+    "--broker",
+    "broker_url",
+    help="mqtt://user:pass@host:1883 of an external broker; overrides broker.url.",
+)
+
+
+def open_existing(config: CollectorConfig) -> Database:
+    """The store of ``config`` for a read-only command; a missing store is a user error."""
+    from facetrove.collector.store import DB_NAME, connect
+
+    path = config.data_dir / DB_NAME
+    if not path.exists():
+        raise click.ClickException(f"no store at {config.data_dir} ({DB_NAME} not found)")
+    try:
+        return connect(path)
+    except (OSError, StoreError) as exc:
+        raise click.ClickException(f"cannot open {path}: {exc}") from None
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log lines with time and level; ``verbose`` adds debug lines and amqtt's own logs."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # amqtt logs every connection at INFO and a traceback for a start failure that we report
+    # in one line ourselves: keep its output for --verbose.
+    logging.getLogger("transitions").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("amqtt").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (installed in the main thread)."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        logging.getLogger("facetrove").info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def open_store(config_path: Path | None, data_dir: Path | None) -> Database:
+    """The store of the config (created if missing), for commands that write accounts or
+    classes before ingest has ever run."""
+    from facetrove.collector.store.db import DB_NAME, connect
+
+    config = load(config_path, data_dir=data_dir)
+    return connect(Path(config.data_dir) / DB_NAME)

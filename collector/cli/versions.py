@@ -1,4 +1,4 @@
-"""Collector commands for dataset versions and exports: version create/list/show, export."""
+"""`facetrove collector version ...`: dataset versions (create, list, show, delete)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from facetrove.collector.store import versions as version_rows
 from facetrove.collector.store.db import Database
 
 
-def _config(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
+def versions_config(config_path: Path | None, data_dir: Path | None) -> CollectorConfig:
     return load(config_path, data_dir=data_dir)
 
 
-def _db(config: CollectorConfig) -> Database:
+def versions_store(config: CollectorConfig) -> Database:
     from facetrove.collector.store.db import DB_NAME, connect
 
     path = Path(config.data_dir) / DB_NAME
@@ -30,7 +30,7 @@ def _db(config: CollectorConfig) -> Database:
     return connect(path)
 
 
-def _version_row(db: Database, version_id: str) -> dict[str, Any]:
+def version_row(db: Database, version_id: str) -> dict[str, Any]:
     row = version_rows.get_version(db, version_id)
     if row is None:
         known = version_rows.version_ids(db)
@@ -77,8 +77,8 @@ def create_cmd(
     from facetrove.collector.versions.build import VersionError, create_version
     from facetrove.collector.versions.recipe import RecipeError
 
-    config = _config(config_path, data_dir)
-    db = _db(config)
+    config = versions_config(config_path, data_dir)
+    db = versions_store(config)
     try:
         built = create_version(
             Path(config.data_dir), db, recipe_path.read_text(encoding="utf-8"),
@@ -103,7 +103,7 @@ def list_cmd(config_path: Path | None, data_dir: Path | None) -> None:
 
       facetrove collector version list --data-dir ./data
     """
-    db = _db(_config(config_path, data_dir))
+    db = versions_store(versions_config(config_path, data_dir))
     table = Table(title="Dataset versions")
     for col in ("id", "created", "samples", "status", "train/valid/test"):
         table.add_column(col)
@@ -130,9 +130,9 @@ def delete_cmd(version_id: str, yes: bool, config_path: Path | None, data_dir: P
     """
     from facetrove.collector.versions.build import VersionError, delete_version
 
-    config = _config(config_path, data_dir)
-    db = _db(config)
-    _version_row(db, version_id)
+    config = versions_config(config_path, data_dir)
+    db = versions_store(config)
+    version_row(db, version_id)
     if not yes:
         click.confirm(f"Delete version {version_id} and its files?", abort=True)
     try:
@@ -156,7 +156,7 @@ def show_cmd(
 
       facetrove collector version show emotions-v1
     """
-    row = _version_row(_db(_config(config_path, data_dir)), version_id)
+    row = version_row(versions_store(versions_config(config_path, data_dir)), version_id)
     if row["status"] != "ready":
         raise click.ClickException(f"version {version_id} is {row['status']}: {row['error'] or ''}")
     if as_json:
@@ -167,55 +167,4 @@ def show_cmd(
     Console().print(Markdown(card_markdown(json.loads(row["card"]))))
 
 
-@click.command("export")
-@click.argument("version_id")
-@click.option(
-    "--format",
-    "fmt",
-    required=True,
-    type=click.Choice(["coco", "yolo", "voc", "createml", "tf-csv", "csv", "folder", "yolo-cls"]),
-    help="Output format (detection: coco yolo voc createml tf-csv; classification: csv folder"
-    " yolo-cls).",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    help="Output folder (or .zip file with --zip); default data_dir/exports/<version>-<format>.",
-)
-@click.option("--zip", "as_zip", is_flag=True, help="Write one reproducible zip file.")
-@config_option
-@data_dir_option
-def export_cmd(
-    version_id: str,
-    fmt: str,
-    out: Path | None,
-    as_zip: bool,
-    config_path: Path | None,
-    data_dir: Path | None,
-) -> None:
-    """Export a version in a format that training code reads.
-
-    Examples:
-
-      facetrove collector export emotions-v1 --format coco --out ./coco
-
-      facetrove collector export emotions-v1 --format yolo --zip
-    """
-    from facetrove.collector.export.base import ExportError
-    from facetrove.collector.export.registry import export_version
-
-    config = _config(config_path, data_dir)
-    row = _version_row(_db(config), version_id)
-    if row["status"] != "ready":
-        raise click.ClickException(f"version {version_id} is {row['status']}, not ready")
-    if out is None:
-        out = Path(config.data_dir) / "exports" / f"{version_id}-{fmt}{'.zip' if as_zip else ''}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        written = export_version(Path(row["path"]), fmt, out, as_zip=as_zip)
-    except ExportError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {fmt} export of {version_id} to {written}")
-
-
-COMMANDS: list[click.Command] = [version_group, export_cmd]
+COMMANDS: list[click.Command] = [version_group]

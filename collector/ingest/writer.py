@@ -14,14 +14,13 @@ anything is acknowledged: the caller backs off and retries the same batch.
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Sequence
 
 from facetrove.collector.ingest.validate import Accepted, DeviceUpdate, Outcome, Rejected
 from facetrove.collector.store.batches import BatchResult, commit_batch
 from facetrove.collector.store.blobs import BlobStore, FileSystem
-from facetrove.collector.store.db import Database, StoreError
+from facetrove.collector.store.db import Database, StoreError, is_disk_full
 from facetrove.collector.store.samples import row_from_sample
 
 log = logging.getLogger(__name__)
@@ -69,9 +68,8 @@ class Writer:
         try:
             self.blobs.put_many(images, self.fs)
         except OSError as exc:
-            raise StorageError(
-                f"writing images failed: {exc}", disk_full=exc.errno == errno.ENOSPC
-            ) from exc
+            full = is_disk_full(exc)
+            raise StorageError(f"writing images failed: {exc}", disk_full=full) from exc
         try:
             return commit_batch(
                 self.db,
@@ -83,8 +81,9 @@ class Writer:
                 quarantine_max_rows=self.quarantine_max_rows,
             )
         except (StoreError, OSError) as exc:
-            full = "full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC
-            raise StorageError(f"committing rows failed: {exc}", disk_full=full) from exc
+            raise StorageError(
+                f"committing rows failed: {exc}", disk_full=is_disk_full(exc)
+            ) from exc
 
 
 def _images(item: Accepted) -> list[tuple[bytes, str]]:

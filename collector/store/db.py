@@ -7,6 +7,7 @@ autocommit mode); the audit log; ``IN (...)`` queries over long id lists.
 from __future__ import annotations
 
 import contextlib
+import errno
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -25,6 +26,19 @@ Database = sqlite_utils.Database
 #: Base class of every error the database raises (locked, full, corrupt, I/O): callers that
 #: report store failures catch this instead of the driver's own types.
 StoreError = sqlite3.Error
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a store or file-system error says the disk (or the database's size limit) is full.
+
+    Decided by the error's code (``SQLITE_FULL``, ``ENOSPC``), never by its text: a message or a
+    path that happens to contain "full" is not a full disk. Python 3.10's sqlite3 exposes no
+    error code, so there a full database is reported as a plain storage error.
+    """
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF == getattr(sqlite3, "SQLITE_FULL", 13)
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def connect(path: Path | str, *, migrate_schema: bool = True) -> Database:
