@@ -11,9 +11,13 @@ area, so that a server database or an object store can replace them later:
 - ``devices``: the device registry and each device's run-time config
 - ``quarantine``: rejected messages, bounded
 - ``classes``, ``reviews``, ``queue``: the project's classes, decisions, the leased review queue
+  (``errors``: the review errors whose message is for the user)
 - ``users``: accounts and API tokens
 - ``versions``: rows of dataset versions
 - ``stats``: counters and the dashboard's aggregates
+- ``imports``: rows of imported samples, their tags
+- ``device_logins``: devices' MQTT logins; ``integrity``: the damaged-store check
+- ``outbox``: reading an agent's outbox file (the importer runs the agent)
 - ``backup``: a consistent copy while ingest runs
 """
 
