@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import sqlite_utils
-
 from facetrove.collector.ingest.validate import Accepted, Outcome, Rejected
+from facetrove.collector.store.db import Database
 from facetrove.collector.store.samples import sample_identities
 from facetrove.wire import (
     Kind,
@@ -35,7 +34,7 @@ class _Answer:
     quarantined: dict[str, str] = field(default_factory=dict)
 
 
-def receipts_for(db: sqlite_utils.Database, outcomes: Sequence[Outcome]) -> list[tuple[str, bytes]]:
+def receipts_for(db: Database, outcomes: Sequence[Outcome]) -> list[tuple[str, bytes]]:
     """``(topic, payload)`` of the receipts for one committed batch, per device."""
     asked: list[tuple[str, str, str | None, str]] = []  # device, sample id, crop sha, reason
     for o in outcomes:

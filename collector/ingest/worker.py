@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from facetrove.collector.ingest.isolation import commit_isolated
 from facetrove.collector.ingest.receipts import receipts_for
 from facetrove.collector.ingest.validate import Outcome, Rejected, validate_message
 from facetrove.collector.ingest.writer import StorageError, Writer
-from facetrove.collector.store import DB_NAME, BlobStore, connect
+from facetrove.collector.store import DB_NAME, BlobStore, StoreError, connect
 from facetrove.collector.store.blobs import FileSystem
 from facetrove.collector.store.integrity import open_checked
 from facetrove.wire import Kind, subscription
@@ -303,7 +302,7 @@ class IngestWorker:
         """Tell each device what of this batch is durably stored (after the commit above)."""
         try:
             receipts = receipts_for(writer.db, [d.outcome for d in batch])
-        except sqlite3.Error as exc:  # the agents send again later and get their receipt then
+        except StoreError as exc:  # the agents send again later and get their receipt then
             log.error("could not read back the batch for its receipts: %s", exc)
             return
         for name, payload in receipts:
