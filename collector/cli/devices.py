@@ -141,7 +141,7 @@ def add_cmd(
     except DeviceRegistryError as exc:
         raise click.ClickException(str(exc)) from None
     note = _sync_mosquitto(config, db, None)
-    if note is not None and replace:
+    if note is not None and replace and config.broker.mosquitto_reload:
         _kick(config, name)  # a connection with the old password ends now
     agent = {
         "device_id": name,
@@ -230,11 +230,19 @@ def revoke_cmd(name: str, config_path: Path | None, data_dir: Path | None) -> No
     except DeviceRegistryError as exc:
         raise click.ClickException(str(exc)) from None
     note = _sync_mosquitto(config, db, None)
-    if note is not None:
-        _kick(config, name)
     click.echo(f"device {name}: login {'revoked' if changed else 'was already revoked'}")
-    if note:
+    if note is None:
+        return
+    if config.broker.mosquitto_reload or not changed:
+        # Only after a reload (ours, or the operator's before revoking again): before it, the
+        # device could log in again at once.
+        _kick(config, name)
         click.echo(note + f"; {name} disconnected")
+    else:
+        click.echo(
+            note + f". A connected {name} stays connected until then: after the reload run "
+            f"`facetrove collector device revoke {name}` again to end its connection"
+        )
 
 
 def _kick(config: CollectorConfig, name: str) -> None:
