@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from facetrove.collector.config.broker import BrokerConfig
 from facetrove.collector.config.ingest import IngestConfig
@@ -21,6 +21,13 @@ class CollectorConfig(Section):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Made absolute once, here, against the working directory of the command that loaded
+        # the config: Flask's send_file would resolve a relative path against the package.
+        return value.expanduser().absolute()
 
 
 def load_config(path: Path | str | None = None, **overrides: Any) -> CollectorConfig:
