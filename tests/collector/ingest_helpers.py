@@ -47,7 +47,9 @@ class IngestProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log.read_bytes()[offset:].decode(errors="replace")
-            if "subscribed" in text:
+            # A restart finds its session (and subscription) on the broker, which sends the
+            # queued samples before the SUBACK: under load the SUBACK comes tens of seconds later.
+            if "subscribed" in text or "session present: True" in text:
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ingest exited {self.proc.returncode}:\n{text[-3000:]}")
