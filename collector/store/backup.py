@@ -19,6 +19,7 @@ from pathlib import Path
 
 from facetrove.collector.store.blobs import BlobStore
 from facetrove.collector.store.db import DB_NAME
+from facetrove.collector.store.integrity import DamagedStore, problems
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -43,15 +44,41 @@ def backup(data_dir: Path, dest: Path, progress: Progress | None = None) -> Back
     """Copy ``data_dir``'s database and referenced blobs into the new folder ``dest``.
 
     Raises:
-        BackupError: no store at ``data_dir``, ``dest`` exists and is not empty, or some blob is
-            missing or does not match its sha256 (the copy is kept, named in the message).
+        BackupError: no store at ``data_dir``, ``dest`` exists and is not empty, the source
+            database is damaged, writing the copy failed (disk full, read-only, I/O error: the
+            partial copy is removed), or some blob is missing or does not match its sha256 (the
+            copy is kept, named in the message). Its message is one line.
     """
-    report = progress or (lambda _stage, _done, _total: None)
     src_db = data_dir / DB_NAME
     if not src_db.exists():
         raise BackupError(f"no store at {data_dir} ({DB_NAME} not found)")
-    if dest.exists() and any(dest.iterdir()):
+    if dest.is_dir() and any(dest.iterdir()):
         raise BackupError(f"{dest} exists and is not empty; give a new folder")
+    if dest.exists() and not dest.is_dir():
+        raise BackupError(f"{dest} is a file, not a folder; give a new folder")
+    created = not dest.exists()
+    try:
+        return _backup(src_db, data_dir, dest, progress)
+    except BackupError:
+        raise
+    except DamagedStore as exc:
+        _remove_partial(dest, created)
+        raise BackupError(
+            f"the store {exc.path} is damaged ({exc.problem}); no backup was made, so keep the "
+            f"last good one; salvage what is readable with `sqlite3 {exc.path.name} .recover`"
+        ) from None
+    except (OSError, sqlite3.Error) as exc:
+        removed = _remove_partial(dest, created)
+        what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        raise BackupError(
+            f"backup to {dest} failed: {what}{where}; "
+            + ("the partial copy was removed" if removed else "nothing was written")
+        ) from None
+
+
+def _backup(src_db: Path, data_dir: Path, dest: Path, progress: Progress | None) -> BackupResult:
+    report = progress or (lambda _stage, _done, _total: None)
     dest.mkdir(parents=True, exist_ok=True)
     part = dest / (DB_NAME + ".part")
 
@@ -65,6 +92,13 @@ def backup(data_dir: Path, dest: Path, progress: Progress | None = None) -> Back
             progress=lambda _s, left, total: report("database", total - left, total),
         )
         dst.commit()
+        # The online backup copies pages as they are: a damaged source gives a damaged copy.
+        try:
+            found = problems(dst)
+        except sqlite3.DatabaseError as exc:
+            found = [str(exc)]
+        if found:
+            raise DamagedStore(src_db, f"quick_check of the copy: {found[0][:200]}")
         shas = _referenced(dst)
         samples = int(dst.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
     finally:
@@ -108,6 +142,25 @@ def backup(data_dir: Path, dest: Path, progress: Progress | None = None) -> Back
             f"{len(result.corrupt)} corrupt in the source (listed in backup.json)"
         )
     return result
+
+
+def _remove_partial(dest: Path, created: bool) -> bool:
+    """Remove what a failed backup wrote: ``dest`` itself if it created it, else its content.
+
+    Returns whether anything was there to remove.
+    """
+    if not dest.is_dir():
+        return False
+    entries = list(dest.iterdir())
+    if created:
+        shutil.rmtree(dest, ignore_errors=True)
+        return True
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return bool(entries)
 
 
 def _referenced(db: sqlite3.Connection) -> list[str]:

@@ -43,8 +43,12 @@ class DamagedStore(sqlite3.DatabaseError):
         self.problem = problem
 
 
-def problems(db: sqlite_utils.Database) -> list[str]:
-    """What ``PRAGMA quick_check`` finds wrong (empty if the database is sound)."""
+def problems(db: sqlite_utils.Database | sqlite3.Connection) -> list[str]:
+    """What ``PRAGMA quick_check`` finds wrong (empty if the database is sound).
+
+    Raises:
+        sqlite3.DatabaseError: the damage is such that the check itself cannot run.
+    """
     rows = [str(r[0]) for r in db.execute(f"PRAGMA quick_check({MAX_PROBLEMS})").fetchall()]
     return [] if rows == ["ok"] else rows
 

@@ -52,16 +52,21 @@ def test_caps_come_from_the_config(tmp_path: Path) -> None:
     assert isinstance(out, Rejected) and out.reason == "image_too_large", out
 
 
+def _as_documented(value: object) -> str:
+    """A default as the config table writes it (YAML spelling)."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def test_every_ingest_setting_is_documented_with_its_default() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for name, field in IngestConfig.model_fields.items():
         row = re.search(rf"^\| `ingest\.{name}` \| `?([^|`]*)`? \|", text, flags=re.M)
         assert row, f"ingest.{name} is not in the docs/collector.md config table"
-        default = (
-            "unset"
-            if field.default is None
-            else f"{field.default:g}"
-            if isinstance(field.default, float)
-            else str(field.default)
-        )
+        default = _as_documented(field.default)
         assert row.group(1).strip() == default, (name, row.group(1), default)
