@@ -23,7 +23,7 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     from rich.table import Table
 
     from facetrove.collector.store.devices import list_devices
-    from facetrove.collector.store.stats import counters, state_counts
+    from facetrove.collector.store.stats import counters, duplicate_count, state_counts
 
     config = load(config_path, data_dir=data_dir)
     db = open_existing(config)
@@ -33,6 +33,7 @@ def stats_cmd(config_path: Path | None, data_dir: Path | None) -> None:
     table.add_column("count", justify="right")
     for state, n in state_counts(db).items():
         table.add_row(f"samples {state}", str(n))
+    table.add_row("samples held back (byte-identical copies)", str(duplicate_count(db)))
     for name, n in counters(db).items():
         table.add_row(name, str(n))
     console.print(table)

@@ -6,6 +6,7 @@ import json
 
 from facetrove.collector.store.db import Database, audit, now_iso, write_transaction
 from facetrove.collector.store.errors import ReviewError
+from facetrove.collector.store.samples import COUNTED
 
 MAX_CLASSES = 64
 
@@ -38,11 +39,11 @@ def class_aliases(db: Database) -> dict[str, str]:
 
 
 def confirmed_counts(db: Database) -> dict[str, int]:
-    """Confirmed samples per class (uses the label index)."""
+    """Confirmed samples per class, byte-identical copies not counted (a partial index)."""
     return dict(
         db.execute(
             "SELECT label, COUNT(*) FROM samples WHERE state = 'confirmed' AND label IS NOT NULL "
-            "GROUP BY label"
+            f"AND {COUNTED} GROUP BY label"
         ).fetchall()
     )
 

@@ -16,6 +16,7 @@ from facetrove.collector.store.classes import class_names, confirmed_counts
 from facetrove.collector.store.db import Database, now_iso, write_transaction
 from facetrove.collector.store.errors import ReviewError
 from facetrove.collector.store.reviews import STATES
+from facetrove.collector.store.samples import COUNTED
 
 
 @dataclass
@@ -35,7 +36,7 @@ class QueueFilter:
         """SQL conditions and parameters on ``samples s``."""
         if self.status not in STATES:
             raise ReviewError(f"status must be one of {', '.join(STATES)}")
-        conds: list[str] = ["s.state = ?"]
+        conds: list[str] = ["s.state = ?", f"s.{COUNTED}"]
         params: list[Any] = [self.status]
         if self.device:
             conds.append("s.device_id = ?")

@@ -18,6 +18,12 @@ from facetrove.collector.store.blobs import BlobStore
 from facetrove.collector.store.db import Database
 from facetrove.wire import Sample
 
+#: The one rule for what the review queue, the dashboard and the versions hold: a sample whose
+#: crop bytes were already stored under another id (the same upload twice, the demo twice, an
+#: agent re-run) is kept for its provenance (``duplicate_of``) but neither queued nor counted.
+#: Every insert goes through :func:`insert_samples`, which sets ``duplicate_of``.
+COUNTED = "duplicate_of IS NULL"
+
 SAMPLE_COLUMNS = (
     "id",
     "device_id",
@@ -191,7 +197,7 @@ def confirmed_samples(
     if tags is not None:
         by_tag = f" AND tag IN ({','.join('?' for _ in tags)})"
     sql = (
-        "SELECT * FROM samples WHERE state = 'confirmed' AND label IS NOT NULL"
+        f"SELECT * FROM samples WHERE state = 'confirmed' AND label IS NOT NULL AND {COUNTED}"
         f" AND label IN ({marks}){by_tag} ORDER BY id"
     )
     yield from db.query(sql, [*classes, *(tags or [])])

@@ -233,12 +233,26 @@ def _m004_device_logins(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_counted_indexes(db: sqlite_utils.Database) -> None:
+    """Partial indexes for the rule ``samples.COUNTED`` (byte-identical copies held back), so
+    the queue walk and the class counts stay index-only."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_samples_counted_state_label "
+        "ON samples (state, label, prelabel_label) WHERE duplicate_of IS NULL"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_samples_counted_state_conf "
+        "ON samples (state, prelabel_confidence) WHERE duplicate_of IS NULL"
+    )
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_review_indexes", _m002_review_indexes),
     ("003_selection_tag_import", _m003_selection_tag_import),
     ("004_device_logins", _m004_device_logins),
+    ("005_counted_indexes", _m005_counted_indexes),
 ]
 
 

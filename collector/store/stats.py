@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from facetrove.collector.store.db import Database
+from facetrove.collector.store.samples import COUNTED
 
 
 def bump_counters(db: Database, counts: Mapping[str, int]) -> None:
@@ -32,9 +33,16 @@ def counters(db: Database, prefix: str = "") -> dict[str, int]:
 
 
 def state_counts(db: Database) -> dict[str, int]:
-    """Number of samples per review state, by state name."""
-    rows = db.execute("SELECT state, COUNT(*) FROM samples GROUP BY state ORDER BY state")
+    """Number of samples per review state, by state name (byte-identical copies not counted)."""
+    rows = db.execute(
+        f"SELECT state, COUNT(*) FROM samples WHERE {COUNTED} GROUP BY state ORDER BY state"
+    )
     return {state: int(n) for state, n in rows.fetchall()}
+
+
+def duplicate_count(db: Database) -> int:
+    """Samples held back as byte-identical copies of an earlier sample's crop."""
+    return int(db.execute(f"SELECT COUNT(*) FROM samples WHERE NOT {COUNTED}").fetchone()[0])
 
 
 def device_state_counts(db: Database) -> list[tuple[str, str, int]]:
@@ -42,7 +50,8 @@ def device_state_counts(db: Database) -> list[tuple[str, str, int]]:
     return [
         (d, s, int(n))
         for d, s, n in db.execute(
-            "SELECT device_id, state, COUNT(*) FROM samples GROUP BY device_id, state"
+            f"SELECT device_id, state, COUNT(*) FROM samples WHERE {COUNTED} "
+            "GROUP BY device_id, state"
         ).fetchall()
     ]
 
@@ -62,7 +71,7 @@ def prelabel_vs_label(db: Database) -> list[tuple[str | None, str, int]]:
     """``(pre-label, confirmed label, samples)`` over the confirmed samples."""
     return db.execute(
         "SELECT prelabel_label, label, COUNT(*) FROM samples WHERE state = 'confirmed' "
-        "GROUP BY prelabel_label, label"
+        f"AND {COUNTED} GROUP BY prelabel_label, label"
     ).fetchall()
 
 

@@ -80,6 +80,7 @@ def _compute() -> dict[str, Any]:
         "imbalance_warning": warning,
         "states": {s: states.get(s, 0) for s in reviews.STATES},
         "total": sum(states.values()),
+        "duplicates": stats.duplicate_count(db),
         "per_device": dict(sorted(per_device.items())),
         "per_day": [{"day": d, "samples": n} for d, n in per_day],
         "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
