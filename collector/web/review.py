@@ -73,6 +73,8 @@ def card(sample: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
     """A queue card as JSON: what the page and the API show for a sample."""
     pre = sample.get("prelabel_label")
     pre = aliases.get(pre, pre) if pre else None
+    given = sample.get("provided_label")
+    given = aliases.get(given, given) if given else None
     return {
         "id": sample["id"],
         "device_id": sample["device_id"],
@@ -83,6 +85,9 @@ def card(sample: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
         "provided_label": sample.get("provided_label"),
         "state": sample["state"],
         "label": sample.get("label"),
+        # What the card starts with and Enter stores: a decided label, else the label the
+        # source gave (a class folder, an annotation), else the model's pre-label.
+        "suggested": sample.get("label") or given or pre,
         "face_px": sample.get("face_px"),
         "crop_url": url_for("review.media", sha256=sample["crop_sha256"]),
         "detail_url": url_for("review.detail", sample_id=sample["id"]),

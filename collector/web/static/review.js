@@ -18,6 +18,7 @@
   // Edits not yet confirmed survive leaving the page (o, a reload, the back button): without
   // this, coming back from a detail view showed the pre-labels and Enter confirmed those.
   var EDITS = "facetrove.edits";
+  var SENT = "facetrove.sent";
 
   function save() {
     var state = { edits: {}, changes: [], focus: cards.length ? cards[focus].dataset.id : null };
@@ -57,7 +58,7 @@
     chip.textContent = rejected ? "rejected" : (label ? (idx >= 0 ? (idx + 1) + " " : "") + label : "no label");
     chip.className = "chip" + (rejected ? " chip-reject" : idx >= 0 ? " cls-" + (idx % 10) : " chip-none");
     card.classList.toggle("rejected", rejected);
-    card.classList.toggle("changed", !rejected && label !== card.dataset.prelabel);
+    card.classList.toggle("changed", !rejected && label !== card.dataset.suggested);
   }
 
   function setFocus(i) {
@@ -114,6 +115,12 @@
       else skipped++;
     });
     busy = true;
+    // Kept so that "u" after saving brings back these labels, not the suggestions.
+    var sent = {};
+    decisions.forEach(function (d) {
+      sent[d.sample_id] = { label: d.label || "", rejected: d.action === "reject" ? "1" : "" };
+    });
+    sessionStorage.setItem(SENT, JSON.stringify(sent));
     say("Saving " + decisions.length + " decisions…");
     api("/api/decisions", { decisions: decisions }).then(function (data) {
       var msg = "Saved " + data.saved + " decisions" + (skipped ? " (" + skipped + " without a label left in the queue)" : "") + ". Press u to undo.";
@@ -139,7 +146,12 @@
     api("/api/undo").then(function (data) {
       var n = data.undone.length;
       sessionStorage.setItem("facetrove.status", n ? "Undid your last " + n + " decisions; they are back on this page." : "Nothing to undo.");
-      sessionStorage.removeItem(EDITS);
+      var sent = {};
+      try { sent = JSON.parse(sessionStorage.getItem(SENT) || "{}"); } catch (err) { sent = {}; }
+      var edits = {};
+      data.undone.forEach(function (id) { if (sent[id]) edits[id] = sent[id]; });
+      sessionStorage.setItem(EDITS, JSON.stringify({ edits: edits, changes: [], focus: null }));
+      sessionStorage.removeItem(SENT);
       window.location.reload();
     }).catch(function (err) { busy = false; say("Undo failed: " + err.message, "error"); });
   }

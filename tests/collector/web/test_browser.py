@@ -22,6 +22,7 @@ import pytest
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.web.server import run_web
 from tests.collector.web.conftest import PASSWORD
+from tests.collector.web.factory import insert_samples, sample_rows
 from tests.support.broker import free_port
 from tests.support.data import require
 
@@ -302,3 +303,45 @@ def test_edits_survive_a_visit_to_the_detail_view(live, page, store, tmp_path):
     )
     # the next page starts clean
     assert "changed" not in (cards.nth(0).get_attribute("class") or "")
+
+
+def test_folder_labels_show_on_cards_enter_stores_them_and_undo_keeps_edits(
+    config, store, faces, page, tmp_path
+):
+    """Tried: a page of class-folder uploads (angry/15-f13-anc-ph.jpg pre-labelled sad). The
+    folder label shows and one Enter stores it; after u the reviewer's own edit is back."""
+    rows = sample_rows(faces, 12, labels=("sad",))
+    for row in rows:
+        row["provided_label"] = "angry"
+        row["source"] = "import:angry/15-f13-anc-ph.jpg"
+    insert_samples(store, rows)
+    with serving(config) as url:
+        page.goto(url + "/auth/login")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#grid .card")
+        chips = page.locator("#grid .card .chip").all_inner_texts()
+        assert len(chips) == 12 and all(c.endswith("angry") for c in chips), chips
+        first = page.locator("#grid .card").first.get_attribute("data-id")
+        keys = Keys(page)
+        keys.press("5")  # the reviewer corrects the first card to neutral
+        keys.press("Enter")
+        page.wait_for_selector("#status.ok")
+        stored = dict(store.execute("SELECT id, label FROM samples").fetchall())
+        assert stored[first] == "neutral"
+        assert {label for sid, label in stored.items() if sid != first} == {"angry"}
+        assert page.locator("#grid .card").count() == 0
+        keys.press("u")
+        page.wait_for_function("document.querySelector('#status').textContent.includes('Undid')")
+        chips = dict(
+            zip(
+                page.locator("#grid .card").evaluate_all("cs => cs.map(c => c.dataset.id)"),
+                page.locator("#grid .card .chip").all_inner_texts(),
+                strict=True,
+            )
+        )
+        assert set(chips) == set(stored)
+        edited = [sid for sid in chips if stored[sid] == "neutral"]
+        assert len(edited) == 1 and chips[edited[0]].endswith("neutral"), chips
+        assert all(chips[sid].endswith("angry") for sid in chips if sid not in edited)
