@@ -165,11 +165,14 @@ def main() -> None:
     built = create_version(other.data_dir, other.db, recipe, name="photos", progress=False)
     shutil.copytree(built.path, store.data_dir / "versions" / "photos")
 
+    off = TrainSettings(l2sp=0.0, distill=0.0)
     runs = {
-        "no protection (l2sp 0)": TrainSettings(l2sp=0.0),
-        "default (l2sp 0.01)": TrainSettings(),
-        "l2sp 0.1 + distill 1": TrainSettings(l2sp=0.1, distill=1.0),
-        "freeze 3 + l2sp 0.01": TrainSettings(freeze=3),
+        "no protection": off,
+        "l2sp 0.1": dataclasses.replace(off, l2sp=0.1),
+        "l2sp 10": dataclasses.replace(off, l2sp=10.0),
+        "freeze 3 + l2sp 0.1": dataclasses.replace(off, freeze=3, l2sp=0.1),
+        "distill 1 (default)": TrainSettings(),
+        "distill 1 + l2sp 0.1": TrainSettings(l2sp=0.1),
     }
     table = Table(
         title=f"bundled vs fine-tuned, {args.epochs} epochs (top-1 %, agreement with bundled %)"

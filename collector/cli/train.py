@@ -118,16 +118,17 @@ class _RichProgress:
 @click.option(
     "--l2sp",
     type=click.FloatRange(0),
-    default=0.01,
+    default=0.0,
     show_default=True,
-    help="Pull the weights towards the parent's (L2-SP strength; 0 = off).",
+    help="L2-SP strength: pull the weights towards the parent's (0 = off; it takes about 10 to"
+    " matter, see docs/training.md).",
 )
 @click.option(
     "--distill",
     type=click.FloatRange(0),
-    default=0.0,
+    default=1.0,
     show_default=True,
-    help="Weight of distillation towards the parent's outputs on the shared classes.",
+    help="Weight of distillation towards the parent's answers on the classes both know (0 = off).",
 )
 @click.option(
     "--weight-decay",

@@ -33,8 +33,8 @@ class LoopSettings:
     lr: float = 5e-4
     weight_decay: float = 0.0
     freeze: int = 0
-    l2sp: float = 0.01
-    distill: float = 0.0
+    l2sp: float = 0.0
+    distill: float = 1.0
     temperature: float = 2.0
     patience: int = 5
     balance: str = "loss"  # loss | sampler | none
