@@ -2,9 +2,9 @@
 
 ``LoginPlugin`` accepts the collector's own logins (argon2 hashes in ``<data_dir>/broker/passwd``)
 and device logins from the store's registry (``device_logins``, read at every connect, so a
-revoked device is refused at once). It marks each session with its role; ``TopicRightsPlugin``
+revoked device is refused at once). It marks each session with its role; ``DurableBroker``
 then applies the table in ``collector/identity/rules.py`` to every publish, subscribe and
-delivery. ``RevocationWatch`` disconnects a device whose login is revoked while it is connected.
+delivery. ``watch_revocations`` disconnects a device whose login is revoked while connected.
 """
 
 from __future__ import annotations
@@ -15,25 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from amqtt.contexts import Action as AmqttAction
-from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.plugins.base import BaseAuthPlugin
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from facetrove.collector.identity.passwords import verify_password
-from facetrove.collector.identity.rules import Action, Role, allowed
+from facetrove.collector.identity.rules import Role
 from facetrove.collector.store import device_logins
 from facetrove.collector.store.db import StoreError, connect
 
 log = logging.getLogger("facetrove.broker")
 ROLE_ATTR = "facetrove_role"
 HASH_ATTR = "facetrove_login_hash"
-_ACTIONS = {
-    AmqttAction.PUBLISH: Action.PUBLISH,
-    AmqttAction.SUBSCRIBE: Action.SUBSCRIBE,
-    AmqttAction.RECEIVE: Action.RECEIVE,
-}
 
 
 def role_of(session: Any) -> Role | None:
@@ -110,28 +104,15 @@ class LoginPlugin(BaseAuthPlugin):  # type: ignore[misc]
 
     async def authenticate(self, *, session: Any) -> bool | None:
         username, password = session.username, session.password
-        setattr(session, ROLE_ATTR, None)
         if not username or password is None:
+            setattr(session, ROLE_ATTR, None)
             return False
         role, hashed = await asyncio.to_thread(self._check, str(username), str(password))
+        # Set only now: amqtt re-authenticates a resumed session while messages for it are
+        # being queued, and a role of None in between would have them dropped, not queued.
         setattr(session, ROLE_ATTR, role)
         setattr(session, HASH_ATTR, hashed)
         return role is not None
-
-
-class TopicRightsPlugin(BaseTopicPlugin):  # type: ignore[misc]
-    """Applies ``identity.rules.allowed`` to publish, subscribe and receive."""
-
-    @dataclass
-    class Config:
-        pass
-
-    async def topic_filtering(
-        self, *, session: Any = None, topic: str | None = None, action: Any = None
-    ) -> bool | None:
-        if session is None or topic is None or action not in _ACTIONS:
-            return False
-        return allowed(role_of(session), session.username, _ACTIONS[action], topic)
 
 
 async def watch_revocations(broker: Any, db_path: Path, interval: float = 1.0) -> None:

@@ -52,15 +52,14 @@ class EmbeddedBroker:
         return {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "timeout_disconnect_delay": 0,
-            # Collector logins from the password file, device logins from the registry, topic
-            # rights from identity/rules.py; no anonymous clients. Logging and $SYS plugins are
-            # left out: they cost throughput.
+            # Collector logins from the password file, device logins from the registry (topic
+            # rights: DurableBroker applies identity/rules.py); no anonymous clients. Logging
+            # and $SYS plugins are left out: they cost throughput.
             "plugins": {
                 "facetrove.collector.broker.auth.LoginPlugin": {
                     "password_file": str(self.password_file),
                     "registry_db": str(self.registry_db) if self.registry_db else None,
                 },
-                "facetrove.collector.broker.auth.TopicRightsPlugin": {},
             },
         }
 
