@@ -28,9 +28,14 @@ CLIP = "WolfgangLanger_Pexels.mp4"
 
 
 def _free_port(preferred: int) -> int:
-    """``preferred`` if nothing listens there, else a free port the OS picks."""
+    """``preferred`` if nothing listens there, else a free port the OS picks.
+
+    SO_REUSEADDR as the servers bind: a port whose old connections linger in TIME_WAIT (the
+    browser's, after the last demo) is free for them, so the demo stays on 8080.
+    """
     for port in (preferred, 0):
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -177,8 +182,24 @@ def run(
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     # SIGTERM (systemd, `kill`) stops the demo like Ctrl-C, so the collector and agents it
-    # started are stopped too instead of being left behind.
+    # started are stopped too instead of being left behind. SIGINT is set too: a shell that
+    # starts a job in the background leaves it ignored, and then only the children stopped.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        _run(data_dir, source, web_port, broker_port, duration, photos)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+
+
+def _run(
+    data_dir: Path,
+    source: str | None,
+    web_port: int,
+    broker_port: int,
+    duration: float,
+    photos: bool,
+) -> None:
     web_port, broker_port = _free_port(web_port), _free_port(broker_port)
     password = _ensure_login(data_dir)
     log_path = data_dir / "collector.log"
@@ -238,8 +259,11 @@ def run(
         )
         click.echo(f"  Logs:       {data_dir}/collector.log, {data_dir}/agent-*.log")
         click.echo("  Samples reach the review queue within seconds. Ctrl-C stops everything.\n")
-        _wait(collector, duration)
+        _wait(collector, dict(zip([d for _, d in jobs], agents, strict=False)), duration)
     finally:
+        # A second Ctrl-C must not cut the clean-up short and leave children behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for proc in [*agents, collector]:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -254,13 +278,28 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _wait(collector: subprocess.Popen[bytes], duration: float) -> None:
+def _wait(
+    collector: subprocess.Popen[bytes],
+    agents: dict[str, subprocess.Popen[bytes]],
+    duration: float,
+) -> None:
+    """Until Ctrl-C, ``duration`` or the collector's end; agents that finish are reaped (a
+    finished clip or folder) and reported, so none is left defunct."""
     deadline = time.monotonic() + duration if duration > 0 else None
+    running = dict(agents)
     try:
         while collector.poll() is None:
+            for device, proc in list(running.items()):
+                if proc.poll() is not None:
+                    del running[device]
+                    click.echo(f"The agent of {device} finished (exit code {proc.returncode}).")
             if deadline is not None and time.monotonic() >= deadline:
                 return
             time.sleep(0.5)
+        # Stopped by a signal sent to the whole process group (Ctrl-C) or by someone else.
+        if collector.returncode in (0, -signal.SIGINT, -signal.SIGTERM):
+            click.echo("The collector stopped; stopping the demo.")
+            return
         raise click.ClickException(f"the collector exited with code {collector.returncode}")
     except KeyboardInterrupt:
         click.echo("Stopping ...")

@@ -102,7 +102,7 @@ class VersionData:
             # Built for detection, yet no frame: none of its samples came with a full frame.
             raise ExportError(
                 f"version {self.id} has no {kind}: none of its samples came with a full frame"
-                " (agents send one only with capture.send_frame: true); use a classification"
+                " (agents send one only with crop.send_frame: true); use a classification"
                 " format (csv, folder, yolo-cls) or collect samples with frames"
             )
         return found

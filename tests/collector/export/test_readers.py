@@ -221,7 +221,7 @@ def test_detection_export_of_a_crops_only_version_is_refused(plain: Plain, tmp_p
 
 def test_detection_export_of_samples_without_frames_says_why(tmp_path: Path) -> None:
     """Tried: coco from a task: both version whose samples came without a full frame (agents
-    send one only with capture.send_frame). Kept: no output; the error names the real cause
+    send one only with crop.send_frame). Kept: no output; the error names the real cause
     instead of asking for task: both, which the version already has."""
     from facetrove.collector.export.base import ExportError
     from facetrove.collector.versions.build import create_version
