@@ -126,8 +126,8 @@ def test_two_ingest_workers_on_a_shared_subscription(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path / "mq").start()
     data = tmp_path / "data"
     shared = ("--shared-group", "ingest", "--client-id")
-    a = IngestProcess(data, broker.url, *shared, "ingest-a", name="ingest-a")
-    b = IngestProcess(data, broker.url, *shared, "ingest-b", name="ingest-b")
+    a = IngestProcess(data, broker.url, *shared, "facetrove-ingest-a", name="ingest-a")
+    b = IngestProcess(data, broker.url, *shared, "facetrove-ingest-b", name="ingest-b")
     pub = None
     try:
         a.start()
