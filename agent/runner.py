@@ -108,6 +108,7 @@ class Runner:
         self.publisher: Publisher | None = None
         self.pipeline: PipelineLike | None = None
         self.final_depth: int | None = None  # set at shutdown, for the summary
+        self.unreadable = 0  # files a folder source could not read, for the summary
         self.final_drops: dict[str, int] = {}
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
@@ -178,6 +179,7 @@ class Runner:
             return RunResult(EXIT_ERROR, "outbox", str(exc))
         finally:
             source.close()
+            self.unreadable = int(getattr(source, "skipped", 0))
         if self.publisher.fatal:
             return RunResult(EXIT_UNDELIVERED, "refused", self._kept(self.publisher.fatal))
         if ended and not is_live(cfg.source.spec):
@@ -394,6 +396,7 @@ class Runner:
             "duration_s": round(self.stats.uptime(), 3),
             "frames": counters.frames if counters else 0,
             "faces": counters.faces if counters else 0,
+            "unreadable_files": self.unreadable,
             "samples_accepted": self.stats.accepted,
             "samples_sent": self.publisher.sent if self.publisher else 0,
             "outbox_depth": self.final_depth,

@@ -155,8 +155,12 @@ def start_from_folder(path: str, user_id: int, form: Any = None) -> UploadJob:
     """Import a folder on the server where it is (class folders give the labels)."""
     state, tag = _options(form or {})
     folder = Path(path).expanduser()
-    if not folder.is_absolute() or not folder.is_dir():
-        raise UploadError(f"{path!r} is not an absolute path of a folder on the server")
+    if not folder.is_absolute():
+        raise UploadError(f"{path!r} is not an absolute path: give the folder's full path")
+    if not folder.exists():
+        raise UploadError(f"{path} does not exist on the server")
+    if not folder.is_dir():
+        raise UploadError(f"{path} is a file, not a folder: upload files with the file picker")
     count = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if count == 0:
         raise UploadError(f"no images under {folder}")

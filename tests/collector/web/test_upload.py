@@ -137,3 +137,15 @@ def test_folder_import_is_admin_only_and_checks_the_path(client, auth):
     auth.login("alice")
     client.post("/upload/folder", data={"csrf_token": auth.token, "path": "relative/path"})
     assert "is not an absolute path" in client.get("/upload/").get_data(as_text=True)
+
+
+def test_folder_import_says_what_is_wrong_with_the_path(client, auth, tmp_path):
+    """Tried: an absolute path that does not exist, and a file. The message says which."""
+    auth.login("alice")
+    client.post("/upload/folder", data={"csrf_token": auth.token, "path": "/does/not/exist"})
+    page = client.get("/upload/").get_data(as_text=True)
+    assert "/does/not/exist does not exist on the server" in page
+    afile = tmp_path / "a.jpg"
+    afile.write_bytes(b"x")
+    client.post("/upload/folder", data={"csrf_token": auth.token, "path": str(afile)})
+    assert "is a file, not a folder" in client.get("/upload/").get_data(as_text=True)
