@@ -212,3 +212,14 @@ def test_a_detection_only_version_is_refused(store: FactoryStore) -> None:
     create_version(store.data_dir, store.db, recipe, name="det", progress=False)
     code, out = _cli(store, "det", "--name", "x9")
     assert code == 1 and "no labelled face crops" in out
+
+
+def test_a_version_with_a_missing_crop_is_refused(store: FactoryStore) -> None:
+    import shutil
+
+    broken = store.data_dir / "versions" / "broken"
+    shutil.copytree(store.data_dir / "versions" / "v1", broken)
+    next(broken.glob("crops/train/*.jpg")).unlink()  # a disk that lost a file
+    code, out = _cli(store, "broken", "--name", "x10")
+    assert code == 1 and "cannot read crops/train/" in out and "Traceback" not in out
+    assert not (store.data_dir / "models" / "x10").exists()
