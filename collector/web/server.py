@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from waitress.server import create_server
@@ -13,6 +14,43 @@ from facetrove.collector.web import create_app, web_config
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
+QUEUE_LOG_INTERVAL_S = 60.0
+
+
+class QueueDepthSummary(logging.Filter):
+    """One line a minute at most instead of waitress's "Task queue depth is N" per request.
+
+    A queue page loads 24 crops at once, more than ``web.threads``: requests wait a moment,
+    which is normal, and one warning per request filled the log.
+    """
+
+    def __init__(self, interval_s: float = QUEUE_LOG_INTERVAL_S) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._last = float("-inf")
+        self._deepest = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        depth = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        now = time.monotonic()
+        with self._lock:
+            self._deepest = max(self._deepest, int(depth))
+            if now - self._last < self.interval_s:
+                return False
+            self._last, deepest, self._deepest = now, self._deepest, 0
+        record.msg = (
+            "requests are waiting for a free worker thread (up to %d queued); normal in bursts, "
+            "raise web.threads if pages load slowly"
+        )
+        record.args = (deepest,)
+        return True
+
+
+def _summarise_queue_warnings() -> None:
+    queue_log = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, QueueDepthSummary) for f in queue_log.filters):
+        queue_log.addFilter(QueueDepthSummary())
 
 
 def run_web(config: CollectorConfig, stop_event: threading.Event, app: Any = None) -> None:
@@ -26,6 +64,7 @@ def run_web(config: CollectorConfig, stop_event: threading.Event, app: Any = Non
         OSError: the address cannot be bound (port in use, no permission).
     """
     web = web_config(config)
+    _summarise_queue_warnings()
     wsgi = app or create_app(config)
     server: Any = create_server(
         wsgi, host=web.host, port=web.port, threads=web.threads, ident="facetrove"

@@ -67,3 +67,29 @@ def test_queue_images_load_from_a_relative_data_dir(tmp_path, monkeypatch, faces
             resp = client.get(path)
             assert resp.status == 200 and resp.headers["Content-Type"] == "image/jpeg"
             assert resp.read(3) == b"\xff\xd8\xff"
+
+
+def test_a_burst_of_requests_logs_one_queue_line_not_one_per_request(config, store, caplog):
+    """Tried: 60 requests at once on one worker thread (a queue page loads 24 crops at once).
+    Before, waitress logged "Task queue depth is N" for nearly every request."""
+    import concurrent.futures
+    import logging
+
+    from facetrove.collector.web.server import QueueDepthSummary
+
+    caplog.set_level(logging.WARNING, logger="waitress.queue")
+    queue_log = logging.getLogger("waitress.queue")
+    for old in [f for f in queue_log.filters if isinstance(f, QueueDepthSummary)]:
+        queue_log.removeFilter(old)  # a fresh minute, whatever ran before in this process
+    busy = config.model_copy(update={"web": config.web.model_copy(update={"threads": 1})})
+    with serving(busy) as url:
+
+        def fetch(_: int) -> int:
+            with urllib.request.urlopen(url + "/healthz", timeout=20) as resp:
+                return int(resp.status)
+
+        with concurrent.futures.ThreadPoolExecutor(30) as pool:
+            assert set(pool.map(fetch, range(60))) == {200}
+    lines = [r.getMessage() for r in caplog.records if r.name == "waitress.queue"]
+    assert 1 <= len(lines) <= 2, lines
+    assert "web.threads" in lines[0]
