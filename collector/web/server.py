@@ -32,10 +32,11 @@ class QueueDepthSummary(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        depth = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        args = record.args if isinstance(record.args, tuple) else ()
+        depth = args[0] if args and isinstance(args[0], int) else 0
         now = time.monotonic()
         with self._lock:
-            self._deepest = max(self._deepest, int(depth))
+            self._deepest = max(self._deepest, depth)
             if now - self._last < self.interval_s:
                 return False
             self._last, deepest, self._deepest = now, self._deepest, 0
