@@ -16,6 +16,7 @@ from facetrove.wire.framing import (
 from facetrove.wire.ids import new_sample_id, sample_id_time
 from facetrove.wire.messages import (
     SCHEMA_VERSION,
+    SELECTIONS,
     AgentConfig,
     Box,
     ImagePart,
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "REASONS",
     "SCHEMA_VERSION",
+    "SELECTIONS",
     "AgentConfig",
     "Box",
     "ImageLimits",

@@ -57,6 +57,20 @@ DeviceId = Annotated[str, Field(pattern=DEVICE_ID_RE.pattern, description="devic
 Label = Annotated[str, Field(min_length=1, max_length=64, description="class name")]
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 
+#: Why a sample was kept (``SampleHeader.selection``): the agent's sampling strategies, plus
+#: ``import`` for samples the collector imported. A newer agent may send a name not listed here;
+#: the collector stores any name that matches ``SELECTION_RE``.
+SELECTIONS = (
+    "best_of_window",  # the sharpest face of its track's window
+    "expression_change",  # the track's expression changed (pre-label distribution moved)
+    "uncertain",  # the pre-label is close to a decision boundary
+    "heartbeat",  # a random sample kept regardless of the other rules (unbiased drift slice)
+    "class_target",  # a class the collector asked for more of
+    "import",  # brought in by `collector import` or the upload page
+    "still",  # a photo from an image file or folder
+)
+SELECTION_RE = r"^[a-z][a-z0-9_]{0,31}$"
+
 
 class _Msg(BaseModel):
     # allow_inf_nan=False: NaN slips past range checks and would come back as null on re-encode.
@@ -137,6 +151,11 @@ class SampleHeader(_Msg):
     prelabel: Prelabel | None = None
     provided_label: Label | None = Field(
         default=None, description="label given by the source, e.g. the class folder name"
+    )
+    selection: str | None = Field(
+        default=None,
+        pattern=SELECTION_RE,
+        description="why the sample was kept, one of SELECTIONS (optional)",
     )
     crop: ImagePart
     frame: ImagePart | None = Field(

@@ -126,6 +126,7 @@ class Pipeline(Closing):
         self.classifier = classifier
         self.gate = QualityGate(quality)
         self.sampler = Sampler(sampler)
+        self.sampler.prelabelled = classifier is not None
         self.cropper = Cropper(crop)
         self.tracker = IouTracker(start_id=start_track_id)
         self._frames = 0
@@ -191,6 +192,7 @@ class Pipeline(Closing):
     def swap_classifier(self, new: EmotionClassifier) -> None:
         """Pre-label with ``new`` from the next frame on and close the previous model."""
         old, self.classifier = self.classifier, new
+        self.sampler.prelabelled = True
         if old is not None:
             old.close()
 
@@ -271,6 +273,7 @@ class Pipeline(Closing):
             quality=cand.quality,
             prelabel=cand.prelabel.to_wire() if cand.prelabel else None,
             provided_label=frame.provided_label,
+            selection=cand.selection,
             crop=wire.image_part(crop_jpeg),
             frame=wire.image_part(frame_jpeg) if frame_jpeg is not None else None,
         )

@@ -137,18 +137,66 @@ class SamplerConfig(Section):
         description="hold a track's candidates this long and emit only the sharpest; 0 = emit "
         "the first",
     )
+    strategies: list[Literal["heartbeat", "expression_change", "best_of_window"]] = Field(
+        default=["heartbeat", "expression_change", "best_of_window"],
+        min_length=1,
+        description="the sampling strategies, asked in this order; the first that keeps a face "
+        "names why (the sample's selection): heartbeat (random, regardless of the other rules), "
+        "expression_change (the track's pre-label moved), best_of_window (the sharpest face of "
+        "the track's window, within max_per_track)",
+    )
+    dedup_hash_side: int = Field(
+        default=16,
+        ge=8,
+        le=32,
+        description="the near-duplicate hash is a dHash of side x side bits (16: 256 bits, fine "
+        "enough to tell expressions of one face apart)",
+    )
     dedup_hamming: int = Field(
-        default=6,
+        default=24,
         ge=-1,
-        le=64,
-        description="a crop whose 64-bit dHash is within this Hamming distance of a recent "
-        "sample is a near-duplicate; 0 drops exact hash matches only, -1 drops none "
-        "(collector import: an imported photo is never a duplicate)",
+        le=1024,
+        description="a crop whose dHash is within this Hamming distance of a recent sample's is "
+        "a near-duplicate (if its pre-label is close too); 0 drops exact hash matches only, -1 "
+        "drops none (collector import: an imported photo is never a duplicate)",
+    )
+    dedup_prelabel_distance: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="crops whose pre-label distributions differ by more than this (total "
+        "variation, 0-1) are never near-duplicates, however alike they look",
     )
     dedup_memory: int = Field(
         default=512,
         ge=1,
         description="how many recent sample hashes near-duplicates are checked against",
+    )
+    expression_change_distance: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="a face whose pre-label distribution is at least this far (total variation) "
+        "from its track's last sample changed expression and may be sampled again",
+    )
+    expression_max_per_track: int = Field(
+        default=6,
+        ge=0,
+        description="at most this many expression_change samples per track per track_window_s "
+        "(on top of max_per_track)",
+    )
+    expression_probe_s: float = Field(
+        default=0.25,
+        gt=0.0,
+        description="a track whose budget is spent is pre-labelled at most this often to look "
+        "for an expression change",
+    )
+    heartbeat_percent: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=100.0,
+        description="percentage of detected faces drawn at random and kept regardless of the "
+        "other rules (not of the global caps): an unbiased slice to measure drift on",
     )
     per_minute: int = Field(
         default=30, ge=0, description="global cap on samples per minute (0 = send nothing)"

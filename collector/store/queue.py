@@ -26,6 +26,7 @@ class QueueFilter:
     status: str = "pending"
     device: str = ""
     tag: str = ""  # the source an import recorded
+    selection: str = ""  # why the sample was kept (wire.SELECTIONS)
     prelabel: str = ""
     min_conf: float | None = None
     max_conf: float | None = None
@@ -44,6 +45,9 @@ class QueueFilter:
         if self.tag:
             conds.append("s.tag = ?")
             params.append(self.tag)
+        if self.selection:
+            conds.append("s.selection = ?")
+            params.append(self.selection)
         if self.prelabel:
             conds.append("s.prelabel_label = ?")
             params.append(self.prelabel)
@@ -74,7 +78,8 @@ class Page:
 
 CARD_COLUMNS = (
     "s.id, s.device_id, s.captured_at, s.track_id, s.prelabel_label, s.prelabel_confidence, "
-    "s.prelabel_margin, s.provided_label, s.crop_sha256, s.state, s.label, s.face_px"
+    "s.prelabel_margin, s.provided_label, s.crop_sha256, s.state, s.label, s.face_px, "
+    "s.selection"
 )
 
 

@@ -132,6 +132,7 @@ def row_from_sample(sample: Sample, received_at: str) -> dict[str, Any]:
         "frame_image_height": h.frame.height if h.frame else None,
         "duplicate_of": None,
         "state": "pending",
+        "selection": h.selection,
     }
 
 
@@ -188,19 +189,25 @@ def sample_count(db: Database, state: str | None = None) -> int:
 
 
 def confirmed_samples(
-    db: Database, classes: Sequence[str], tags: Sequence[str] | None = None
+    db: Database,
+    classes: Sequence[str],
+    tags: Sequence[str] | None = None,
+    selection: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Confirmed samples whose label is one of ``classes``, whole rows, by id; with ``tags``
-    only those an import tagged with one of them."""
+    only those an import tagged with one of them; with ``selection`` only those kept for one
+    of these reasons."""
     marks = ",".join("?" for _ in classes)
     by_tag = ""
     if tags is not None:
         by_tag = f" AND tag IN ({','.join('?' for _ in tags)})"
+    if selection is not None:
+        by_tag += f" AND selection IN ({','.join('?' for _ in selection)})"
     sql = (
         f"SELECT * FROM samples WHERE state = 'confirmed' AND label IS NOT NULL AND {COUNTED}"
         f" AND label IN ({marks}){by_tag} ORDER BY id"
     )
-    yield from db.query(sql, [*classes, *(tags or [])])
+    yield from db.query(sql, [*classes, *(tags or []), *(selection or [])])
 
 
 def crop_path(blobs: BlobStore, row: Mapping[str, Any]) -> Path:
@@ -247,3 +254,13 @@ def referenced_blobs(db: Database, shas: Iterable[str]) -> set[str]:
         ).fetchall()
         found.update(row[0] for row in rows)
     return found
+
+
+def selection_counts(db: Database) -> list[tuple[str, int]]:
+    """Samples per ``selection`` (why each was kept), most first; ``(none)`` for samples
+    from agents that do not send one."""
+    rows = db.execute(
+        "SELECT COALESCE(selection, '(none)') AS sel, COUNT(*) FROM samples "
+        "GROUP BY sel ORDER BY 2 DESC, 1"
+    ).fetchall()
+    return [(str(sel), int(n)) for sel, n in rows]

@@ -30,6 +30,7 @@ from facetrove.collector.store.classes import class_names
 from facetrove.collector.store.db import Database
 from facetrove.collector.store.imports import tag_counts
 from facetrove.collector.store.samples import confirmed_samples as confirmed_rows
+from facetrove.collector.store.samples import selection_counts
 from facetrove.collector.versions import card as cards
 from facetrove.collector.versions.preprocess import Box, clip_box
 from facetrove.collector.versions.recipe import (
@@ -42,6 +43,7 @@ from facetrove.collector.versions.recipe import (
 )
 from facetrove.collector.versions.split import SplitResult, SplitSample, split_samples
 from facetrove.collector.versions.work import Done, Job, Worker, describe, init_worker, run_chunk
+from facetrove.wire import SELECTIONS
 
 MANIFEST = "manifest.jsonl"
 _SPLIT_FIELDS = ("id", "label", "device_id", "track_id", "crop_sha256", "frame_sha256")
@@ -66,13 +68,17 @@ def versions_root(data_dir: Path) -> Path:
 
 
 def confirmed_samples(
-    db: Database, classes: Sequence[str], tags: Sequence[str] | None = None
+    db: Database,
+    classes: Sequence[str],
+    tags: Sequence[str] | None = None,
+    selection: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Confirmed samples whose label is one of ``classes`` (and, if ``tags`` is given, whose
-    import tag is one of them), by id, and how many were dropped as byte-identical copies of an
-    earlier sample's crop (the same image twice teaches nothing and would only weigh it double)."""
+    import tag is one of them; if ``selection`` is given, kept for one of these reasons), by
+    id, and how many were dropped as byte-identical copies of an earlier sample's crop (the
+    same image twice teaches nothing and would only weigh it double)."""
     kept, seen, dropped = [], set(), 0
-    for row in confirmed_rows(db, classes, tags):
+    for row in confirmed_rows(db, classes, tags, selection):
         if row["crop_sha256"] in seen:
             dropped += 1
             continue
@@ -135,9 +141,19 @@ def prepare_version(
                 f"tags: unknown tag {', '.join(map(repr, unknown))}"
                 f" (known: {', '.join(map(repr, known)) or 'none: no import was tagged'})"
             )
-    samples, duplicates = confirmed_samples(db, classes, recipe.tags)
+    if recipe.selection is not None:
+        known_sel = set(SELECTIONS) | {s for s, _ in selection_counts(db)}
+        odd = [s for s in recipe.selection if s not in known_sel]
+        if odd:
+            raise RecipeError(
+                f"selection: unknown name {', '.join(map(repr, odd))}"
+                f" (known: {', '.join(SELECTIONS)})"
+            )
+    samples, duplicates = confirmed_samples(db, classes, recipe.tags, recipe.selection)
     if not samples:
         tagged = f" and a tag in: {', '.join(recipe.tags)}" if recipe.tags else ""
+        if recipe.selection:
+            tagged += f" and a selection in: {', '.join(recipe.selection)}"
         raise VersionError(f"no confirmed samples with a label in: {', '.join(classes)}{tagged}")
     version_id = next_version_id(db, name or recipe.name)
 

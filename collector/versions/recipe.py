@@ -250,6 +250,13 @@ class Recipe(_Model):
         description="only samples whose source tag (collector import --tag) is one of these; "
         "default all samples, tagged or not",
     )
+    selection: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="only samples kept for one of these reasons (best_of_window, "
+        "expression_change, uncertain, heartbeat, class_target, import, still); e.g. [heartbeat] "
+        "for an unbiased slice to measure drift on; default all samples",
+    )
     task: Literal["classification", "detection", "both"] = Field(
         default="both",
         description="classification = face crops; detection = frames with face boxes",

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, render_template
 
 from facetrove.collector.store import classes as class_store
 from facetrove.collector.store import reviews, stats
+from facetrove.collector.store.samples import selection_counts
 from facetrove.collector.web import charts
 from facetrove.collector.web.db import get_db
 
@@ -97,6 +98,7 @@ def _compute() -> dict[str, Any]:
             for i in range(16)
         ],
         "throughput": [{"reviewer": u, "day": d, "decisions": n} for u, d, n in throughput],
+        "selection": dict(selection_counts(db)),
     }
 
 
@@ -165,6 +167,9 @@ def index() -> Any:
             y_label="samples",
             color="#0891b2",
             every=2,
+        ),
+        "selection": charts.bar_chart(
+            list(f["selection"].items()), "Samples by why they were kept (selection)"
         ),
         "throughput": charts.bar_chart(
             sorted(throughput.items(), key=lambda kv: -kv[1]),

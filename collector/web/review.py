@@ -21,6 +21,7 @@ from flask_login import current_user
 from facetrove.collector.config.web import WebConfig
 from facetrove.collector.store import classes, devices, queue, reviews, samples
 from facetrove.collector.store.imports import tag_counts
+from facetrove.collector.store.samples import selection_counts
 from facetrove.collector.web.dashboard import clear_cache
 from facetrove.collector.web.db import get_blobs, get_db
 
@@ -51,6 +52,7 @@ def filter_from_args(args: Any) -> queue.QueueFilter:
         status=args.get("status") or "pending",
         device=(args.get("device") or "").strip(),
         tag=(args.get("tag") or "").strip(),
+        selection=(args.get("selection") or "").strip(),
         prelabel=(args.get("prelabel") or "").strip(),
         min_conf=_float("min_conf", args.get("min_conf")),
         max_conf=_float("max_conf", args.get("max_conf")),
@@ -83,6 +85,7 @@ def card(sample: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
         "prelabel": pre,
         "confidence": sample["prelabel_confidence"],
         "provided_label": sample.get("provided_label"),
+        "selection": sample.get("selection"),
         "state": sample["state"],
         "label": sample.get("label"),
         # What the card starts with and Enter stores: a decided label, else the label the
@@ -151,6 +154,7 @@ def queue_page() -> Any:
         pending=samples.sample_count(db, "pending"),
         devices=devices.device_ids(db),
         tags=[t for t, _ in tag_counts(db)],
+        selections=[s for s, _ in selection_counts(db) if s != "(none)"],
         lease_until=page.lease_until,
     )
 

@@ -46,19 +46,20 @@ def test_real_video_gives_a_few_distinct_good_samples_per_track() -> None:
     """WolfgangLanger_Pexels.mp4: one person talking for 19.7 s (472 frames).
 
     Default sampling (3 samples per track per 10 s, i.e. a slot every 3.3 s, best of 1 s) with
-    the random uncertainty thinning off so the count is deterministic: 5 samples for the one
-    track instead of 472 near-identical frames; each the sharpest of its second, pre-labelled,
-    at least 3 s apart, and no two crops near-duplicates. (With the thinning on, the default,
-    2-5 of them survive depending on the seed.)
+    the random uncertainty thinning and the heartbeat off so the count is deterministic: 5
+    best-of-window samples for the one track instead of 472 near-identical frames, each the
+    sharpest of its second, pre-labelled, at least 3 s apart, and no two crops near-duplicates;
+    plus one expression_change sample where the person's expression moves (sad -> fear ->
+    happy), each with another pre-label than the sample before it.
     """
-    sampling = SamplerConfig(prefer_uncertain=False)
+    sampling = SamplerConfig(prefer_uncertain=False, heartbeat_percent=0)
     with Pipeline.from_config("test-cam", sampler=sampling) as pipe:
         samples = _run(pipe, str(face_file("WolfgangLanger_Pexels.mp4")))
         counters = pipe.counters
     assert counters.frames == 472 and counters.faces >= 450
     per_track = Counter(s.header.track_id for s in samples)
     assert len(per_track) <= 2  # one person; the tracker keeps them as (at most) two tracks
-    assert 4 <= max(per_track.values()) <= 7, per_track
+    assert 4 <= max(per_track.values()) <= 9, per_track
     assert counters.accepted == len(samples)
     assert sum(counters.drops.values()) + len(samples) >= counters.faces
     hashes = []
@@ -71,8 +72,15 @@ def test_real_video_gives_a_few_distinct_good_samples_per_track() -> None:
         assert h.quality.blur >= 100 and h.detector == "mediapipe-short-range"
         assert h.source == "file:WolfgangLanger_Pexels.mp4"
     assert all(hamming(a, b) > 6 for a, b in itertools.combinations(hashes, 2))
-    times = sorted(s.header.captured_at for s in samples)
+    window = [s for s in samples if s.header.selection == "best_of_window"]
+    assert 4 <= len(window) <= 6
+    times = sorted(s.header.captured_at for s in window)
     assert all((b - a).total_seconds() >= 3 for a, b in itertools.pairwise(times))
+    changes = [i for i, s in enumerate(samples) if s.header.selection == "expression_change"]
+    assert changes and changes[0] > 0
+    labels = [s.header.prelabel.label for s in samples if s.header.prelabel]
+    assert all(labels[i] != labels[i - 1] for i in changes)
+    assert {s.header.selection for s in samples} <= {"best_of_window", "expression_change"}
 
 
 def test_hot_path_prelabels_only_candidates() -> None:
@@ -190,10 +198,11 @@ def test_haar_pipeline_without_keypoints() -> None:
     """The Haar fallback through the whole pipeline on single_face.mp4: one good sample, no yaw
     (Haar gives no keypoints), detector named in the header."""
     haar = DetectorConfig(backend="haar")
-    keep_all = SamplerConfig(prefer_uncertain=False)
+    keep_all = SamplerConfig(prefer_uncertain=False, heartbeat_percent=0)
     with Pipeline.from_config("test-cam", detector=haar, sampler=keep_all) as pipe:
         samples = _run(pipe, str(face_file("single_face.mp4")))
-    assert len(samples) == 1
+    # the face turns from happy to neutral: one best-of-window sample, one expression change
+    assert [s.header.selection for s in samples] == ["best_of_window", "expression_change"]
     header = samples[0].header
     assert header.detector == "haar-frontalface" and header.quality.yaw is None
     _check_sample(samples[0])
