@@ -122,7 +122,7 @@ class _TrackState:
     next_slot: float = float("-inf")
     emitted: deque[float] = field(default_factory=deque)  # best-of-window samples
     changes: deque[float] = field(default_factory=deque)  # expression_change samples
-    last_probs: Probs | None = None  # pre-label of the track's last sample
+    last_probs: Probs | None = None  # pre-label of the track's last decided window or sample
     next_probe: float = float("-inf")
     heartbeat: bool = False  # the next face that passes the gate is a heartbeat sample
 
@@ -300,6 +300,10 @@ class Sampler:
             # samples, not more attempts (each attempt costs crops and pre-labels).
             spacing = cfg.track_window_s / cfg.max_per_track if cfg.max_per_track else 0.0
             state.next_slot = now + spacing
+        if state is not None and by_window and reason not in RATE_WINDOWS:
+            # The expression this window showed is the reference for the next change, kept or
+            # thinned out: a change is a change from what the track last looked like.
+            state.last_probs = cand.probs
         if selection is None:
             self.drops[reason or "track_budget"] += 1
             return False

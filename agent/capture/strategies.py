@@ -25,7 +25,8 @@ class Situation:
     Attributes:
         probs: the candidate's pre-label distribution, or None (no classifier).
         label: the provided label if the source gave one, else the pre-label's top class.
-        last_probs: the pre-label distribution of the track's last sample (None: no sample yet).
+        last_probs: the pre-label distribution of the track's last sample or decided window
+            (kept or thinned out; None: nothing decided yet).
         budget_left: the track's best-of-window budget has a free slot now.
         changes_left: the track's expression-change budget has room.
         heartbeat: the candidate was drawn for the heartbeat (random, before any other rule).
@@ -84,7 +85,8 @@ def heartbeat(s: Situation, cfg: SamplerConfig, targets: Mapping[str, float]) ->
 
 def expression_change(s: Situation, cfg: SamplerConfig, targets: Mapping[str, float]) -> Verdict:
     """Keep a face whose expression moved: its pre-label distribution is at least
-    ``expression_change_distance`` from the track's last sample, within the track's own
+    ``expression_change_distance`` from the track's last sample (or last decided window),
+    within the track's own
     expression-change budget. A steady face gets nothing here."""
     if s.probs is None or s.last_probs is None:
         return Verdict()

@@ -17,7 +17,7 @@ from facetrove.agent.capture.detector import Detection, FixedDetector, MediaPipe
 from facetrove.agent.capture.open_source import open_source
 from facetrove.agent.capture.pipeline import Pipeline, ReadySample
 from facetrove.agent.capture.prelabel import FixedClassifier, OnnxEmotionClassifier
-from facetrove.agent.capture.sampler import dhash, hamming
+from facetrove.agent.capture.sampler import Seen, dhash, is_near_duplicate
 from facetrove.agent.capture.source import ArraySource
 from facetrove.agent.config.capture import CropConfig, DetectorConfig, SamplerConfig, SourceConfig
 from tests.support.data import expression_file, face_file
@@ -65,13 +65,15 @@ def test_real_video_gives_a_few_distinct_good_samples_per_track() -> None:
     hashes = []
     for s in samples:
         crop = _check_sample(s)
-        hashes.append(dhash(crop))
+        probs = s.header.prelabel.probs if s.header.prelabel else None
+        hashes.append(Seen(dhash(crop, sampling.dedup_hash_side), probs))
         h = s.header
         assert h.prelabel is not None and h.prelabel.label in models.EMOTION_CLASSES
         assert sum(h.prelabel.probs.values()) == pytest.approx(1.0, abs=1e-3)
         assert h.quality.blur >= 100 and h.detector == "mediapipe-short-range"
         assert h.source == "file:WolfgangLanger_Pexels.mp4"
-    assert all(hamming(a, b) > 6 for a, b in itertools.combinations(hashes, 2))
+    # no two are near-duplicates: alike in pixels (256-bit dHash) and in pre-label
+    assert not any(is_near_duplicate(a, b, sampling) for a, b in itertools.combinations(hashes, 2))
     window = [s for s in samples if s.header.selection == "best_of_window"]
     assert 4 <= len(window) <= 6
     times = sorted(s.header.captured_at for s in window)
