@@ -1,4 +1,4 @@
-"""`facetrove agent ...` commands: run, check-config, outbox."""
+"""`facetrove agent ...` commands: run, drain, check-config, outbox."""
 
 from __future__ import annotations
 
@@ -139,6 +139,53 @@ def run_cmd(
     if result.exit_code != 0:
         raise AgentExit(result.message or result.reason, result.exit_code)
     logging.getLogger("facetrove.agent").info("agent stopped (%s)", result.reason)
+
+
+@agent.command("drain")
+@click.option("-c", "--config", "config_file", type=click.Path(path_type=Path), help="YAML file")
+@click.option("--broker", help="mqtt://[user:pass@]host[:port] or mqtts://...")
+@click.option("--device-id", help="this device's id in topics and samples")
+@click.option("--outbox", type=click.Path(path_type=Path), help="SQLite file of the outbox")
+@click.option("--protocol", type=click.Choice(["3.1.1", "5"]), help="MQTT protocol version")
+@click.option("--summary-json", is_flag=True, help="print a JSON summary line on stdout at exit")
+@click.option(
+    "--id-log",
+    type=click.Path(path_type=Path),
+    help="append 'pub|ack|drop <sample id>' lines to this file (audits, tests)",
+)
+@click.option(
+    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="log level"
+)
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help=_SET_HELP)
+def drain_cmd(
+    config_file: Path | None, sets: tuple[str, ...], id_log: Path | None, **options: Any
+) -> None:
+    """Deliver what the outbox holds to the broker, without capturing, then exit.
+
+    Example: facetrove agent drain --broker mqtt://host:1883 --device-id kitchen-pi
+
+    Same config and exit codes as `run`: 0 the outbox is empty (or there is none); 3 samples
+    could not be delivered (they stay in the outbox); 2 invalid configuration. Do not drain an
+    outbox that a running agent uses.
+    """
+    from facetrove.agent.outcome import summary_line
+    from facetrove.agent.runner import Runner
+
+    cfg = _load(config_file, _overrides(sets, options))
+    logging.basicConfig(
+        level=cfg.run.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not cfg.outbox.path.is_file():
+        click.echo(f"no outbox at {cfg.outbox.path}: nothing to deliver", err=True)
+        return
+    result = Runner(cfg, id_log=id_log, drain_only=True).run()
+    if cfg.run.summary_json:
+        click.echo(summary_line(result))
+    if result.exit_code != 0:
+        raise AgentExit(result.message or result.reason, result.exit_code)
+    logging.getLogger("facetrove.agent").info("outbox delivered (%s)", result.reason)
 
 
 @agent.command("check-config")

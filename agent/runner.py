@@ -29,6 +29,7 @@ from facetrove.agent.delivery.model_update import FetchPolicy, ModelUpdater
 from facetrove.agent.delivery.outbox import Outbox, OutboxError
 from facetrove.agent.delivery.publisher import Publisher, PublisherError, check_tls_files
 from facetrove.agent.delivery.stats import IdLog, RunStats, build_stats
+from facetrove.agent.drain import no_capture, no_pipeline
 from facetrove.agent.outcome import (
     EXIT_CONFIG,
     EXIT_ERROR,
@@ -77,8 +78,12 @@ class Runner:
         source_factory: Callable[[AgentConfig], Source] = _default_source,
         pipeline_factory: Callable[[AgentConfig, int], PipelineLike] = _default_pipeline,
         id_log: Path | None = None,
+        drain_only: bool = False,
     ) -> None:
         self.config = config
+        self.drain_only = drain_only  # deliver the outbox, capture nothing (`agent drain`)
+        if drain_only:
+            source_factory, pipeline_factory = no_capture, no_pipeline
         self.source_factory, self.pipeline_factory = source_factory, pipeline_factory
         self.id_log = IdLog(id_log)
         self.stats = RunStats()
@@ -182,7 +187,7 @@ class Runner:
             self.unreadable = int(getattr(source, "skipped", 0))
         if self.publisher.fatal:
             return RunResult(EXIT_UNDELIVERED, "refused", self._kept(self.publisher.fatal))
-        if ended and not is_live(cfg.source.spec):
+        if ended and (self.drain_only or not is_live(cfg.source.spec)):
             return self._drain()
         return RunResult(EXIT_OK, "stopped")
 

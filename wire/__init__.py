@@ -13,7 +13,7 @@ from facetrove.wire.framing import (
     encode_sample,
     image_part,
 )
-from facetrove.wire.ids import new_sample_id, sample_id_time
+from facetrove.wire.ids import derived_sample_id, new_sample_id, sample_id_time
 from facetrove.wire.messages import (
     SCHEMA_VERSION,
     SELECTIONS,
@@ -61,6 +61,7 @@ __all__ = [
     "check_device_id",
     "decode_json_message",
     "decode_sample",
+    "derived_sample_id",
     "encode_receipt",
     "encode_sample",
     "image_part",

@@ -6,6 +6,7 @@ written as 26 characters of Crockford base32. Ids sort by creation time across d
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -19,6 +20,19 @@ def new_sample_id(now: float | None = None) -> str:
     """Return a new sample id for the given time (seconds since the epoch, default now)."""
     ms = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
     value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def derived_sample_id(key: bytes) -> str:
+    """A sample id that is a function of ``key`` alone (128 bits of its sha256, in the same
+    26-character form), for samples whose identity is their content: the same file, frame
+    and face sent twice get the same id, so the collector stores them once. Such ids do not
+    sort by time."""
+    value = int.from_bytes(hashlib.sha256(key).digest()[:16], "big")
     chars = []
     for _ in range(26):
         chars.append(_ALPHABET[value & 31])

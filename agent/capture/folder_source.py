@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -74,7 +75,13 @@ class FolderSource(Closing):
         pacer = Pacer(self.config.max_fps)
         index = 0
         for path in files:
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = b""
+            image = (
+                cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+            )
             if image is None or image.size == 0 or image.dtype != np.uint8:
                 self.skipped += 1
                 log.warning("%s: skipped unreadable image %s", self.label, path)
@@ -88,5 +95,6 @@ class FolderSource(Closing):
                 source=self.label,
                 provided_label=self.label_of(path),
                 still=True,
+                origin=hashlib.sha256(data).hexdigest(),
             )
             index += 1

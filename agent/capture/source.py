@@ -7,10 +7,12 @@ Every source is an iterable of :class:`Frame` with a ``close()``. The sources th
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -39,6 +41,9 @@ class Frame:
         source: short label of the source, e.g. ``camera:0`` or ``file:clip.mp4``.
         provided_label: a label the source gives (an image folder's class folder name).
         still: an independent photo (image files): faces are not tracked across stills.
+        origin: sha256 (hex) of the file the frame came from (image and video files, not
+            cameras or streams): with ``index`` and the face box it makes the sample's id, so
+            a file sent twice is stored once.
     """
 
     image: np.ndarray
@@ -47,6 +52,7 @@ class Frame:
     source: str
     provided_label: str | None = None
     still: bool = False
+    origin: str | None = None
 
 
 @runtime_checkable
@@ -136,3 +142,12 @@ class ArraySource(Closing):
                 provided_label=self.provided_label,
                 still=self.still,
             )
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 (hex) of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

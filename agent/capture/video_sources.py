@@ -16,7 +16,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from facetrove.agent.capture.source import Frame, Pacer, SourceError, resize, stream_label
+from facetrove.agent.capture.source import (
+    Frame,
+    Pacer,
+    SourceError,
+    file_sha256,
+    resize,
+    stream_label,
+)
 from facetrove.agent.closing import Closing
 from facetrove.agent.config.capture import SourceConfig
 
@@ -69,6 +76,10 @@ class VideoFileSource(Closing):
         self.fps = fps if 1.0 <= fps <= 1000.0 else 30.0
         self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._opened_at = datetime.now(timezone.utc)
+        try:
+            self.origin: str | None = file_sha256(self.path)
+        except OSError:
+            self.origin = None  # a device path or pipe: samples get fresh ids
 
     def __iter__(self) -> Iterator[Frame]:
         pacer = Pacer(self.config.max_fps)
@@ -81,6 +92,7 @@ class VideoFileSource(Closing):
                 captured_at=self._opened_at + timedelta(seconds=self.frames_read / self.fps),
                 index=self.frames_read,
                 source=self.label,
+                origin=self.origin,
             )
             self.frames_read += 1
             if self._cap is None:

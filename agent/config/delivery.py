@@ -5,6 +5,8 @@ Every field has a description; docs/agent.md lists them with their defaults.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -141,12 +143,33 @@ class BrokerConfig(Section):
         return parts._replace(netloc=netloc).geturl()
 
 
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The agent's state folder: systemd's ``$STATE_DIRECTORY`` (the service's
+    ``StateDirectory=``, /var/lib/facetrove/agent), else ``$XDG_STATE_HOME/facetrove``, else
+    ``~/.local/state/facetrove``."""
+    env = os.environ if env is None else env
+    systemd = env.get("STATE_DIRECTORY", "").split(":")[0]
+    if systemd:
+        return Path(systemd)
+    xdg = env.get("XDG_STATE_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "facetrove"
+    return Path.home() / ".local" / "state" / "facetrove"
+
+
+def default_outbox_path() -> Path:
+    """``outbox.db`` in the state folder (``state_dir``), not the current directory."""
+    return state_dir() / "outbox.db"
+
+
 class OutboxConfig(Section):
     """The durable queue on disk that holds samples until the collector confirmed them."""
 
     path: Path = Field(
-        default=Path("./facetrove-outbox.db"),
-        description="SQLite file of the outbox (kept across restarts)",
+        default_factory=default_outbox_path,
+        description="SQLite file of the outbox (kept across restarts); default: outbox.db in "
+        "the state folder: $STATE_DIRECTORY (systemd's StateDirectory=, /var/lib/facetrove/agent "
+        "for the service), else $XDG_STATE_HOME/facetrove, else ~/.local/state/facetrove",
     )
     max_rows: int = Field(default=20_000, ge=1, description="most samples kept")
     max_bytes: int = Field(

@@ -97,10 +97,20 @@ class Outbox:
         """Commit one sample durably; return the ids dropped to respect the limits.
 
         With policy ``drop_newest`` a full outbox refuses the new sample: its own id is returned.
+        A sample id the outbox already holds is not added again (a file's samples have ids
+        derived from its content, so a re-run after an outage makes the same ones).
         """
         created = time.time() if created is None else created
         size = len(payload)
         with self._lock:
+            try:
+                held = self._db.execute(
+                    "SELECT 1 FROM outbox WHERE sample_id = ?", (sample_id,)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot read the outbox {self.path}: {exc}") from None
+            if held is not None:
+                return []
             dropped = self._expire_locked(created)
             if self.policy == "drop_newest" and (
                 self._rows + 1 > self.max_rows or self._bytes + size > self.max_bytes
