@@ -16,6 +16,7 @@ from facetrove.agent.config.loader import effective_dict, load_config
 from facetrove.config import ConfigError, parse_set
 
 DETECTORS = {
+    "auto": {"detector.backend": "mediapipe", "detector.model": "auto"},
     "short": {"detector.backend": "mediapipe", "detector.model": "short_range"},
     "full": {"detector.backend": "mediapipe", "detector.model": "full_range"},
     "haar": {"detector.backend": "haar"},

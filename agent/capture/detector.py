@@ -122,7 +122,7 @@ class MediaPipeDetector(Closing):
             return self.config.model_path
         from facetrove import models
 
-        name = models.SHORT_RANGE if self.config.model == "short_range" else models.FULL_RANGE
+        name = models.FULL_RANGE if self.config.model == "full_range" else models.SHORT_RANGE
         try:
             return models.path(name)
         except models.ModelNotFound as exc:
@@ -221,6 +221,10 @@ def make_detector(config: DetectorConfig | None = None) -> FaceDetector:
     if config.backend == "haar":
         return HaarDetector(config)
     try:
+        if config.model == "auto" and config.model_path is None:
+            from facetrove.agent.capture.auto_detector import AutoDetector
+
+            return AutoDetector(config)
         return MediaPipeDetector(config)
     except HAAR_FALLBACK_ON as exc:
         if not config.fallback_to_haar:

@@ -69,10 +69,24 @@ class DetectorConfig(Section):
         default="mediapipe",
         description="mediapipe (BlazeFace via MediaPipe Tasks) or haar (OpenCV, no MediaPipe)",
     )
-    model: Literal["short_range", "full_range"] = Field(
-        default="short_range",
-        description="MediaPipe model: short_range for faces within ~2 m (webcams), full_range "
-        "for faces up to ~5 m (room cameras)",
+    model: Literal["auto", "short_range", "full_range"] = Field(
+        default="auto",
+        description="MediaPipe model: auto runs short_range and checks with full_range every "
+        "auto_check_frames (more often while no face is seen), switching to full_range when it "
+        "finds faces short_range missed; short_range for faces within ~2 m (webcams), full_range "
+        "for faces up to ~5 m (room and street cameras)",
+    )
+    auto_check_frames: int = Field(
+        default=90,
+        ge=1,
+        description="auto: run full_range as a check every this many frames while short_range "
+        "finds faces (and go back to short_range after this many frames without a face)",
+    )
+    auto_empty_check_frames: int = Field(
+        default=15,
+        ge=1,
+        description="auto: run full_range as a check every this many frames while short_range "
+        "finds no face",
     )
     model_path: Path | None = Field(
         default=None, description="a .tflite file to use instead of the bundled model"
