@@ -6,20 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from facetrove.agent.capture.detector import Detection
+from facetrove.agent.capture.detector import Detection, iou
 
 Box = tuple[int, int, int, int]
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two ``(xmin, ymin, xmax, ymax)`` boxes."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass

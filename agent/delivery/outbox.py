@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS delivered (
+    sample_id TEXT PRIMARY KEY,
+    at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 #: Persistent counters: samples put, confirmed by the collector (stored, or quarantined: refused
@@ -97,15 +101,18 @@ class Outbox:
         """Commit one sample durably; return the ids dropped to respect the limits.
 
         With policy ``drop_newest`` a full outbox refuses the new sample: its own id is returned.
-        A sample id the outbox already holds is not added again (a file's samples have ids
-        derived from its content, so a re-run after an outage makes the same ones).
+        A sample id the outbox holds, or that the collector confirmed within ``max_age_s``, is
+        not added again (a file's samples have ids derived from its content, so a re-run makes
+        the same ones).
         """
         created = time.time() if created is None else created
         size = len(payload)
         with self._lock:
             try:
                 held = self._db.execute(
-                    "SELECT 1 FROM outbox WHERE sample_id = ?", (sample_id,)
+                    "SELECT 1 FROM outbox WHERE sample_id = ? UNION ALL "
+                    "SELECT 1 FROM delivered WHERE sample_id = ?",
+                    (sample_id, sample_id),
                 ).fetchone()
             except sqlite3.Error as exc:
                 raise OutboxError(f"cannot read the outbox {self.path}: {exc}") from None
@@ -219,6 +226,12 @@ class Outbox:
                     gone += self._db.execute(sql, chunk).fetchall()
                 if gone:
                     self._count_in_tx(counter, len(gone))
+                    now = time.time()
+                    self._db.execute("DELETE FROM delivered WHERE at < ?", (now - self.max_age_s,))
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO delivered VALUES (?, ?)",
+                        [(sid, now) for sid, _ in gone],
+                    )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta, timezone
 import cv2
 import numpy as np
 
-from facetrove.agent.capture.auto_detector import AutoDetector
-from facetrove.agent.capture.detector import MediaPipeDetector, make_detector
+from facetrove.agent.capture.detector import AutoDetector, MediaPipeDetector, make_detector
 from facetrove.agent.capture.pipeline import Pipeline
 from facetrove.agent.capture.source import Frame
 from facetrove.agent.config.capture import DetectorConfig
