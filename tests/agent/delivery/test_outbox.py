@@ -172,3 +172,22 @@ def test_a_released_row_goes_out_first_and_new_rows_still_follow(tmp_path: Path)
     box.release()  # restart semantics: everything in order again
     assert [p.sample_id for p in box.next_batch(10)] == [i for i in ids if i not in ids[:3:2]]
     box.close()
+
+
+def test_an_id_held_or_confirmed_is_not_put_again(tmp_path: Path) -> None:
+    """Samples of files have ids derived from their content: a re-run puts the same ids. One
+    still waiting is not queued twice; one the collector confirmed is not sent again (for
+    max_age_s), also after a restart."""
+    a, b = _ids(2)
+    box = Outbox(tmp_path / "o.db")
+    box.put(a, b"x" * 10)
+    assert box.put(a, b"x" * 10) == [] and box.depth == 1
+    assert box.confirm([a]) == [a]
+    box.put(a, b"x" * 10)
+    assert box.depth == 0
+    box.close()
+    box = Outbox(tmp_path / "o.db")
+    box.put(a, b"x" * 10)
+    box.put(b, b"y" * 10)
+    assert box.ids() == [b] and box.counters()["put"] == 2
+    box.close()
