@@ -208,6 +208,37 @@ def check_config(config_file: Path, sets: tuple[str, ...]) -> None:
     click.echo(yaml.safe_dump(effective_dict(cfg), sort_keys=False).rstrip())
 
 
+@agent.command("provision")
+@click.argument("device_json", type=click.File("r"))
+@click.option(
+    "--etc",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("/etc/facetrove"),
+    show_default=True,
+    help="config folder to write agent.yaml and credentials/ into",
+)
+@click.option("--source", default="0", show_default=True, help="camera index, file or rtsp:// URL")
+@click.option("--force", is_flag=True, help="replace an existing agent.yaml")
+def provision_cmd(device_json: Any, etc: Path, source: str, force: bool) -> None:
+    """Write agent.yaml and the password credential from `collector device add --json` output.
+
+    The password goes into ETC/credentials/mqtt-password (mode 600), which the systemd unit
+    loads as the credential mqtt-password; agent.yaml names it, never holds it. Nothing is
+    written when the JSON or the resulting config is invalid, or agent.yaml exists (--force).
+
+    \b
+    Example (on the device, with the file the collector printed):
+      sudo facetrove agent provision kitchen-pi.json
+    """
+    from facetrove.agent.provision import ProvisionError, provision
+
+    try:
+        done = provision(device_json.read(), etc, source=source, force=force)
+    except ProvisionError as exc:
+        raise AgentExit(str(exc), 2) from None
+    click.echo(f"device {done.device_id}: wrote {done.config} and {done.credential} (mode 600)")
+
+
 @agent.command("outbox")
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def outbox_cmd(path: Path) -> None:

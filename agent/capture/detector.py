@@ -6,6 +6,7 @@ MediaPipe is imported lazily so an agent without it still runs on the Haar detec
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from facetrove.agent.capture import native_libs
 from facetrove.agent.closing import Closing
 from facetrove.agent.config.capture import DetectorConfig
 
@@ -31,9 +33,15 @@ class BackendMissing(DetectorError):
     """The detector's package (mediapipe) is not installed."""
 
 
+class BackendUnloadable(DetectorError):
+    """MediaPipe is installed but cannot load or run here: a missing system library (the
+    message names its Debian package), a broken install, or a bundled model it refuses."""
+
+
 # The failures ``fallback_to_haar`` covers; another DetectorError subclass added here falls back
-# too (make_detector catches exactly these).
-HAAR_FALLBACK_ON: tuple[type[DetectorError], ...] = (BackendMissing,)
+# too (make_detector catches exactly these). A model file the config names that does not exist
+# is a plain DetectorError: a configuration mistake, not a reason to run another detector.
+HAAR_FALLBACK_ON: tuple[type[DetectorError], ...] = (BackendMissing, BackendUnloadable)
 
 
 @dataclass(frozen=True)
@@ -109,23 +117,29 @@ class MediaPipeDetector(Closing):
         self.config = config or DetectorConfig()
         self.model_path = self._model_path()
         self.name = f"mediapipe-{self.config.model.replace('_', '-')}"
+        if importlib.util.find_spec("mediapipe") is None:
+            raise BackendMissing("mediapipe is not installed")
+        # MediaPipe loads its native library (and libEGL, libGLESv2) with ctypes on first use:
+        # a missing system library is an OSError, or an ImportError from an extension module.
         try:
             from mediapipe import Image, ImageFormat
             from mediapipe.tasks.python import vision
             from mediapipe.tasks.python.core.base_options import BaseOptions
-        except ImportError as exc:
-            raise BackendMissing(f"mediapipe is not installed ({exc})") from None
+
+            options = vision.FaceDetectorOptions(
+                base_options=BaseOptions(model_asset_path=str(self.model_path)),
+                running_mode=vision.RunningMode.IMAGE,
+                min_detection_confidence=self.config.min_confidence,
+            )
+            self._task: Any = vision.FaceDetector.create_from_options(options)
+        except (ImportError, OSError) as exc:
+            missing = native_libs.missing_libraries()
+            why = native_libs.explain(missing) if missing else f"{type(exc).__name__}: {exc}"
+            raise BackendUnloadable(f"MediaPipe cannot load: {why}") from None
+        except (RuntimeError, ValueError) as exc:
+            raise BackendUnloadable(f"MediaPipe cannot load {self.model_path}: {exc}") from None
         self._image_cls: Any = Image
         self._srgb: Any = ImageFormat.SRGB
-        options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=vision.RunningMode.IMAGE,
-            min_detection_confidence=self.config.min_confidence,
-        )
-        try:
-            self._task: Any = vision.FaceDetector.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            raise DetectorError(f"cannot load {self.model_path}: {exc}") from None
 
     def _model_path(self) -> Path:
         if self.config.model_path is not None:

@@ -93,7 +93,8 @@ class DetectorConfig(Section):
     )
     fallback_to_haar: bool = Field(
         default=True,
-        description="use the Haar detector (with a warning) when MediaPipe is not installed",
+        description="use the Haar detector (with a warning) when MediaPipe is not installed or "
+        "cannot load (e.g. a missing libEGL/libGLESv2)",
     )
     min_confidence: float = Field(
         default=0.5, ge=0.0, le=1.0, description="detections scoring lower are ignored"

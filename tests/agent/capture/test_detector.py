@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import importlib.util
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 
 from facetrove.agent.capture.detector import (
+    BackendMissing,
+    BackendUnloadable,
     Detection,
     DetectorError,
     FixedDetector,
@@ -97,18 +100,32 @@ def test_haar_finds_the_face_in_single_face() -> None:
 
 
 def test_fallback_to_haar_without_mediapipe(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With mediapipe not importable, the agent still detects faces (Haar) and says why."""
-    real_import = builtins.__import__
-
-    def no_mediapipe(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith("mediapipe"):
-            raise ImportError("No module named 'mediapipe'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_mediapipe)
+    """With mediapipe not installed, the agent still detects faces (Haar) and says why."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "mediapipe" else real_find_spec(name, *a),
+    )
     det = make_detector(DetectorConfig())
     assert isinstance(det, HaarDetector)
-    with pytest.raises(DetectorError, match="mediapipe is not installed"):
+    with pytest.raises(BackendMissing, match="mediapipe is not installed"):
+        make_detector(DetectorConfig(fallback_to_haar=False))
+
+
+def test_fallback_to_haar_when_mediapipe_cannot_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed but its import fails (a broken install): Haar, and the cause in the error.
+    A hidden libEGL in a real agent: tests/agent/capture/test_missing_libraries.py."""
+    real_import = builtins.__import__
+
+    def broken_mediapipe(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("mediapipe"):
+            raise ImportError("mediapipe/tasks/c/libmediapipe.so: undefined symbol")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken_mediapipe)
+    assert isinstance(make_detector(DetectorConfig()), HaarDetector)
+    with pytest.raises(BackendUnloadable, match=r"MediaPipe cannot load: ImportError: .*undefined"):
         make_detector(DetectorConfig(fallback_to_haar=False))
 
 
