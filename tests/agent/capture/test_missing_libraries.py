@@ -51,9 +51,23 @@ def _agent_without(
     photos.mkdir()
     for src in (face_file("single_face.jpg"), expression_file("hao")):
         shutil.copy(src, photos / src.name)
-    agent = [FACETROVE, "agent", "run", "--source", str(photos), "--broker", broker.url,
-             "--device-id", "no-egl", "--outbox", str(tmp_path / "o.db"), "--summary-json",
-             *extra]  # fmt: skip
+    agent = [
+        FACETROVE,
+        "agent",
+        "run",
+        "--source",
+        str(photos),
+        "--broker",
+        broker.url,
+        "--device-id",
+        "no-egl",
+        "--outbox",
+        str(tmp_path / "o.db"),
+        "--summary-json",
+        "--set",
+        "receipts.enabled=false",
+        *extra,
+    ]  # fmt: skip  (no collector: no receipts)
     script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
     return subprocess.run(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(empty),
