@@ -221,15 +221,11 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ob
         wait_port(port, timeout=60)
         device = subprocess.run(
             [FACETROVE, "collector", "device", "add", "kitchen-pi", "--json", "--data-dir",
-             str(data)], capture_output=True, text=True,
+             str(data), "--broker-url", f"mqtt://127.0.0.1:{port}"],
+            capture_output=True, text=True,
         )  # fmt: skip
-        if device.returncode == 0:
-            info = json.loads(device.stdout)
-        else:  # before `collector device` exists: the embedded broker's shared agent login
-            creds = json.loads((data / "broker" / "credentials.json").read_text())
-            info = {"device_id": "kitchen-pi", "username": "agent", "password": creds["agent"],
-                    "broker_url": f"mqtt://127.0.0.1:{port}"}  # fmt: skip
-        yield {"json": json.dumps(info), "data": data, "port": port}
+        assert device.returncode == 0, device.stderr
+        yield {"json": device.stdout, "data": data, "port": port}
     finally:
         proc.terminate()
         proc.wait(60)
