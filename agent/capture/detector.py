@@ -255,6 +255,7 @@ class AutoDetector(Closing):
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in a BGR frame, from the model the scene needs."""
         self.frames += 1
+        self.name = self.short.name if self.mode == "short_range" else self.full.name
         if self.mode == "full_range":
             return self._full(image)
         found = self.short.detect(image)
@@ -269,6 +270,15 @@ class AutoDetector(Closing):
         self._switch("full_range", f"full range found {len(missed)} face(s) short range missed")
         self._last_found = self.frames
         return wide
+
+    def detect_still(self, image: np.ndarray) -> list[Detection]:
+        """Faces in an independent photo: both models (a photo has no next frame to switch
+        on), full-range's answer when it finds faces short-range missed."""
+        found = self.short.detect(image)
+        wide = self.full.detect(image)
+        missed = [d for d in wide if all(iou(d.box, s.box) < 0.3 for s in found)]
+        self.name = self.full.name if missed else self.short.name  # until the next detect
+        return wide if missed else found
 
     def _full(self, image: np.ndarray) -> list[Detection]:
         found = self.full.detect(image)

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from facetrove import wire
 from facetrove.agent.capture.crop import Cropper
-from facetrove.agent.capture.detector import FaceDetector, make_detector
+from facetrove.agent.capture.detector import AutoDetector, FaceDetector, make_detector
 from facetrove.agent.capture.prelabel import EmotionClassifier, OnnxEmotionClassifier
 from facetrove.agent.capture.quality import QualityGate
 from facetrove.agent.capture.sampler import Candidate, Sampler
@@ -228,7 +228,10 @@ class Pipeline(Closing):
             if self.sampler.base.seed is None and not frame.still:
                 self.sampler.rng.seed(int(frame.origin[:16], 16))
         image = frame.image
-        detections = self.detector.detect(image)
+        if frame.still and isinstance(self.detector, AutoDetector):
+            detections = self.detector.detect_still(image)
+        else:
+            detections = self.detector.detect(image)
         self._faces += len(detections)
         if frame.still:
             tracked = [(self.tracker.new_id(), d) for d in detections]

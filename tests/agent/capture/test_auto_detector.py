@@ -8,12 +8,15 @@ keeps short-range's speed: bench/bench_agent.py measures it), a scene that empti
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from facetrove.agent.capture.detector import AutoDetector, MediaPipeDetector, make_detector
+from facetrove.agent.capture.folder_source import FolderSource
 from facetrove.agent.capture.pipeline import Pipeline
 from facetrove.agent.capture.source import Frame
 from facetrove.agent.config.capture import DetectorConfig
@@ -103,3 +106,19 @@ def test_goes_back_to_short_range_when_the_scene_empties() -> None:
         for _ in range(25):
             assert auto.detect(empty) == []
         assert auto.mode == "short_range" and auto.switches == 2
+
+
+def test_a_folder_of_large_photos_gets_full_range_from_the_first_photo(tmp_path: Path) -> None:
+    """Photos are independent: auto runs both models on each, so the first 1080p group photo
+    already gives its faces (no frames to wait for a periodic check)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "street.png"), street_scene())
+    shutil.copy(face_file("single_face.jpg"), folder / "close.jpg")
+    with Pipeline.from_config("photos") as pipe:
+        out = [s for frame in FolderSource(folder) for s in pipe.process(frame)]
+    by_file = {s.header.frame_width: s for s in out}
+    street = [s for s in out if s.header.frame_width == 1920]
+    assert len(street) >= 5, [s.header.detector for s in out]
+    assert {s.header.detector for s in street} == {"mediapipe-full-range"}
+    assert len(by_file) == 2  # the close-up photo too
