@@ -167,6 +167,7 @@ def _add(total: BatchResult, part: BatchResult) -> None:
     total.redelivered += part.redelivered
     total.duplicate_crops += part.duplicate_crops
     total.device_updates += part.device_updates
+    total.clock_skewed += part.clock_skewed
     for reason, n in part.rejected.items():
         total.rejected[reason] = total.rejected.get(reason, 0) + n
 

@@ -73,7 +73,7 @@ class Writer:
         try:
             return commit_batch(
                 self.db,
-                (row_from_sample(a.sample, received_at) for a in accepted),
+                (row_from_sample(a.sample, received_at, check_clock=True) for a in accepted),
                 [o.message for o in outcomes if isinstance(o, DeviceUpdate)],
                 (o for o in outcomes if isinstance(o, Rejected)),
                 received_at,

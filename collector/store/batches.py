@@ -26,6 +26,7 @@ class BatchResult:
     redelivered: int = 0
     duplicate_crops: int = 0
     device_updates: int = 0
+    clock_skewed: int = 0  # new samples whose device clock looks wrong (stored, flagged)
     rejected: dict[str, int] = field(default_factory=dict)
 
 
@@ -50,6 +51,7 @@ def commit_batch(
         result.stored = len(ins.inserted)
         result.redelivered = len(ins.already)
         result.duplicate_crops = len(ins.duplicates)
+        result.clock_skewed = len(ins.clock_skewed)
         for message in device_messages:
             apply_update(db, message, received_at)
             result.device_updates += 1
@@ -66,6 +68,7 @@ def commit_batch(
                 "samples.stored": result.stored,
                 "samples.redelivered": result.redelivered,
                 "samples.duplicate_crop": result.duplicate_crops,
+                "samples.clock_skew": result.clock_skewed,
                 "devices.updates": result.device_updates,
                 **result.rejected,
             },

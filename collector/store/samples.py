@@ -62,6 +62,7 @@ SAMPLE_COLUMNS = (
     "selection",
     "tag",
     "import_key",
+    "clock_skew_s",
 )
 
 _INSERT_SQL = (
@@ -81,6 +82,26 @@ class InsertResult:
     inserted: list[str] = field(default_factory=list)  # ids that are new rows
     already: list[str] = field(default_factory=list)  # ids already stored (redelivery)
     duplicates: dict[str, str] = field(default_factory=dict)  # new id -> earlier id, same crop
+    clock_skewed: list[str] = field(default_factory=list)  # new ids flagged clock_skew_s
+
+
+#: A capture time more than this ahead of the collector's clock is flagged (seconds).
+MAX_CLOCK_AHEAD_S = 300.0
+#: A capture time before this is flagged: a device clock that was never set (boards without a
+#: real-time clock count from 1970 until they reach a time server).
+CLOCK_FLOOR = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def clock_skew(captured_at: datetime, received_at: str) -> float | None:
+    """Seconds ``captured_at`` lies after ``received_at`` if the device's clock looks wrong
+    (more than ``MAX_CLOCK_AHEAD_S`` ahead, or before ``CLOCK_FLOOR``), else None.
+
+    A negative value is a capture time before 2000; an old but plausible time is no skew
+    (an agent's outbox can hold samples for days).
+    """
+    received = datetime.fromisoformat(received_at)
+    ahead = (captured_at - received).total_seconds()
+    return round(ahead, 3) if ahead > MAX_CLOCK_AHEAD_S or captured_at < CLOCK_FLOOR else None
 
 
 def iso(dt: datetime) -> str:
@@ -88,8 +109,14 @@ def iso(dt: datetime) -> str:
     return str(dt.astimezone(timezone.utc).isoformat())
 
 
-def row_from_sample(sample: Sample, received_at: str) -> dict[str, Any]:
-    """The ``samples`` row for a decoded sample (state ``pending``, no duplicate link yet)."""
+def row_from_sample(
+    sample: Sample, received_at: str, *, check_clock: bool = False
+) -> dict[str, Any]:
+    """The ``samples`` row for a decoded sample (state ``pending``, no duplicate link yet).
+
+    ``check_clock``: flag a device clock that looks wrong (``clock_skew_s``, see
+    ``clock_skew``); ingest does, an import (which sets its own times) does not.
+    """
     h = sample.header
     pre = h.prelabel
     confidence = margin = None
@@ -133,6 +160,7 @@ def row_from_sample(sample: Sample, received_at: str) -> dict[str, Any]:
         "duplicate_of": None,
         "state": "pending",
         "selection": h.selection,
+        "clock_skew_s": clock_skew(h.captured_at, received_at) if check_clock else None,
     }
 
 
@@ -157,6 +185,8 @@ def insert_samples(db: Database, rows: Iterable[Mapping[str, Any]]) -> InsertRes
             result.inserted.append(row["id"])
             if earlier:
                 result.duplicates[row["id"]] = earlier[0]
+            if row.get("clock_skew_s") is not None:
+                result.clock_skewed.append(row["id"])
             count, _ = per_device.get(row["device_id"], (0, ""))
             per_device[row["device_id"]] = (count + 1, row["received_at"])
         else:

@@ -246,6 +246,13 @@ def _m005_counted_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_clock_skew(db: sqlite_utils.Database) -> None:
+    """``clock_skew_s``: a sample whose device clock looked wrong at ingest (stored, flagged);
+    an index on ``frame_sha256`` for ingest's check that no sample uses an image it removes."""
+    db.execute("ALTER TABLE samples ADD COLUMN clock_skew_s REAL")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_samples_frame_sha256 ON samples (frame_sha256)")
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
@@ -253,6 +260,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("003_selection_tag_import", _m003_selection_tag_import),
     ("004_device_logins", _m004_device_logins),
     ("005_counted_indexes", _m005_counted_indexes),
+    ("006_clock_skew", _m006_clock_skew),
 ]
 
 

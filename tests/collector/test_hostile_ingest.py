@@ -13,9 +13,11 @@ no blob but the valid samples' crops; the process alive and without a traceback.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from tests.collector.identity_helpers import add_device
 from tests.collector.ingest_helpers import FACETROVE, IngestProcess, Publisher, wait_rows
 from tests.collector.test_reliability import assert_store_exact
 from tests.support.broker import Mosquitto, free_port, wait_port
-from tests.support.hostile import Hostile, hostile_messages
+from tests.support.hostile import Hostile, hostile_messages, with_time
 from tests.support.samples import Built, many_samples
 
 pytestmark = pytest.mark.slow
@@ -90,6 +92,29 @@ def check_store(data: Path, valid: list[Built], hostile: list[Hostile]) -> None:
     assert kept == dict(expected)
 
 
+def check_skewed_clocks(pub: Publisher, data: Path, stored: int) -> None:
+    """A device clock a day ahead and one never set (1970): stored, flagged, counted, shown."""
+    ahead = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    skewed = many_samples(2, devices=1, tag="skewed")
+    for s, when in zip(skewed, (ahead, "1970-01-01T00:00:07Z"), strict=True):
+        pub.publish_raw(topic(DEVICE, Kind.SAMPLE), with_time(s, when), qos=1)
+    assert wait_rows(data, stored + 2, timeout=30) == stored + 2
+    db = connect(data / DB_NAME)
+    try:
+        flags = dict(db.conn.execute("SELECT id, clock_skew_s FROM samples").fetchall())
+    finally:
+        db.close()
+    assert flags[skewed[0].sample_id] == pytest.approx(86_400, abs=60)
+    assert flags[skewed[1].sample_id] < 0
+    assert sum(v is not None for v in flags.values()) == 2
+    res = subprocess.run(
+        [FACETROVE, "collector", "stats", "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"samples\.clock_skew\s*\S*\s+2\b", res.stdout), res.stdout
+
+
 def test_poison_through_mosquitto_then_restart(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path / "mq").start()
     data = tmp_path / "data"
@@ -104,6 +129,7 @@ def test_poison_through_mosquitto_then_restart(tmp_path: Path) -> None:
         valid = originals + publish_rounds(pub, data, hostile)
         check_store(data, valid, hostile)
         assert ingest.alive(), "ingest died on hostile input"
+        check_skewed_clocks(pub, data, len(valid))
         before = rejected_counts(data)
         # A poison message that was never acknowledged would come back and kill this start.
         ingest.stop()

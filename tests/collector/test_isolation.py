@@ -219,3 +219,37 @@ def _run_batches(w: Writer, batches: list[list[str]]) -> None:
         "SELECT COALESCE(SUM(value), 0) FROM counters WHERE name LIKE 'rejected.%'"
     ).fetchone()[0]
     assert total == rejected <= handled
+
+
+def test_a_wrong_device_clock_is_stored_and_flagged(writer: Writer) -> None:
+    """Tried: a capture time an hour ahead of the collector, one in 1970 (a board without a
+    real-time clock), one 3 days old (an outbox backlog), one now. Kept: all four stored; the
+    first two flagged with the seconds they lie ahead (negative: behind), counted once each."""
+    from datetime import timedelta, timezone
+
+    from facetrove.collector.store.stats import counters
+    from tests.support.hostile import with_time
+
+    now = datetime.now(timezone.utc)
+    times = {
+        "ahead": now + timedelta(hours=1),
+        "unset": datetime(1970, 1, 1, 0, 0, 5, tzinfo=timezone.utc),
+        "backlog": now - timedelta(days=3),
+        "now": now,
+    }
+    built = {name: sample(f"clock-{name}") for name in times}
+    batch = []
+    for name, when in times.items():
+        payload = with_time(built[name], when.isoformat())
+        out = validate_message(topic("cam-01", Kind.SAMPLE), payload, 1 << 22)
+        assert isinstance(out, Accepted), out
+        batch.append(out)
+    received = now.isoformat()
+    result = commit_isolated(writer, batch, received)
+    assert (result.stored, result.clock_skewed) == (4, 2)
+    commit_isolated(writer, batch[:2], received)  # redelivered: not counted again
+    skew = dict(writer.db.conn.execute("SELECT id, clock_skew_s FROM samples").fetchall())
+    assert skew[built["ahead"].sample_id] == pytest.approx(3600, abs=1)
+    assert skew[built["unset"].sample_id] < -1.7e9
+    assert skew[built["backlog"].sample_id] is None and skew[built["now"].sample_id] is None
+    assert counters(writer.db, "samples.clock_skew") == {"samples.clock_skew": 2}
