@@ -81,6 +81,13 @@ class IngestConfig(Section):
         description="after each commit, publish to every device a receipt of the samples now "
         "stored (facetrove/v1/<device>/receipt): agents delete a sample only on it",
     )
+    receipt_ms: float = Field(
+        default=100.0,
+        ge=0,
+        le=10_000,
+        description="collect the receipts of the batches committed within this many ms into "
+        "one receipt per device (fewer messages; the agent waits receipts.timeout_s)",
+    )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds")
     backoff_max_s: float = Field(
         default=30.0, gt=0, description="longest pause between retries when the disk is full"
