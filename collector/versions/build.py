@@ -28,9 +28,7 @@ from facetrove.collector.store import versions as version_rows
 from facetrove.collector.store.blobs import BlobStore
 from facetrove.collector.store.classes import class_names
 from facetrove.collector.store.db import Database
-from facetrove.collector.store.imports import tag_counts
 from facetrove.collector.store.samples import confirmed_samples as confirmed_rows
-from facetrove.collector.store.samples import selection_counts
 from facetrove.collector.versions import card as cards
 from facetrove.collector.versions.preprocess import Box, clip_box
 from facetrove.collector.versions.recipe import (
@@ -41,9 +39,9 @@ from facetrove.collector.versions.recipe import (
     parse_recipe,
     recipe_sha256,
 )
+from facetrove.collector.versions.recipe_checks import raw_lists, store_problems
 from facetrove.collector.versions.split import SplitResult, SplitSample, split_samples
 from facetrove.collector.versions.work import Done, Job, Worker, describe, init_worker, run_chunk
-from facetrove.wire import SELECTIONS
 
 MANIFEST = "manifest.jsonl"
 _SPLIT_FIELDS = ("id", "label", "device_id", "track_id", "crop_sha256", "frame_sha256")
@@ -131,24 +129,16 @@ def prepare_version(
 
     Fast (no image is read): raises RecipeError/VersionError before anything is written.
     """
-    recipe = parse_recipe(recipe_text)
+    problems: list[str] = []
+    try:
+        recipe: Recipe | None = parse_recipe(recipe_text)
+    except RecipeError as exc:
+        recipe, problems = None, str(exc).splitlines()
+    # The store's checks run on the raw values too, so every problem comes in one answer.
+    problems += store_problems(db, raw_lists(recipe_text))
+    if problems or recipe is None:
+        raise RecipeError("\n".join(dict.fromkeys(problems)))
     classes = recipe.check_classes(class_names(db))
-    if recipe.tags is not None:
-        known = [t for t, _ in tag_counts(db)]
-        unknown = [t for t in recipe.tags if t not in known]
-        if unknown:
-            raise RecipeError(
-                f"tags: unknown tag {', '.join(map(repr, unknown))}"
-                f" (known: {', '.join(map(repr, known)) or 'none: no import was tagged'})"
-            )
-    if recipe.selection is not None:
-        known_sel = set(SELECTIONS) | {s for s, _ in selection_counts(db)}
-        odd = [s for s in recipe.selection if s not in known_sel]
-        if odd:
-            raise RecipeError(
-                f"selection: unknown name {', '.join(map(repr, odd))}"
-                f" (known: {', '.join(SELECTIONS)})"
-            )
     samples, duplicates = confirmed_samples(db, classes, recipe.tags, recipe.selection)
     if not samples:
         tagged = f" and a tag in: {', '.join(recipe.tags)}" if recipe.tags else ""

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from facetrove.collector.versions.augment import Augmenter
-from facetrove.collector.versions.build import VersionError, create_version
+from facetrove.collector.versions.build import VersionError, create_version, prepare_version
 from facetrove.collector.versions.preprocess import Preprocessor
-from facetrove.collector.versions.recipe import parse_recipe
+from facetrove.collector.versions.recipe import RecipeError, parse_recipe
 from tests.collector.versions.factory import FactoryStore, faces
 
 AUGMENTED = """
@@ -213,3 +213,18 @@ def test_byte_identical_crops_are_kept_once(tmp_path: Path) -> None:
     assert version.card["duplicates_dropped"] == 1
     assert "1 confirmed samples left out" in (version.path / "card.md").read_text()
     assert s.db["samples"].count == 11
+
+
+def test_every_recipe_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Tried: a misspelt key, an unknown class and an unknown tag in one recipe. Before, the key
+    came first and the class and tag only after it was fixed (two rounds)."""
+    s = FactoryStore(tmp_path / "data")
+    s.add(4, tracks=2)
+    text = "task: classification\nmultiplyer: 2\nclasses: [happy, glad]\ntags: [nope]\n"
+    with pytest.raises(RecipeError) as info:
+        prepare_version(s.data_dir, s.db, text)
+    lines = str(info.value).splitlines()
+    assert any(line.startswith("multiplyer: unknown key") for line in lines), lines
+    assert any("unknown class 'glad'" in line for line in lines), lines
+    assert any("unknown tag 'nope'" in line for line in lines), lines
+    assert s.db["versions"].count == 0
