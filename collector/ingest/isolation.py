@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from facetrove.collector.ingest.validate import Accepted, Outcome, Rejected
 from facetrove.collector.ingest.writer import BatchResult, StorageError, Writer
+from facetrove.collector.store.db import StoreError, is_disk_full
 from facetrove.collector.store.integrity import ROW_ERRORS
 from facetrove.collector.store.samples import referenced_blobs, sample_identities
 from facetrove.wire import WireError, encode_sample
@@ -41,7 +42,12 @@ def commit_isolated(writer: Writer, outcomes: Sequence[Outcome], received_at: st
     Raises:
         StorageError: a storage fault; nothing of the batch may be acknowledged.
     """
-    screened, fresh = screen_ids(writer, outcomes)
+    try:
+        screened, fresh = screen_ids(writer, outcomes)
+    except StoreError as exc:  # the store cannot even be read: a storage fault
+        raise StorageError(
+            f"checking sample ids failed: {exc}", disk_full=is_disk_full(exc)
+        ) from exc
     conflicts = sum(isinstance(o, Rejected) for o in screened) - sum(
         isinstance(o, Rejected) for o in outcomes
     )
@@ -192,8 +198,12 @@ def _remove_orphans(writer: Writer, candidates: set[str]) -> None:
     """
     if not candidates:
         return
-    for sha in candidates - referenced_blobs(writer.db, candidates):
-        path = writer.blobs.path(sha)
-        if path.exists():
-            path.unlink(missing_ok=True)
-            log.info("removed image %s: no stored sample uses it", sha[:16])
+    try:
+        for sha in candidates - referenced_blobs(writer.db, candidates):
+            path = writer.blobs.path(sha)
+            if path.exists():
+                path.unlink(missing_ok=True)
+                log.info("removed image %s: no stored sample uses it", sha[:16])
+    except (StoreError, OSError) as exc:
+        # The batch is committed; an image left over costs disk space, not data.
+        log.warning("could not remove unused images: %s", exc)

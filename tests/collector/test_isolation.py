@@ -253,3 +253,12 @@ def test_a_wrong_device_clock_is_stored_and_flagged(writer: Writer) -> None:
     assert skew[built["unset"].sample_id] < -1.7e9
     assert skew[built["backlog"].sample_id] is None and skew[built["now"].sample_id] is None
     assert counters(writer.db, "samples.clock_skew") == {"samples.clock_skew": 2}
+
+
+def test_a_store_that_cannot_be_read_is_a_storage_fault(tmp_path: Path) -> None:
+    """Tried: the id screen on a database connection that fails (closed under it). Kept: a
+    StorageError (ingest backs off and retries, nothing acknowledged), not a crash of ingest."""
+    for w in _writer(tmp_path):
+        w.db.close()
+        with pytest.raises(StorageError):
+            commit_isolated(w, [accepted(sample("closed"))], NOW)
