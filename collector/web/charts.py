@@ -127,15 +127,21 @@ def stacked_bar_chart(
     if not rows:
         return _empty(title, width)
     colors = colors or STATE_COLORS
-    row, left, right = 26, 130, 60
+    # Room for the longest label (about 7 px a character at the label size), up to 32 shown.
+    shown = 32
+    longest = max(len(label) for label, _ in rows)
+    row, right = 26, 60
+    left = max(130, 16 + 7 * min(longest, shown))
+    width += left - 130
     height = row * len(rows) + 58
     top = max(max(sum(parts.values()) for _, parts in rows), 1)
     scale = (width - left - right) / top
     out = [_open(title, width, height)]
     for i, (label, counts) in enumerate(rows):
         y, x = 28 + i * row, float(left)
+        text = escape(_short(label, shown))
         out.append(
-            f'<text x="{left - 8}" y="{y + 13}" text-anchor="end" class="lbl">{escape(label[:18])}'
+            f'<text x="{left - 8}" y="{y + 13}" text-anchor="end" class="lbl">{text}'
             f"<title>{escape(label)}</title></text>"
         )
         for key in keys:
@@ -160,6 +166,10 @@ def stacked_bar_chart(
         lx += 24 + 7 * len(key)
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _short(label: str, most: int) -> str:
+    return label if len(label) <= most else label[: most - 1] + "…"
 
 
 def _open(title: str, width: int, height: int) -> str:

@@ -345,3 +345,27 @@ def test_folder_labels_show_on_cards_enter_stores_them_and_undo_keeps_edits(
         edited = [sid for sid in chips if stored[sid] == "neutral"]
         assert len(edited) == 1 and chips[edited[0]].endswith("neutral"), chips
         assert all(chips[sid].endswith("angry") for sid in chips if sid not in edited)
+
+
+def test_recipe_box_button_and_long_device_names_are_laid_out(config, store, faces, page):
+    """Tried: the new-version page (the recipe box was ~180 px wide, "Build version" looked
+    disabled) and a dashboard with a 31-character device name (cut off on the left)."""
+    long_name = "cam-warehouse-north-entrance-02"
+    insert_samples(store, sample_rows(faces, 6, devices=(long_name, "cam-a")))
+    with serving(config) as url:
+        page.goto(url + "/auth/login")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(url + "/versions/new")
+        box = page.locator("textarea[name=recipe]").bounding_box()
+        form = page.locator("form.config-form").bounding_box()
+        assert box and form and box["width"] > 0.9 * (form["width"] - 60), (box, form)
+        button = page.locator("form.config-form button")
+        color = button.evaluate("b => getComputedStyle(b).backgroundColor")
+        assert button.is_enabled() and color == "rgb(37, 99, 235)", color
+        page.goto(url + "/dashboard/")
+        label = page.locator("svg text.lbl", has_text=long_name)
+        assert label.count() == 1
+        left = label.evaluate("t => t.getBBox().x")
+        assert left >= 0, left
