@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,16 @@ def _connack(client: Any) -> bool:
     return bool(result and result[0])
 
 
+def _eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
+    """Whether ``check`` comes true within ``timeout`` seconds (the wrapper polls every 2 s)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def _collector(config: Path, *args: str) -> str:
     proc = subprocess.run([FACETROVE, "collector", *args, "--config", str(config)],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -216,18 +227,19 @@ def test_compose_mosquitto_runs_the_production_config_and_reloads_on_revoke(
         wait_port(devices_port, timeout=15)
         wait_port(collector_port, timeout=15)
         assert oct((auth / "devices.passwd").stat().st_mode)[-3:] == "600"
+        # Mosquitto starts on the first files (kitchen-pi) and reloads on the second (hall-pi).
+        assert _eventually(lambda: _connects(devices_port, "hall-pi", hall["password"]))
         assert _connects(devices_port, "kitchen-pi", kitchen["password"])
-        assert _connects(devices_port, "hall-pi", hall["password"])
         assert not _connects(devices_port, "kitchen-pi", "wrong")
         assert not _connects(devices_port, "collector", "c-pass"), (
             "collector login on devices' port"
         )
         assert _connects(collector_port, "collector", "c-pass")
         _collector(config, "device", "revoke", "kitchen-pi")
-        deadline = time.monotonic() + 15
-        while _connects(devices_port, "kitchen-pi", kitchen["password"]):
-            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
-            time.sleep(0.5)
+        refused = _eventually(
+            lambda: not _connects(devices_port, "kitchen-pi", kitchen["password"])
+        )
+        assert refused, (tmp_path / "run.log").read_text()
         assert _connects(devices_port, "hall-pi", hall["password"])
         assert "Mosquitto reloaded" in (tmp_path / "run.log").read_text()
     finally:
