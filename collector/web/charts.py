@@ -5,7 +5,7 @@ Every label that may come from a device is escaped; the result is ``Markup`` for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -35,7 +35,9 @@ def bar_chart(
     """
     if not data:
         return _empty(title, width)
-    row, left, right = 26, 110, 60
+    row, right = 26, 60
+    left = _label_room(len(label) for label, _ in data)
+    width += left - LABEL_ROOM
     height = row * len(data) + 36
     top = max([v for _, v in data] + [mark or 0, 1])
     scale = (width - left - right) / top
@@ -46,7 +48,7 @@ def bar_chart(
         w = max(value * scale, 1 if value else 0)
         parts.append(
             f'<text x="{left - 8}" y="{y + 13}" text-anchor="end" class="lbl">'
-            f"{escape(label)}</text>"
+            f"{escape(_short(label, LABEL_CHARS))}<title>{escape(label)}</title></text>"
             f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 8}" rx="3" fill="{color}">'
             f"<title>{escape(label)}: {_fmt(value)}</title></rect>"
             f'<text x="{left + w + 6:.1f}" y="{y + 13}" class="val">{_fmt(value)}</text>'
@@ -127,12 +129,10 @@ def stacked_bar_chart(
     if not rows:
         return _empty(title, width)
     colors = colors or STATE_COLORS
-    # Room for the longest label (about 7 px a character at the label size), up to 32 shown.
-    shown = 32
-    longest = max(len(label) for label, _ in rows)
+    shown = LABEL_CHARS
     row, right = 26, 60
-    left = max(130, 16 + 7 * min(longest, shown))
-    width += left - 130
+    left = _label_room(len(label) for label, _ in rows)
+    width += left - LABEL_ROOM
     height = row * len(rows) + 58
     top = max(max(sum(parts.values()) for _, parts in rows), 1)
     scale = (width - left - right) / top
@@ -166,6 +166,15 @@ def stacked_bar_chart(
         lx += 24 + 7 * len(key)
     out.append("</svg>")
     return Markup("".join(out))
+
+
+LABEL_ROOM = 110  # px left of the bars, enough for class names
+LABEL_CHARS = 32  # longer labels are shortened with an ellipsis (full text on hover)
+
+
+def _label_room(lengths: Iterable[int]) -> int:
+    """Pixels for the longest label (about 7 px a character at the label size)."""
+    return max(LABEL_ROOM, 16 + 7 * min(max(lengths, default=0), LABEL_CHARS))
 
 
 def _short(label: str, most: int) -> str:

@@ -369,3 +369,26 @@ def test_recipe_box_button_and_long_device_names_are_laid_out(config, store, fac
         assert label.count() == 1
         left = label.evaluate("t => t.getBBox().x")
         assert left >= 0, left
+        for text in page.locator("svg text.lbl").all():  # every chart's labels fit
+            assert text.evaluate("t => t.getBBox().x") >= 0, text.inner_text()
+
+
+def test_pausing_a_device_asks_first(config, store, faces, page):
+    """Tried: Pause on the devices page. Cancel in the "are you sure" leaves it running; OK
+    pauses it."""
+    insert_samples(store, sample_rows(faces, 2, devices=("cam-door",)))
+    with serving(config) as url:
+        page.goto(url + "/auth/login")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(url + "/devices/")
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click("text=Pause")
+        page.wait_for_timeout(500)
+        assert asked and "cam-door" in asked[0]
+        assert page.locator("button", has_text="Resume").count() == 0
+        page.once("dialog", lambda d: d.accept())
+        page.click("text=Pause")
+        page.wait_for_selector("button:has-text('Resume')")
