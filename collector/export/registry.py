@@ -42,6 +42,9 @@ def get_exporter(name: str) -> Exporter:
         ) from None
 
 
+CLASSES_FILE = "classes.txt"
+
+
 def export_version(version_dir: Path, fmt: str, out: Path, *, as_zip: bool = False) -> Path:
     """Write version ``version_dir`` in format ``fmt`` to folder ``out`` (or zip file ``out``).
 
@@ -58,6 +61,10 @@ def export_version(version_dir: Path, fmt: str, out: Path, *, as_zip: bool = Fal
     try:
         with batched_copies():
             exporter.write(version, work)
+        # One class order for every format: the recipe's. Class id = line number - 1. Readers
+        # that number class folders alphabetically (ImageFolder, Keras, Ultralytics) are given
+        # this list (docs/training.md).
+        (work / CLASSES_FILE).write_text("".join(f"{c}\n" for c in version.classes))
         if as_zip:
             zip_tree(work, out)
             shutil.rmtree(work)

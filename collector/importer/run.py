@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from facetrove.collector.export.registry import CLASSES_FILE
 from facetrove.collector.importer import images as img
 from facetrove.collector.importer.base import ImportRefused, Item
 from facetrove.collector.importer.detect import detect_faces, fills_image
@@ -130,6 +131,9 @@ class Importer:
         for skip in [*tree.skipped, *read.skipped]:
             summary.skip(skip.path, skip.reason, skip.detail)
         for path in sorted(tree.files):
+            # classes.txt at the top is an export's class order, not a skipped file.
+            if path == CLASSES_FILE:
+                continue
             if Path(path).suffix.lower() in TEXT_SUFFIXES and path not in read.used:
                 summary.skip(path, "not-an-image")
         self.labels = self._resolve_labels(read.items, summary)

@@ -15,7 +15,7 @@ import supervision as sv
 from pycocotools.coco import COCO
 
 from facetrove.collector.export.registry import EXPORTERS, export_version
-from facetrove.collector.versions.build import BuiltVersion
+from facetrove.collector.versions.build import BuiltVersion, create_version
 from tests.collector.export.conftest import expected
 from tests.collector.versions.factory import FactoryStore
 
@@ -256,3 +256,40 @@ def test_zipped_class_folders_keep_empty_classes(
     assert any(counts[s][c] == 0 for s in SPLITS for c in classes)  # the case under test
     for folder in folders:
         assert sorted(p.name for p in (tmp_path / "x" / folder).iterdir()) == classes
+
+
+@pytest.fixture(scope="module")
+def reordered(plain: Plain) -> Plain:
+    """A second version of the same store whose recipe lists the classes in reverse order."""
+    store = plain[0]
+    order = list(reversed(plain[1].card["classes"]))
+    recipe = f"seed: 1\nname: reordered\nclasses: [{', '.join(order)}]\n"
+    return store, create_version(store.data_dir, store.db, recipe, progress=False)
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPORTERS))
+def test_one_class_order_in_every_format_and_split(
+    reordered: Plain, tmp_path: Path, fmt: str
+) -> None:
+    """Tried: a recipe whose class order is not alphabetical, in every format. Every export
+    carries classes.txt in the recipe's order, and every class list a format writes follows
+    it, in every split."""
+    out = _export(reordered, fmt, tmp_path)
+    classes = list(reordered[1].card["classes"])
+    assert classes != sorted(classes), "the test needs a recipe order that is not alphabetical"
+    assert (out / "classes.txt").read_text().splitlines() == classes
+    if fmt == "yolo":
+        import yaml
+
+        names = yaml.safe_load((out / "data.yaml").read_text())["names"]
+        listed = [names[i] for i in sorted(names)] if isinstance(names, dict) else names
+        assert listed == classes
+    if fmt == "coco":
+        for split in SPLITS:
+            coco = json.loads((out / split / "_annotations.coco.json").read_text())
+            cats = sorted(coco["categories"], key=lambda c: c["id"])
+            assert [c["name"] for c in cats if c["name"] in classes] == classes
+    if fmt == "csv":
+        for split in SPLITS:
+            header = (out / split / "_classes.csv").read_text().splitlines()[0].split(",")
+            assert header[1:] == classes
