@@ -62,4 +62,20 @@ def classes_rename(old: str, new: str, config_path: Path | None, data_dir: Path 
     click.echo(f"renamed {old} -> {new.strip()}")
 
 
+@classes_group.command("order")
+@click.argument("names", nargs=-1, required=True)
+@config_option
+@data_dir_option
+def classes_order(names: tuple[str, ...], config_path: Path | None, data_dir: Path | None) -> None:
+    """Put the classes in this order (all of them, once each); number keys follow it.
+
+    Example: facetrove collector classes order happy sad neutral angry fear surprise disgust
+    """
+    try:
+        order = classes.reorder_classes(open_store(config_path, data_dir), list(names), None)
+    except reviews.ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("classes: " + ", ".join(f"{i} {c}" for i, c in enumerate(order, start=1)))
+
+
 COMMANDS: list[click.Command] = [classes_group]

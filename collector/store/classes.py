@@ -72,6 +72,29 @@ def add_class(db: Database, name: str, user_id: int | None) -> str:
     return name
 
 
+def reorder_classes(db: Database, order: list[str], user_id: int | None) -> list[str]:
+    """Put the active classes in ``order`` (every active class once). Number keys, the palette
+    and the default class order of new versions follow; built versions keep theirs."""
+    with write_transaction(db):
+        active = class_names(db)
+        if sorted(order) != sorted(active) or len(set(order)) != len(order):
+            missing = [c for c in active if c not in order]
+            unknown = [c for c in order if c not in active]
+            twice = sorted({c for c in order if order.count(c) > 1})
+            parts = [
+                f"{what}: {', '.join(names)}"
+                for what, names in (("missing", missing), ("unknown", unknown), ("twice", twice))
+                if names
+            ]
+            raise ReviewError("the new order must list every class once (" + "; ".join(parts) + ")")
+        for position, name in enumerate(order, start=1):
+            db.execute(
+                "UPDATE classes SET position = ? WHERE name = ? AND active = 1", [position, name]
+            )
+        audit(db, user_id, "class.reorder", ",".join(order))
+    return class_names(db)
+
+
 def rename_class(db: Database, old: str, new: str, user_id: int | None) -> str:
     """Rename a class; confirmed labels and decisions follow, pre-labels map through aliases."""
     new = _check_class_name(new)

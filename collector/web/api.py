@@ -150,6 +150,16 @@ def add_class() -> Any:
     return jsonify(name=name, classes=class_store.class_names(get_db())), 201
 
 
+@bp.put("/classes")
+@admin_required
+def reorder_classes() -> Any:
+    """Put the classes in order: ``{"order": [every class once]}``."""
+    order = _json_body().get("order")
+    if not isinstance(order, list) or not all(isinstance(c, str) for c in order):
+        raise ApiError("'order' must be a list of class names")
+    return jsonify(classes=class_store.reorder_classes(get_db(), order, current_user.id))
+
+
 @bp.put("/classes/<name>")
 @admin_required
 def rename_class(name: str) -> Any:

@@ -22,6 +22,7 @@ from facetrove.collector.config.web import WebConfig
 from facetrove.collector.store import classes, devices, queue, reviews, samples
 from facetrove.collector.store.imports import tag_counts
 from facetrove.collector.store.samples import selection_counts
+from facetrove.collector.web.auth import admin_required
 from facetrove.collector.web.dashboard import clear_cache
 from facetrove.collector.web.db import get_blobs, get_db
 
@@ -185,6 +186,25 @@ def decide_one(sample_id: str) -> Any:
     else:
         flash("Saved: " + (item.label or "rejected") + ".", "ok")
     return redirect(url_for("review.detail", sample_id=sample_id))
+
+
+@bp.route("/review/classes", methods=["GET", "POST"])
+@admin_required
+def class_order() -> Any:
+    """The class order (number keys follow it), moved one step at a time."""
+    db = get_db()
+    order = classes.class_names(db)
+    if request.method == "POST":
+        name, move = request.form.get("name", ""), request.form.get("move", "")
+        if name in order and move in ("up", "down"):
+            i = order.index(name)
+            j = i - 1 if move == "up" else i + 1
+            if 0 <= j < len(order):
+                order[i], order[j] = order[j], order[i]
+                classes.reorder_classes(db, order, current_user.id)
+                clear_cache()
+        return redirect(url_for("review.class_order"))
+    return render_template("review/classes.html", classes=order)
 
 
 @bp.get("/media/<sha256>.jpg")
