@@ -83,12 +83,16 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         echo(f"ingest: store {config.data_dir}")
 
         try:
+            from facetrove.collector.web import create_app
+            from facetrove.collector.web.metrics import INGEST_EXTENSION
             from facetrove.collector.web.server import run_web
         except ImportError as exc:
             log.warning("the web UI is not available (%s); running broker and ingest only", exc)
         else:
             web_stop = threading.Event()
-            web = threading.Thread(target=run_web, args=(config, web_stop), name="web")
+            app = create_app(config)
+            app.extensions[INGEST_EXTENSION] = worker  # receipts and queue figures on /metrics
+            web = threading.Thread(target=run_web, args=(config, web_stop, app), name="web")
             web.start()
             threads.append(("web", web, web_stop))
             echo(f"web app: http://{_reachable(config.web.host)}:{config.web.port}/")

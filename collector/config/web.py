@@ -45,6 +45,11 @@ class WebConfig(Section):
         description="dashboard warns when the largest confirmed class exceeds the smallest "
         "by this factor",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token a Prometheus scrape of /metrics must send; unset = /metrics "
+        "answers clients on this machine (loopback) only",
+    )
     threads: int = Field(default=4, ge=1, le=64, description="waitress worker threads")
     max_upload_mb: int = Field(
         default=512, ge=1, description="largest upload request (all files together), in MB"

@@ -103,6 +103,14 @@ class IngestWorker:
         self._unanswered: list[Outcome] = []  # committed, receipt not sent yet
         self._receipts_at = 0.0
 
+    def receipts_pending(self) -> int:
+        """Committed messages whose receipt is not sent yet (for /metrics)."""
+        return len(self._unanswered)
+
+    def queued(self) -> int:
+        """Messages received and waiting for their commit (for /metrics)."""
+        return self._queue.qsize()
+
     # -- paho callbacks (network thread) -------------------------------------------------
 
     def _on_connect(

@@ -104,3 +104,24 @@ def reviewer_throughput(db: Database) -> list[tuple[str, str, int]]:
         "AND d.decided_at >= date('now', '-13 days') GROUP BY u.username, day ORDER BY day"
     ).fetchall()
     return rows
+
+
+def decision_counts(db: Database) -> dict[str, int]:
+    """Review decisions ever made, by action (confirm, correct, reject, undo); imports not
+    counted. Growing only: ``rate()`` of it is the review rate."""
+    rows = db.execute(
+        "SELECT action, COUNT(*) FROM decisions WHERE action != 'import' GROUP BY action"
+    ).fetchall()
+    return {str(action): int(n) for action, n in rows}
+
+
+def device_state_totals(db: Database) -> dict[str, int]:
+    """Number of known devices per state (online, offline, ...)."""
+    rows = db.execute("SELECT state, COUNT(*) FROM devices GROUP BY state").fetchall()
+    return {str(state or "unknown"): int(n) for state, n in rows}
+
+
+def version_status_counts(db: Database) -> dict[str, int]:
+    """Number of dataset versions per build status (building, ready, failed)."""
+    rows = db.execute("SELECT status, COUNT(*) FROM versions GROUP BY status").fetchall()
+    return {str(status or "unknown"): int(n) for status, n in rows}

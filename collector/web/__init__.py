@@ -76,6 +76,7 @@ def create_app(
         dashboard,
         device_files,
         devices,
+        metrics,
         review,
         upload,
         versions,
@@ -88,6 +89,7 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(versions.bp)
     app.register_blueprint(device_files.bp)
+    app.register_blueprint(metrics.bp)
     upload.init_app(app)
     devices.init_app(app)
 

@@ -32,7 +32,10 @@ login_manager = LoginManager()
 
 #: Endpoints reachable without logging in.
 # device_files.model_file checks a device login itself (HTTP Basic), not a reviewer session.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "healthz", "static", "device_files.model_file"})
+# metrics.metrics checks its own token or a loopback client (collector/web/metrics.py).
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "healthz", "static", "device_files.model_file", "metrics.metrics"}
+)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 F = TypeVar("F", bound=Callable[..., Any])

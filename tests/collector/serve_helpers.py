@@ -23,6 +23,7 @@ class Serve:
     port: int
     log: Path
     logins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    web_port: int = 0
 
     def password(self, user: str) -> str:
         """The password of a device added at start, or of one of the collector's own users."""
@@ -54,12 +55,13 @@ def start_serve(tmp: Path, port: int | None = None, devices: tuple[str, ...] = (
     """Start serve with its data in ``tmp/data`` (kept across restarts) and wait for ingest;
     ``devices`` are added first (`collector device add`), each with its own login."""
     data, port, log = tmp / "data", port or free_port(), tmp / "serve.log"
+    web_port = free_port()
     logins = {name: add_device(data, name) for name in devices}
     offset = log.stat().st_size if log.exists() else 0
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [FACETROVE, "collector", "serve", "--data-dir", str(data), "--broker-port", str(port),
-             "--port", str(free_port())],
+             "--port", str(web_port)],
             stdout=out, stderr=out,
         )  # fmt: skip
     wait_port(port, 30)
@@ -67,7 +69,7 @@ def start_serve(tmp: Path, port: int | None = None, devices: tuple[str, ...] = (
     while "subscribed" not in log.read_text()[offset:]:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.1)
-    return Serve(proc, data, port, log, logins)
+    return Serve(proc, data, port, log, logins, web_port)
 
 
 def stop_serve(serve: Serve) -> None:

@@ -10,7 +10,8 @@ from facetrove.collector.store import users
 from tests.collector.web.conftest import PASSWORD, csrf_token
 from tests.collector.web.factory import insert_samples, sample_rows
 
-PUBLIC = {"auth.login", "healthz", "static"}
+# /metrics has its own guard (token, or loopback clients only): test_metrics_access.py.
+PUBLIC = {"auth.login", "healthz", "static", "metrics.metrics"}
 
 
 def _concrete(rule) -> str:  # type: ignore[no-untyped-def]
