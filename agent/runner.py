@@ -359,7 +359,13 @@ class Runner:
         self.updater.announce(ann, classifier.model_sha256)
 
     def _swap_model(self) -> None:
-        """Between frames: switch the pipeline to a newly fetched classifier."""
+        """Between frames: switch the pipeline to a newly fetched classifier, and show in the
+        status why an announced model was refused (the old one stays in use)."""
+        if self.publisher is not None:
+            error = (self.updater.error or "")[:512]
+            if self.publisher.status_extra.get("model_error", "") != error:
+                self.publisher.status_extra["model_error"] = error
+                self.publisher.publish_status()
         new = self.updater.take()
         if new is None or self.pipeline is None:
             return

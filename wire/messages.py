@@ -182,6 +182,11 @@ class Status(_Msg):
     model_id: str | None = Field(default=None, max_length=128)
     detector: str | None = Field(default=None, max_length=64)
     source: str | None = Field(default=None, max_length=512)
+    model_error: str | None = Field(
+        default=None,
+        max_length=512,
+        description="why the last announced model was refused, the old one kept ('' = none)",
+    )
 
 
 class Stats(_Msg):

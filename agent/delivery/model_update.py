@@ -195,6 +195,7 @@ class ModelUpdater:
         finally:
             with self._lock:
                 self._busy = None
+        self.error = None
         log.info("model %s (%s) fetched and loaded", ann.model_id, ann.sha256[:12])
         for old in prune(self.folder, self.policy.keep):
             log.info("removed old model file %s", old.name)

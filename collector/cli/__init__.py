@@ -11,6 +11,7 @@ from facetrove.collector.cli import (
     export,
     importer,
     ingest,
+    models,
     quarantine,
     serve,
     stats,
@@ -26,7 +27,7 @@ def collector() -> None:
 
 
 _MODULES = [serve, ingest, importer, web, backup, quarantine, stats]
-for _module in [*_MODULES, users, classes, devices, versions, export]:
+for _module in [*_MODULES, users, classes, devices, versions, export, models]:
     for _cmd in _module.COMMANDS:
         collector.add_command(_cmd)
 

@@ -250,6 +250,29 @@ def train_cmd(
         f"model {trained.id}: {how}; kept epoch {fit.best_epoch}; {fit.seconds:.1f} s,"
         f" {fit.images_per_s:.0f} images/s\nwrote {trained.path}"
     )
+    _register(config, trained.id)
+    console.print(
+        f"registered {trained.id} as a candidate; roll it out with 'facetrove collector model"
+        f" rollout {trained.id} --devices DEVICE' (canary) or '--all'"
+    )
+
+
+def _register(config: Any, model_id: str) -> None:
+    """Add the new model to the store's registry as a candidate."""
+    from facetrove.collector.rollout import register_folder
+    from facetrove.collector.store import DB_NAME, StoreError, connect
+    from facetrove.collector.store.models import ModelExists
+
+    try:
+        db = connect(Path(config.data_dir) / DB_NAME)
+        try:
+            register_folder(db, Path(config.data_dir), model_id)
+        finally:
+            db.close()
+    except (StoreError, OSError, ModelExists) as exc:
+        raise click.ClickException(
+            f"model {model_id} was written but not registered: {exc}"
+        ) from None
 
 
 COMMANDS: list[click.Command] = [train_cmd]

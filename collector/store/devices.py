@@ -28,6 +28,8 @@ def apply_update(db: Database, message: Status | Stats, received_at: str) -> Non
             value = getattr(message, name)
             if value is not None:
                 fields[name] = value
+        if message.model_error is not None:
+            fields["model_error"] = message.model_error or None
     else:
         fields = {"stats": message.model_dump_json()}
         if message.model_id is not None:

@@ -253,6 +253,42 @@ def _m006_clock_skew(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_samples_frame_sha256 ON samples (frame_sha256)")
 
 
+def _m007_models(db: sqlite_utils.Database) -> None:
+    """The model registry: trained pre-label models, their status, and which device runs what.
+
+    ``model_assignments`` holds the model each device should run (``device_id`` ``*`` = every
+    device without its own row); ``model_events`` is the rollout history (rollback targets).
+    """
+    # 001 created ``models`` (id, sha256, created_at, classes, path, notes) and nothing used it.
+    for column in (
+        "size INTEGER NOT NULL DEFAULT 0",
+        "parent TEXT",
+        "version_id TEXT",
+        "metrics TEXT NOT NULL DEFAULT '{}'",  # JSON, from the model card
+        "status TEXT NOT NULL DEFAULT 'candidate'"
+        " CHECK (status IN ('candidate','canary','deployed','retired'))",
+        "registered_at TEXT",
+        "status_at TEXT",
+    ):
+        db.execute(f"ALTER TABLE models ADD COLUMN {column}")
+    # Why a device refused the model it was sent (from its status); NULL = none.
+    db.execute("ALTER TABLE devices ADD COLUMN model_error TEXT")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS model_assignments ("
+        " device_id TEXT PRIMARY KEY,"
+        " model_id TEXT NOT NULL REFERENCES models(id),"
+        " assigned_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS model_events ("
+        " id INTEGER PRIMARY KEY,"
+        " at TEXT NOT NULL,"
+        " model_id TEXT NOT NULL,"
+        " action TEXT NOT NULL,"  # rollout | rollback
+        " devices TEXT NOT NULL)"  # JSON list, ["*"] = all
+    )
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
@@ -261,6 +297,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_device_logins", _m004_device_logins),
     ("005_counted_indexes", _m005_counted_indexes),
     ("006_clock_skew", _m006_clock_skew),
+    ("007_models", _m007_models),
 ]
 
 

@@ -3,8 +3,9 @@
 ``GET /device/models/<model_id>/model.onnx`` answers a device that authenticates with its own
 broker login (HTTP Basic: device id and password, the same as MQTT); a revoked login, a wrong
 password or a reviewer's session get 401. The files are the trained models under
-``data_dir/models/<id>/model.onnx``. ``model_url`` builds the address a ``model`` announcement
-carries (the agent accepts only its collector's address, see docs/agent.md).
+``data_dir/models/<id>/model.onnx`` that the model registry lists and has not retired (an
+unknown or retired id is 404, like a missing file). ``model_url`` builds the address a
+``model`` announcement carries (the agent accepts only its collector's address, see docs/agent.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import Blueprint, Response, abort, request, send_file
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.identity.passwords import verify_password
 from facetrove.collector.store import device_logins
+from facetrove.collector.store import models as registry
 from facetrove.collector.train.folder import ONNX_FILE, models_root
 from facetrove.collector.web.db import data_dir, get_db
 
@@ -50,6 +52,8 @@ def model_file(model_id: str) -> Response:
             {"WWW-Authenticate": 'Basic realm="facetrove devices"'},
             mimetype="text/plain",
         )
+    if registry.servable(get_db(), model_id) is None:
+        abort(404)
     root = models_root(data_dir()).resolve()
     path = (root / model_id / ONNX_FILE).resolve()
     if root not in path.parents or not path.is_file():

@@ -79,6 +79,7 @@ def _device(row: dict[str, Any]) -> dict[str, Any]:
         "config": config,
         "config_revision": row.get("config_revision") or 0,
         "applied_revision": stats.get("config_revision"),
+        "model_error": row.get("model_error"),
     }
 
 

@@ -74,8 +74,23 @@ def _model_ids(data: Path) -> list[str]:
 
     db = connect(data / DB_NAME)
     try:
-        rows = db.conn.execute("SELECT prelabel_model_id FROM samples ORDER BY id").fetchall()
+        rows = db.conn.execute(
+            "SELECT prelabel_model_id FROM samples ORDER BY captured_at, id"
+        ).fetchall()
         return [str(r[0]) for r in rows]
+    finally:
+        db.close()
+
+
+def _register(data: Path, model_id: str, sha: str, size: int, classes: list[str]) -> None:
+    """Into the model registry, as `collector train` does (only registered models are served)."""
+    from facetrove.collector.store import DB_NAME, connect
+    from facetrove.collector.store import models as registry
+
+    db = connect(data / DB_NAME)
+    try:
+        registry.register(db, model_id, sha256=sha, size=size, parent=None, version_id=None,
+                          classes=classes, metrics={}, created_at="2026-01-01")  # fmt: skip
     finally:
         db.close()
 
@@ -98,6 +113,7 @@ def test_agent_takes_models_only_from_its_collector(tmp_path: Path) -> None:
     onnx.save(model, str(folder / "model.onnx"))
     body = (folder / "model.onnx").read_bytes()
     sha = hashlib.sha256(body).hexdigest()
+    _register(data, "emo-v2", sha, len(body), list(models.EMOTION_CLASSES))
     login = add_device(data, DEVICE, "--config", str(cfg))
     other = add_device(data, "cam-other", "--config", str(cfg))
     assert login["collector_url"] == f"http://127.0.0.1:{web}"
