@@ -9,6 +9,7 @@ from facetrove.collector.cli import (
     classes,
     devices,
     export,
+    forget,
     importer,
     ingest,
     models,
@@ -26,7 +27,7 @@ def collector() -> None:
     """The central collector: broker, ingest, store, review web app, versions and exports."""
 
 
-_MODULES = [serve, ingest, importer, web, backup, quarantine, stats]
+_MODULES = [serve, ingest, importer, web, backup, quarantine, stats, forget]
 for _module in [*_MODULES, users, classes, devices, versions, export, models]:
     for _cmd in _module.COMMANDS:
         collector.add_command(_cmd)
