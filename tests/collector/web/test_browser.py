@@ -19,10 +19,13 @@ from typing import Any
 
 import pytest
 
-from facetrove.collector.config import CollectorConfig
+from facetrove.collector.config import CollectorConfig, load_config
+from facetrove.collector.store.blobs import BlobStore
+from facetrove.collector.store.db import DB_NAME, connect
+from facetrove.collector.store.users import create_user
 from facetrove.collector.web.server import run_web
 from tests.collector.web.conftest import PASSWORD
-from tests.collector.web.factory import insert_samples, sample_rows
+from tests.collector.web.factory import insert_samples, real_faces, sample_rows
 from tests.support.broker import free_port
 from tests.support.data import require
 
@@ -392,3 +395,26 @@ def test_pausing_a_device_asks_first(config, store, faces, page):
         page.once("dialog", lambda d: d.accept())
         page.click("text=Pause")
         page.wait_for_selector("button:has-text('Resume')")
+
+
+def test_queue_images_show_in_chromium_from_a_relative_data_dir(
+    tmp_path, monkeypatch, faces_dir, page
+):
+    """The same relative folder in real Chromium: every crop on the queue page decodes."""
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, data_dir="rel-data", **{"web.secret_key": "test-" + "k" * 40})
+    db = connect(Path("rel-data") / DB_NAME)
+    create_user(db, "alice", PASSWORD, "admin")
+    insert_samples(db, sample_rows(real_faces(faces_dir, BlobStore(Path("rel-data/blobs"))), 8))
+    db.conn.close()
+    with serving(config) as url:
+        page.goto(url + "/auth/login")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#grid .card img")
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+        widths = page.eval_on_selector_all(
+            "#grid .card img", "imgs => imgs.map(i => i.naturalWidth)"
+        )
+        assert len(widths) == 8 and all(w > 0 for w in widths), widths
