@@ -7,6 +7,7 @@ nothing that ingest received is left unacknowledged by a clean stop.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from facetrove.collector.config import CollectorConfig
 from facetrove.collector.ingest.worker import IngestWorker
 from facetrove.collector.store import DB_NAME
 from facetrove.collector.store.integrity import check_store
+from facetrove.collector.store.private import PRIVATE_UMASK, make_private
 
 log = logging.getLogger("facetrove.serve")
 PUBLISH_OVERHEAD = 1024
@@ -45,6 +47,11 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         DamagedStore: the store fails its integrity check (nothing was started).
     """
     check(config)
+    # Faces, the store and credentials are for the service user only (existing stores too).
+    os.umask(PRIVATE_UMASK)
+    fixed = make_private(config.data_dir)
+    if fixed:
+        echo(f"data folder: made {fixed} file(s) and folder(s) private to this user")
     # A damaged store is refused (DamagedStore) before the broker accepts any sample.
     check_store(config.data_dir / DB_NAME)
     broker: EmbeddedBroker | BrokerProcess | None = None

@@ -8,6 +8,7 @@ clip (or the webcam). This module never imports the agent or the collector.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -91,6 +92,10 @@ def _ensure_login(data_dir: Path) -> str:
     login_file.write_text(json.dumps({"username": DEMO_USER, "password": password}))
     login_file.chmod(0o600)
     return password
+
+
+#: Environment variable that hands a demo agent its device password.
+PASSWORD_ENV = "FACETROVE_BROKER_PASSWORD"
 
 
 def _device_logins(data_dir: Path, devices: list[str]) -> dict[str, str]:
@@ -240,14 +245,19 @@ def _run(
             if Path(spec_i).is_file():
                 extra += ["--max-fps", "24", "--set", "sampler.track_window_s=2"]
             outbox = data_dir / f"agent-{device_i}.outbox.db"
-            broker = f"mqtt://{device_i}:{passwords[device_i]}@127.0.0.1:{broker_port}"
+            # The password goes through the environment, never argv (other users can read
+            # /proc/<pid>/cmdline); the agent resolves ${...} in --set values.
+            broker = f"mqtt://{device_i}@127.0.0.1:{broker_port}"
             args = ["--source", spec_i, "--broker", broker, "--device-id", device_i]
+            args += ["--set", "broker.password=${" + PASSWORD_ENV + "}"]
+            env = {**os.environ, PASSWORD_ENV: passwords[device_i]}
             with open(data_dir / f"agent-{device_i}.log", "ab") as agent_log:
                 agents.append(
                     subprocess.Popen(
                         _facetrove("agent", "run", *args, "--outbox", str(outbox), *extra),
                         stdout=agent_log,
                         stderr=agent_log,
+                        env=env,
                     )
                 )
         click.echo("")

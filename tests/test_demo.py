@@ -10,6 +10,7 @@ running.
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -135,6 +136,14 @@ def test_demo_brings_up_collector_and_agent(tmp_path: Path) -> None:
         logins = {d["device_id"] for d in json.loads(listed.stdout) if d["active"]}
         assert logins == {"demo-clip", "demo-photos"}, logins
         assert set(json.loads((data / "broker" / "credentials.json").read_text())) == {"collector"}
+        # No secret on a child's command line (any local user can read /proc/<pid>/cmdline).
+        secrets = list(json.loads((data / "demo-devices.json").read_text()).values())
+        cmdlines = []
+        for child in _children(proc.pid):
+            with contextlib.suppress(OSError):
+                cmdlines.append(Path(f"/proc/{child}/cmdline").read_bytes().decode())
+        assert any("agent" in c for c in cmdlines), cmdlines
+        assert not [c for c in cmdlines if any(s in c for s in secrets)], cmdlines
 
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

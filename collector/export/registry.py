@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -48,16 +49,16 @@ CLASSES_FILE = "classes.txt"
 def export_version(version_dir: Path, fmt: str, out: Path, *, as_zip: bool = False) -> Path:
     """Write version ``version_dir`` in format ``fmt`` to folder ``out`` (or zip file ``out``).
 
-    The output appears only when complete: it is written next to ``out`` and renamed.
+    The output appears only when complete: it is written next to ``out`` under a name of its
+    own (two exports at once never share a work folder) and renamed.
     """
     exporter = get_exporter(fmt)
     version = load_version(version_dir)
     version.images(exporter.task)  # fail before writing anything if the version lacks them
     if out.exists():
         raise ExportError(f"{out} already exists; choose another --out or remove it")
-    work = out.with_name(out.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         with batched_copies():
             exporter.write(version, work)
@@ -72,7 +73,6 @@ def export_version(version_dir: Path, fmt: str, out: Path, *, as_zip: bool = Fal
             work.rename(out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
-        out.with_name(out.name + ".zip-partial").unlink(missing_ok=True)
         raise
     return out
 
@@ -84,10 +84,21 @@ def zip_tree(folder: Path, target: Path) -> None:
     folders are kept as folder entries: a class with no image in a split still has its folder,
     so folder-per-class readers number the classes alike in every split.
     """
-    tmp = target.with_name(target.name + ".zip-partial")
     files = sorted(
         p for p in folder.rglob("*") if p.is_file() or (p.is_dir() and not any(p.iterdir()))
     )
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".zip-partial", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        _write_zip(folder, files, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_zip(folder: Path, files: list[Path], tmp: Path) -> None:
     with zipfile.ZipFile(tmp, "w") as zf:
         for path in files:
             if path.is_dir():
@@ -101,4 +112,3 @@ def zip_tree(folder: Path, target: Path) -> None:
             info.compress_type = zipfile.ZIP_STORED if jpeg else zipfile.ZIP_DEFLATED
             with open(path, "rb") as src, zf.open(info, "w") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-    os.replace(tmp, target)

@@ -289,6 +289,29 @@ def _m007_models(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m008_web_sessions(db: sqlite_utils.Database) -> None:
+    """Server-side web sessions (a logout or a password change ends them) and failed logins
+    (throttling per account and per address)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS web_sessions ("
+        " id TEXT PRIMARY KEY,"
+        " user_id INTEGER NOT NULL,"
+        " created_at TEXT NOT NULL,"
+        " address TEXT NOT NULL DEFAULT '')"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_web_sessions_user ON web_sessions (user_id)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS login_failures ("
+        " at TEXT NOT NULL,"
+        " username TEXT NOT NULL,"
+        " address TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_login_failures_user ON login_failures (username, at)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_login_failures_addr ON login_failures (address, at)")
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
@@ -298,6 +321,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("005_counted_indexes", _m005_counted_indexes),
     ("006_clock_skew", _m006_clock_skew),
     ("007_models", _m007_models),
+    ("008_web_sessions", _m008_web_sessions),
 ]
 
 

@@ -136,3 +136,54 @@ def record_login(db: Database, user: User) -> None:
     """Write a successful login to the audit log."""
     with write_transaction(db):
         audit(db, user.id, "login", user.username)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+
+
+def set_password(db: Database, username: str, password: str, *, by: int | None = None) -> User:
+    """Give ``username`` a new password and end every web session it has."""
+    _check_password(password)
+    user = find_user(db, username)
+    with write_transaction(db):
+        db.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            [generate_password_hash(password), user.id],
+        )
+        db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user.id])
+        audit(db, by, "user.passwd", username)
+    return get_user(db, user.id)
+
+
+def set_active(db: Database, username: str, active: bool) -> User:
+    """Enable or disable an account; disabling ends its sessions and its API token stops working."""
+    user = find_user(db, username)
+    with write_transaction(db):
+        db.execute("UPDATE users SET active = ? WHERE id = ?", [int(active), user.id])
+        if not active:
+            db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user.id])
+            db.execute("DELETE FROM leases WHERE user_id = ?", [user.id])
+        audit(db, None, "user.enable" if active else "user.disable", username)
+    return get_user(db, user.id)
+
+
+def revoke_token(db: Database, username: str) -> bool:
+    """Remove ``username``'s API token; ``False`` when it had none."""
+    user = find_user(db, username)
+    with write_transaction(db):
+        cur = db.execute(
+            "UPDATE users SET token_hash = NULL WHERE id = ? AND token_hash IS NOT NULL", [user.id]
+        )
+        if cur.rowcount:
+            audit(db, None, "user.token.revoke", username)
+    return bool(cur.rowcount)
+
+
+def token_holders(db: Database) -> list[str]:
+    """Names of the accounts that have an API token."""
+    rows = db.execute(
+        "SELECT username FROM users WHERE token_hash IS NOT NULL ORDER BY username"
+    ).fetchall()
+    return [str(r[0]) for r in rows]

@@ -6,10 +6,15 @@ rows say what exists, its status (building, ready, failed) and its snapshot.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from facetrove.collector.store.db import Database, dict_rows, write_transaction
+
+
+class VersionTaken(Exception):
+    """Another request recorded a version with this id first."""
 
 
 def version_ids(db: Database) -> list[str]:
@@ -30,12 +35,17 @@ def list_versions(db: Database, *, newest_first: bool = False) -> list[dict[str,
 
 
 def add_building(db: Database, row: dict[str, Any]) -> None:
-    """Record a new version with status ``building`` (``row`` holds its other columns)."""
+    """Record a new version with status ``building`` (``row`` holds its other columns).
+
+    Raises ``VersionTaken`` when a version with this id exists (a simultaneous request won)."""
     values = {**row, "status": "building"}
     names = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    with write_transaction(db):
-        db.execute(f"INSERT INTO versions ({names}) VALUES ({marks})", list(values.values()))
+    try:
+        with write_transaction(db):
+            db.execute(f"INSERT INTO versions ({names}) VALUES ({marks})", list(values.values()))
+    except sqlite3.IntegrityError as exc:
+        raise VersionTaken(row["id"]) from exc
 
 
 def mark_failed(db: Database, version_id: str, error: str) -> None:

@@ -52,6 +52,10 @@ class VersionError(Exception):
     """A version that cannot be created or found; the message is meant for the user."""
 
 
+class VersionConflict(VersionError):
+    """Another request is creating a version with the same id at the same time (HTTP 409)."""
+
+
 @dataclass(frozen=True)
 class BuiltVersion:
     id: str
@@ -159,19 +163,25 @@ def prepare_version(
         raise VersionError(f"{final} already exists; remove it or choose another name")
     shutil.rmtree(partial, ignore_errors=True)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    version_rows.add_building(
-        db,
-        {
-            "id": version_id,
-            "created_at": now,
-            "created_by": created_by,
-            "recipe": recipe_text,
-            "recipe_sha256": recipe_sha256(recipe_text),
-            "snapshot_sha256": snapshot_sha256(samples),
-            "samples": len(samples),
-            "path": str(final),
-        },
-    )
+    try:
+        version_rows.add_building(
+            db,
+            {
+                "id": version_id,
+                "created_at": now,
+                "created_by": created_by,
+                "recipe": recipe_text,
+                "recipe_sha256": recipe_sha256(recipe_text),
+                "snapshot_sha256": snapshot_sha256(samples),
+                "samples": len(samples),
+                "path": str(final),
+            },
+        )
+    except version_rows.VersionTaken:
+        raise VersionConflict(
+            f"version {version_id!r} was just created by another request; try again"
+            + ("" if name or recipe.name else " (the next number will be used)")
+        ) from None
     return PreparedVersion(
         version_id, recipe, recipe_text, classes, samples, duplicates, split, final, partial
     )

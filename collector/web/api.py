@@ -17,7 +17,7 @@ from facetrove.collector.export.registry import EXPORTERS
 from facetrove.collector.store import classes as class_store
 from facetrove.collector.store import reviews
 from facetrove.collector.store import versions as version_rows
-from facetrove.collector.versions.build import VersionError, prepare_version
+from facetrove.collector.versions.build import VersionConflict, VersionError, prepare_version
 from facetrove.collector.versions.recipe import RecipeError
 from facetrove.collector.web import dashboard, devices, upload, versions
 from facetrove.collector.web.auth import admin_required
@@ -237,7 +237,8 @@ def create_version() -> Any:
     try:
         prep = prepare_version(data_dir(), get_db(), text, name=name, created_by=current_user.id)
     except (RecipeError, VersionError) as exc:
-        return jsonify(error=str(exc), errors=str(exc).splitlines()), 400
+        status = 409 if isinstance(exc, VersionConflict) else 400
+        return jsonify(error=str(exc), errors=str(exc).splitlines()), status
     versions.builds().start(data_dir(), prep)
     return jsonify(id=prep.id, status="building", samples=len(prep.samples)), 202
 

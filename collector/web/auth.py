@@ -23,7 +23,7 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from facetrove.collector.store import queue, users
+from facetrove.collector.store import queue, sessions, users
 from facetrove.collector.web.db import get_db
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -59,13 +59,33 @@ class WebUser(UserMixin):  # type: ignore[misc]
         return self.user.active
 
 
+#: Failed logins allowed per account and per address in a 15-minute window.
+THROTTLE = sessions.Throttle()
+
+
 @login_manager.user_loader  # type: ignore[untyped-decorator]
 def _load_user(user_id: str) -> WebUser | None:
+    """The account of a session cookie, only while its server-side session row lives."""
+    sid = session.get("sid")
     try:
+        if not isinstance(sid, str) or sessions.session_user(get_db(), sid) != int(user_id):
+            return None
         user = users.get_user(get_db(), int(user_id))
     except (users.NoSuchUser, ValueError):
         return None
     return WebUser(user) if user.active else None
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _begin_session(user: users.User) -> None:
+    """A fresh cookie bound to a new server-side session for ``user``."""
+    session.clear()
+    session.permanent = True
+    session["sid"] = sessions.start_session(get_db(), user.id, _address())
+    login_user(WebUser(user))
 
 
 @login_manager.request_loader  # type: ignore[untyped-decorator]
@@ -127,18 +147,24 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     """The login form; a failed login says so without telling which part was wrong."""
     error = None
+    status = 200
     if request.method == "POST":
+        db = get_db()
         username = request.form.get("username", "")
-        user = users.authenticate(get_db(), username, request.form.get("password", ""))
+        try:
+            sessions.begin_attempt(db, username, _address(), THROTTLE)
+        except sessions.TooManyFailures as exc:
+            page = render_template("auth/login.html", error=str(exc))
+            return page, 429, {"Retry-After": str(exc.retry_after)}
+        user = users.authenticate(db, username, request.form.get("password", ""))
         if user is None:
-            error = "Wrong username or password."
+            sessions.record_failure(db, username, _address(), "wrong username or password")
+            error, status = "Wrong username or password.", 401
         else:
-            session.clear()
-            session.permanent = True
-            login_user(WebUser(user))
-            users.record_login(get_db(), user)
+            sessions.clear_failures(db, user.username)
+            _begin_session(user)
+            users.record_login(db, user)
             return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
     return render_template("auth/login.html", error=error), status
 
 
@@ -146,10 +172,48 @@ def login() -> Any:
 def logout() -> Any:
     """Log out and give back any leased samples."""
     queue.release_leases(get_db(), current_user.id)
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        sessions.end_session(get_db(), sid)
     logout_user()
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> Any:
+    """Change one's own password; every other session of the account ends."""
+    error = None
+    if request.method == "POST":
+        db = get_db()
+        name, new = current_user.username, request.form.get("new_password", "")
+        try:
+            sessions.begin_attempt(db, name, _address(), THROTTLE)
+        except sessions.TooManyFailures as exc:
+            return render_template("auth/password.html", error=str(exc)), 429
+        if users.authenticate(db, name, request.form.get("password", "")) is None:
+            sessions.record_failure(db, name, _address(), "wrong password at password change")
+            error = "The current password is wrong."
+        else:
+            sessions.clear_failures(db, name)
+            error = _change_password(name, new, request.form.get("confirm", ""))
+            if error is None:
+                flash("Password changed; your other sessions are logged out.", "ok")
+                return redirect(url_for("review.queue"))
+    return render_template("auth/password.html", error=error), 400 if error else 200
+
+
+def _change_password(name: str, new: str, confirm: str) -> str | None:
+    """Set the new password and renew this session; the error to show, else ``None``."""
+    if new != confirm:
+        return "The two new passwords differ."
+    try:
+        user = users.set_password(get_db(), name, new, by=current_user.id)
+    except users.UserError as exc:
+        return str(exc).capitalize() + "."
+    _begin_session(user)
+    return None
 
 
 def init_app(app: Flask) -> None:

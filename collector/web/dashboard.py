@@ -12,9 +12,10 @@ from collections import defaultdict
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
+from flask_login import current_user
 
 from facetrove.collector.store import classes as class_store
-from facetrove.collector.store import reviews, stats
+from facetrove.collector.store import reviews, sessions, stats
 from facetrove.collector.store.samples import selection_counts
 from facetrove.collector.web import charts
 from facetrove.collector.web.db import get_db
@@ -177,4 +178,7 @@ def index() -> Any:
         ),
     }
     top_cell = max([n for row in f["confusion"].values() for n in row.values()] or [1])
-    return render_template("dashboard/index.html", f=f, svg=svg, classes=classes, top_cell=top_cell)
+    failed = sessions.recent_failures(get_db()) if current_user.is_admin else []
+    return render_template(
+        "dashboard/index.html", f=f, svg=svg, classes=classes, top_cell=top_cell, failed=failed
+    )

@@ -20,6 +20,7 @@ from facetrove.collector.store import versions as version_rows
 from facetrove.collector.store.db import DB_NAME, connect
 from facetrove.collector.versions.build import (
     PreparedVersion,
+    VersionConflict,
     VersionError,
     build_prepared,
     prepare_version,
@@ -47,6 +48,16 @@ augmentations:
   brightness: {percent: 20}
 multiplier: 2
 """
+
+
+_EXPORT_LOCKS: dict[Path, threading.Lock] = {}
+_EXPORT_LOCKS_GUARD = threading.Lock()
+
+
+def _export_lock(target: Path) -> threading.Lock:
+    """The lock that makes one zip at a time for ``target`` in this process."""
+    with _EXPORT_LOCKS_GUARD:
+        return _EXPORT_LOCKS.setdefault(target, threading.Lock())
 
 
 class VersionBuilds:
@@ -128,7 +139,7 @@ def new() -> Any:
         errors = str(exc).splitlines()
         return (
             render_template("versions/new.html", recipe=text, name=name or "", errors=errors),
-            400,
+            409 if isinstance(exc, VersionConflict) else 400,
         )
     builds().start(data_dir(), prep)
     flash(f"Version {prep.id} is building from {len(prep.samples)} samples.", "ok")
@@ -157,14 +168,15 @@ def download(version_id: str, fmt: str) -> Any:
         flash(f"Version {version_id} is {version['status']}; nothing to export.", "error")
         return redirect(url_for("versions.show", version_id=version_id))
     target = data_dir() / "exports" / f"{version_id}-{fmt}.zip"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            export_version(Path(version["path"]), fmt, target, as_zip=True)
-        except ExportError as exc:
-            current_app.logger.info("export %s %s refused: %s", version_id, fmt, exc)
-            flash(str(exc), "error")
-            return redirect(url_for("versions.show", version_id=version_id))
+    # One lock per zip: simultaneous downloads wait for the one that builds it, then share it.
+    with _export_lock(target):
+        if not target.exists():
+            try:
+                export_version(Path(version["path"]), fmt, target, as_zip=True)
+            except ExportError as exc:
+                current_app.logger.info("export %s %s refused: %s", version_id, fmt, exc)
+                flash(str(exc), "error")
+                return redirect(url_for("versions.show", version_id=version_id))
     return flask_send_file(
         target.resolve(), mimetype="application/zip", as_attachment=True,
         download_name=f"facetrove-{version_id}-{fmt}.zip",

@@ -49,6 +49,11 @@
       .catch(function (err) { say("Upload refused: " + err.message, "error"); });
   }
 
+  var options = document.getElementById("import-options");
+  if (options) {
+    // Enter in an option field must not submit the page (no inline handler: the CSP forbids it).
+    options.addEventListener("submit", function (e) { e.preventDefault(); });
+  }
   var folderForm = document.getElementById("folder-form");
   if (folderForm) {
     folderForm.addEventListener("submit", function () {
