@@ -145,6 +145,7 @@ def lease_page(
         own = [r[:-1] for r in db.execute(own_sql, own_args).fetchall()]
         rows = list(own)
         if len(rows) < page_size:
+            _cap_held(db, user_id, {r[0] for r in own}, page_size)
             free = f"{where} AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.sample_id = s.id)"
             # Expired leases are deleted lazily, here, so the NOT EXISTS stays an index probe.
             db.execute("DELETE FROM leases WHERE expires_at <= ?", [now])
@@ -207,6 +208,30 @@ def _rank(db: Database, cands: list[Any], need: dict[str, float]) -> list[Any]:
         return (1.0 - conf) + 0.5 * need.get(r[4], 0.0) + (0.3 if (r[1], r[3]) in disagree else 0)
 
     return sorted(unique, key=lambda r: (-score(r), r[0]))
+
+
+def _cap_held(db: Database, user_id: int, keep: set[str], page_size: int) -> None:
+    """Before a new page is leased, give back what this reviewer holds beyond one other page.
+
+    A reviewer holds at most ``2 * page_size`` samples: this page, and the newest-leased page
+    of an earlier filter (a second tab, or going back). Walking the queue with ever new filters
+    no longer hoards samples that others could review.
+    """
+    others = [
+        r[0]
+        for r in db.execute(
+            "SELECT sample_id FROM leases WHERE user_id = ? ORDER BY expires_at DESC, sample_id",
+            [user_id],
+        ).fetchall()
+        if r[0] not in keep
+    ]
+    drop = others[page_size:]
+    for start in range(0, len(drop), 500):
+        chunk = drop[start : start + 500]
+        db.execute(
+            f"DELETE FROM leases WHERE user_id = ? AND sample_id IN ({','.join('?' * len(chunk))})",
+            [user_id, *chunk],
+        )
 
 
 def release_leases(db: Database, user_id: int) -> None:

@@ -322,3 +322,65 @@ def test_password_change_in_the_ui_ends_other_sessions(live):
     assert _with_cookie(live + "/review", old_cookie) == 302
     assert _with_cookie(live + "/review", _cookie(me)) == 200
     assert _post_login(Browser(live), "bob", "another secret") == 200
+
+
+def test_a_reviewer_walking_many_filters_holds_at_most_two_pages(config, store, samples):
+    small = config.model_copy(update={"web": config.web.model_copy(update={"page_size": 4})})
+    token = _token(config)
+    held = []
+    with serving(small) as url:
+        for i in range(21):  # non-overlapping confidence windows, as in the report
+            lo, hi = i / 21, (i + 1) / 21 - 1e-9
+            req = urllib.request.Request(
+                f"{url}/api/samples?min_conf={lo:.6f}&max_conf={hi:.6f}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                assert resp.status == 200
+            count = store.execute("SELECT COUNT(*) FROM leases WHERE user_id = 1").fetchone()[0]
+            held.append(count)
+    assert max(held) <= 8, held
+    pending = store.execute("SELECT COUNT(*) FROM samples WHERE state = 'pending'").fetchone()[0]
+    assert pending >= 40  # enough samples that hoarding would have shown
+
+
+@pytest.mark.browser
+def test_pages_work_in_chromium_under_the_csp(config, store, samples):
+    from tests.collector.web.test_browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.skip("chromium missing (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    violations: list[str] = []
+    with serving(config) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_context().new_page()  # the CSP is enforced (no bypass)
+            page.on(
+                "console",
+                lambda m: (
+                    violations.append(m.text) if "Content Security Policy" in m.text else None
+                ),
+            )
+            page.goto(url + "/auth/login")
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#grid .card")
+            page.keyboard.press("Enter")  # review.js runs: the page is saved
+            page.wait_for_selector("#status.ok")
+            for path in ("/dashboard", "/devices", "/upload", "/versions/new", "/auth/password"):
+                page.goto(url + path)
+                page.wait_for_load_state("load")
+            page.goto(url + "/upload")
+            before = page.url
+            page.fill("#import-tag", "x")
+            page.press("#import-tag", "Enter")  # the options form must not submit the page
+            page.wait_for_timeout(500)
+            assert page.url == before
+        finally:
+            browser.close()
+    assert violations == []
+    confirmed = store.execute("SELECT COUNT(*) FROM samples WHERE state = 'confirmed'").fetchone()
+    assert confirmed[0] == 24
