@@ -1,6 +1,9 @@
 """What ingest's message isolation costs: ``commit_isolated`` against a bare ``Writer.commit``.
 
-Same run, same machine, real SQLite files and blob folders (a fresh store per path and round):
+Same run, same machine, real SQLite files and blob folders (a fresh store per path and round).
+Wall-clock rates swing with the disk syncs of everything else on a shared machine; the CPU
+seconds of this process per 1,000 samples do not, and show what each path itself costs.
+
   bare       Writer.commit per batch (all or nothing; before issue 9 this was ingest)
   isolated   commit_isolated per batch: the id screen (one SELECT per batch) + the same commit
   poisoned   commit_isolated on batches that each hold one message that raises in the writer
@@ -21,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,19 +51,20 @@ def poison(a: Accepted) -> Accepted:
     return Accepted(a.topic, Sample(header, a.sample.crop, a.sample.frame))
 
 
-def rate(batches: list[list[Outcome]], commit: Commit) -> float:
+def rate(batches: list[list[Outcome]], commit: Commit) -> tuple[float, float]:
+    """Samples/s (wall clock) and CPU seconds of this process per 1,000 samples."""
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         db = connect(Path(tmp) / DB_NAME)
         writer = Writer(
             db, BlobStore(Path(tmp) / "blobs"), quarantine_max_rows=1000, quarantine_head_bytes=64
         )
         n = sum(len(b) for b in batches)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for batch in batches:
-            commit(writer, batch, NOW)
-        seconds = time.perf_counter() - start
+            commit(writer, batch, datetime.now(timezone.utc).isoformat())
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         db.close()
-    return n / seconds
+    return n / seconds, cpu / n * 1000
 
 
 def screen_ms(batches: list[list[Outcome]]) -> tuple[float, float]:
@@ -102,19 +106,27 @@ def main() -> None:
         "poisoned": (poisoned, commit_isolated),
     }
     got: dict[str, list[float]] = {name: [] for name in paths}
+    cpu: dict[str, list[float]] = {name: [] for name in paths}
     order = random.Random(7)
     for _ in range(args.rounds):  # interleaved in a new order each round: load drift and the
         names = list(paths)  # previous path's dirty pages (syncfs) hit every path alike
         order.shuffle(names)
         for name in names:
             data, commit = paths[name]
-            got[name].append(rate(data, commit))
+            samples_s, cpu_s = rate(data, commit)
+            got[name].append(samples_s)
+            cpu[name].append(cpu_s)
     base = statistics.median(got["bare"])
+    base_cpu = statistics.median(cpu["bare"])
     print(f"{args.samples} samples, batches of {args.batch}, {args.rounds} rounds (median):")
     for name, rates in got.items():
         med = statistics.median(rates)
         spread = f"{min(rates):,.0f}-{max(rates):,.0f}"
-        print(f"  {name:9s} {med:8,.0f} samples/s  ({spread})  {med / base:5.2f}x bare")
+        c = statistics.median(cpu[name])
+        print(
+            f"  {name:9s} {med:8,.0f} samples/s  ({spread})  {med / base:5.2f}x bare;"
+            f"  CPU {c:.3f} s per 1,000 samples ({c / base_cpu:.2f}x bare)"
+        )
     fresh, known = screen_ms(batches)
     per_batch = args.batch / base * 1000
     print(
