@@ -63,6 +63,10 @@ def open_checked(path: Path | str) -> sqlite_utils.Database:
     """
     path = Path(path)
     fresh = not path.exists()
+    if not fresh and path.stat().st_size == 0 and _holds_images(path.parent / "blobs"):
+        # SQLite takes an empty file for a new database: ingest would start a second, empty
+        # store beside the images of the first.
+        raise DamagedStore(path, "the database file is empty, but blobs/ holds images")
     try:
         db = connect(path, migrate_schema=False)
     except sqlite3.DatabaseError as exc:
@@ -82,6 +86,10 @@ def open_checked(path: Path | str) -> sqlite_utils.Database:
         raise DamagedStore(path, f"quick_check: {found[0][:200]}{more}")
     migrate(db)
     return db
+
+
+def _holds_images(blobs: Path) -> bool:
+    return blobs.is_dir() and any(part.is_dir() and any(part.iterdir()) for part in blobs.iterdir())
 
 
 def check_store(path: Path | str) -> None:

@@ -48,6 +48,8 @@ def damage(path: Path, how: str) -> None:
             raw[page * PAGE : (page + 1) * PAGE] = bytes(range(256)) * (PAGE // 256)
     elif how == "truncated":
         raw = raw[: len(raw) // 3]
+    elif how == "emptied":  # cut to 0 bytes: SQLite would take it for a new, empty database
+        raw = bytearray()
     else:
         raw[:100] = b"not a database, just bytes " * 3 + b"!" * 19
     path.write_bytes(bytes(raw))
@@ -61,7 +63,7 @@ def run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("how", ["pages", "truncated", "header"])
+@pytest.mark.parametrize("how", ["pages", "truncated", "header", "emptied"])
 def test_ingest_refuses_a_damaged_store(tmp_path: Path, how: str) -> None:
     data = tmp_path / "data"
     path = make_store(data)
