@@ -68,7 +68,10 @@ def check_source(url: str, sources: list[str]) -> None:
         raise ModelUpdateError(f"a model URL may not carry a login: {url}")
     if any(seg in (".", "..") for seg in unquote(parts.path).split("/")):
         raise ModelUpdateError(f"a model URL may not contain . or .. segments: {url}")
-    scheme, host, port, path = _origin(url)
+    try:
+        scheme, host, port, path = _origin(url)
+    except ValueError as exc:  # urllib: a port that is not a number, or out of range
+        raise ModelUpdateError(f"a model URL needs a valid port ({exc}): {url}") from None
     for prefix in sources:
         p_scheme, p_host, p_port, p_path = _origin(prefix)
         if (scheme, host, port) == (p_scheme, p_host, p_port) and path.startswith(
