@@ -147,7 +147,14 @@ class Runner:
             return RunResult(EXIT_CONFIG, "config", str(exc))
         try:
             o = cfg.outbox
-            self.outbox = Outbox(o.path, o.max_rows, o.max_bytes, o.max_age_s, o.policy)
+            self.outbox = Outbox(
+                o.path,
+                o.max_rows,
+                o.max_bytes,
+                o.max_age_s,
+                o.policy,
+                min_free_bytes=int(o.min_free_mb * 1024 * 1024),
+            )
         except OutboxError as exc:
             return RunResult(EXIT_ERROR, "outbox", str(exc))
         try:
@@ -223,7 +230,7 @@ class Runner:
         assert self.outbox is not None and self.publisher is not None
         for item in ready:
             sid = item.header.sample_id
-            dropped = self.outbox.put(sid, item.encode())
+            dropped = self.outbox.put(sid, item.encode(), selection=item.header.selection)
             self.stats.accepted += 1
             self.accepted_ids.append(sid)
             self.id_log.write("put", sid)

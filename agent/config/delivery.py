@@ -183,6 +183,12 @@ class OutboxConfig(Section):
         description="when a limit is reached: drop_oldest makes room for the new sample, "
         "drop_newest refuses the new one (counted either way)",
     )
+    min_free_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="free space (MB) to leave on the outbox's disk: below it the least valuable "
+        "samples (by selection reason, then age) make room, counted as dropped disk; 0 = off",
+    )
 
 
 class ReceiptConfig(Section):

@@ -10,6 +10,8 @@ explicit policy, and every drop is counted by reason in the same file.
 from __future__ import annotations
 
 import contextlib
+import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -18,13 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+log = logging.getLogger(__name__)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     sample_id TEXT NOT NULL UNIQUE,
     created REAL NOT NULL,
     size INTEGER NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    value INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
@@ -38,7 +43,27 @@ CREATE TABLE IF NOT EXISTS delivered (
 
 #: Persistent counters: samples put, confirmed by the collector (stored, or quarantined: refused
 #: for good), and dropped by the outbox's limits, by reason.
-COUNTERS = ("put", "confirmed", "quarantined", "dropped_rows", "dropped_bytes", "dropped_age")
+COUNTERS = (
+    "put",
+    "confirmed",
+    "quarantined",
+    "dropped_rows",
+    "dropped_bytes",
+    "dropped_age",
+    "dropped_disk",
+)
+#: How much a sample is worth keeping when the disk fills, by why it was kept (its
+#: ``selection``): the least valuable go first, oldest first among equals. Uncertain pre-labels
+#: and asked-for classes teach the model most; heartbeats and stills are the easiest to replace.
+SELECTION_VALUE = {
+    "uncertain": 5,
+    "class_target": 5,
+    "expression_change": 4,
+    "best_of_window": 3,
+    "import": 2,
+    "still": 1,
+    "heartbeat": 1,
+}
 _CHUNK = 500  # ids per DELETE statement (SQLite's variable limit is far above)
 _DELETE = "DELETE FROM outbox WHERE sample_id IN ({marks}) RETURNING sample_id, size"
 
@@ -70,8 +95,13 @@ class Outbox:
         max_bytes: int = 256 * 1024 * 1024,
         max_age_s: float = 7 * 24 * 3600.0,
         policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest",
+        min_free_bytes: int = 0,
     ) -> None:
+        """``min_free_bytes``: free space to leave on the outbox's disk; below it the least
+        valuable samples make room (``dropped_disk``) instead of the disk filling up."""
         self.path = Path(path)
+        self.min_free_bytes = min_free_bytes
+        self._unsaved: dict[str, int] = {}  # counts a full disk kept from being written
         self.max_rows, self.max_bytes, self.max_age_s, self.policy = (
             max_rows,
             max_bytes,
@@ -89,7 +119,16 @@ class Outbox:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            if min_free_bytes > 0:
+                # A checkpoint copies the WAL into the file and needs that much free space: keep
+                # the WAL under half the margin so one always finds room (SQLite's default lets
+                # it reach 4 MB, which fills a small disk before any checkpoint runs).
+                pages = max(16, min(1000, min_free_bytes // 2 // 4096))
+                self._db.execute(f"PRAGMA wal_autocheckpoint={pages}")
             self._db.executescript(SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
+            if "value" not in columns:  # an outbox file from before disk-pressure eviction
+                self._db.execute("ALTER TABLE outbox ADD COLUMN value INTEGER NOT NULL DEFAULT 0")
             row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
@@ -97,8 +136,18 @@ class Outbox:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def put(self, sample_id: str, payload: bytes, created: float | None = None) -> list[str]:
+    def put(
+        self,
+        sample_id: str,
+        payload: bytes,
+        created: float | None = None,
+        selection: str | None = None,
+    ) -> list[str]:
         """Commit one sample durably; return the ids dropped to respect the limits.
+
+        When the disk is nearly full (``min_free_bytes``) or full, the least valuable samples
+        (``SELECTION_VALUE``, then oldest) make room; if nothing can, the new sample itself is
+        dropped. Both counted as ``dropped_disk``; a full disk never raises here.
 
         With policy ``drop_newest`` a full outbox refuses the new sample: its own id is returned.
         A sample id the outbox holds, or that the collector confirmed within ``max_age_s``, is
@@ -125,21 +174,30 @@ class Outbox:
                 reason = "dropped_rows" if self._rows + 1 > self.max_rows else "dropped_bytes"
                 self._bump(reason, 1)
                 return [*dropped, sample_id]
+            value = SELECTION_VALUE.get(selection or "", 0)
+            if self._disk_short(size):
+                self._checkpoint_locked()
+            if self._disk_short(size):
+                dropped += self._evict_for_disk_locked(size, value)
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                victims = self._make_room_locked(size)
-                self._db.execute(
-                    "INSERT INTO outbox (sample_id, created, size, payload) VALUES (?, ?, ?, ?)",
-                    (sample_id, created, size, payload),
-                )
-                self._db.execute(
-                    "INSERT INTO counters VALUES ('put', 1) "
-                    "ON CONFLICT(name) DO UPDATE SET value = value + 1"
-                )
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
+                victims = self._insert_locked(sample_id, created, size, payload, value)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                    raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
+                # The disk filled between the check and the write: make room, try once more.
+                self._checkpoint_locked()
+                evicted = self._evict_for_disk_locked(2 * size, value)
+                dropped += evicted
+                try:
+                    victims = self._insert_locked(sample_id, created, size, payload, value)
+                except sqlite3.OperationalError as again:
+                    if again.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                        raise OutboxError(
+                            f"cannot write to the outbox {self.path}: {again}"
+                        ) from None
+                    self._bump_quietly("dropped_disk", 1)
+                    log.warning("outbox disk full: the new sample %s is dropped", sample_id)
+                    return [*dropped, sample_id]
             for _, vid, vsize in victims:
                 self._rows -= 1
                 self._bytes -= vsize
@@ -148,6 +206,100 @@ class Outbox:
             self._rows += 1
             self._bytes += size
             return [*dropped, *(v[1] for v in victims)]
+
+    def _insert_locked(
+        self, sample_id: str, created: float, size: int, payload: bytes, value: int
+    ) -> list[tuple[str, str, int]]:
+        """One transaction: make room within the limits, insert, count. Raises sqlite3 errors
+        (rolled back); other ``sqlite3.Error`` become ``OutboxError``."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            victims = self._make_room_locked(size)
+            self._db.execute(
+                "INSERT INTO outbox (sample_id, created, size, payload, value) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (sample_id, created, size, payload, value),
+            )
+            self._db.execute(
+                "INSERT INTO counters VALUES ('put', 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1"
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            self._rollback()
+            raise
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
+        return victims
+
+    def _disk_short(self, size: int) -> bool:
+        if self.min_free_bytes <= 0:
+            return False
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return False
+        return free - size < self.min_free_bytes
+
+    def _evict_for_disk_locked(self, size: int, value: int) -> list[str]:
+        """Delete the least valuable samples worth less than or as much as ``value`` (oldest
+        first among equals) until ``size`` bytes are freed inside the file, which SQLite reuses
+        for the next insert. Returns their ids; never raises for a full disk."""
+        gone: list[tuple[str, int]] = []
+        freed = 0
+        try:
+            rows = self._db.execute(
+                "SELECT sample_id, size FROM outbox WHERE value <= ? ORDER BY value, seq",
+                (value,),
+            ).fetchall()
+            for sid, vsize in rows:
+                if freed >= size:
+                    break
+                gone.append((sid, int(vsize)))
+                freed += int(vsize)
+            if not gone:
+                return []
+            self._db.execute("BEGIN IMMEDIATE")
+            for start in range(0, len(gone), _CHUNK):
+                chunk = [sid for sid, _ in gone[start : start + _CHUNK]]
+                marks = ",".join("?" * len(chunk))
+                self._db.execute(f"DELETE FROM outbox WHERE sample_id IN ({marks})", chunk)
+            unsaved = self._unsaved.pop("dropped_disk", 0)
+            self._count_in_tx("dropped_disk", len(gone) + unsaved)
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._unsaved["dropped_disk"] = unsaved
+                raise
+        except sqlite3.Error as exc:
+            self._rollback()
+            log.warning("outbox disk nearly full and no room could be made: %s", exc)
+            return []
+        # Deleted pages sit in the WAL until a checkpoint: give the disk space back now.
+        self._checkpoint_locked()
+        for sid, vsize in gone:
+            self._rows -= 1
+            self._bytes -= vsize
+            self._inflight.discard(sid)
+            self._again.discard(sid)
+        log.warning(
+            "outbox disk nearly full: dropped %d less valuable sample(s) to keep the new one",
+            len(gone),
+        )
+        return [sid for sid, _ in gone]
+
+    def _bump_quietly(self, name: str, n: int) -> None:
+        """Count; when even that cannot be written (the disk is full), keep the count in
+        memory until the next eviction writes it (``counters`` includes it meanwhile)."""
+        try:
+            self._bump(name, n)
+        except OutboxError:
+            self._unsaved[name] = self._unsaved.get(name, 0) + n
+
+    def _checkpoint_locked(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _make_room_locked(self, size: int) -> list[tuple[str, str, int]]:
         """Delete the oldest rows until one more of ``size`` bytes fits (inside a transaction)."""
@@ -329,7 +481,8 @@ class Outbox:
         """Persistent counters (survive restarts): put, confirmed, quarantined, dropped_*."""
         with self._lock:
             found = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
-        return {name: int(found.get(name, 0)) for name in COUNTERS}
+            unsaved = dict(self._unsaved)
+        return {name: int(found.get(name, 0)) + unsaved.get(name, 0) for name in COUNTERS}
 
     def get_value(self, name: str, default: int = 0) -> int:
         """A persistent integer kept next to the queue (e.g. the next track id)."""

@@ -64,8 +64,14 @@ def test_survives_reopen_and_keeps_counters(tmp_path: Path) -> None:
         "dropped_rows": 2,
         "dropped_bytes": 0,
         "dropped_age": 0,
+        "dropped_disk": 0,
     }
-    assert again.drops() == {"outbox_rows": 2, "outbox_bytes": 0, "outbox_age": 0}
+    assert again.drops() == {
+        "outbox_rows": 2,
+        "outbox_bytes": 0,
+        "outbox_age": 0,
+        "outbox_disk": 0,
+    }
     again.close()
 
 
