@@ -121,8 +121,10 @@ def pixel_box(
     box: tuple[float, float, float, float], width: int, height: int, normalized: bool
 ) -> tuple[int, int, int, int]:
     """Whole-pixel ``xmin, ymin, xmax, ymax`` (exclusive) inside the image. Raises BadImage for
-    a box with no area, too small, or clearly outside the image."""
+    a box with no area, too small, clearly outside the image, or with NaN or infinite numbers."""
     x0, y0, x1, y1 = box
+    if not all(math.isfinite(v) for v in box):
+        raise BadImage("bad-annotation", f"box {box} has a number that is not finite")
     if normalized:
         x0, x1, y0, y1 = x0 * width, x1 * width, y0 * height, y1 * height
     slack = max(2.0, 0.01 * max(width, height))

@@ -92,4 +92,7 @@ class YoloReader:
             names = [names[k] for k in sorted(names, key=int)]
         if not isinstance(names, list) or not names:
             raise ImportRefused(f"{path}: names must be a list or a mapping of class names")
+        if not all(isinstance(n, str | int) and not isinstance(n, bool) for n in names):
+            # a nested value (a YAML alias bomb among them) would become one huge "name"
+            raise ImportRefused(f"{path}: every class name must be a string")
         return [str(n) for n in names]

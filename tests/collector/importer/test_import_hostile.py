@@ -180,3 +180,58 @@ def test_voc_with_entities_or_deep_nesting_is_skipped(tmp_path: Path) -> None:
     _, summary = _run(archive, tmp_path / "data", fmt="voc")
     assert summary.imported == 0
     assert summary.reasons["unsafe-xml"] == 1, summary.lines()
+
+
+def test_boxes_with_nan_or_infinite_numbers_are_skipped_not_a_crash(tmp_path: Path) -> None:
+    """Tried: COCO bboxes with NaN and 1e308 (Python's json reads NaN), YOLO lines with nan and
+    inf, a YOLO line with 10 fields. Kept: each such box skipped with a reason, the good box of
+    the same image imported (before: ValueError from math.floor, a traceback, nothing stored)."""
+    coco = (
+        b'{"images": [{"id": 1, "file_name": "a.png", "width": 48, "height": 48}],'
+        b' "categories": [{"id": 1, "name": "happy"}], "annotations": ['
+        b'{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, NaN, 10]},'
+        b'{"id": 2, "image_id": 1, "category_id": 1, "bbox": [1e308, 1e308, 1e308, 1e308]},'
+        b'{"id": 3, "image_id": 1, "category_id": 1, "bbox": [-Infinity, 0, 40, 40]},'
+        b'{"id": 4, "image_id": 1, "category_id": 1, "bbox": [2, 2, 40, 40]}]}'
+    )
+    archive = _zip(
+        tmp_path / "coco.zip", {"train/_annotations.coco.json": coco, "train/a.png": crop_bytes()}
+    )
+    _, summary = _run(archive, tmp_path / "data", fmt="coco")
+    assert summary.imported == 1, summary.lines()
+    assert sum(summary.reasons.values()) == 3, summary.lines()
+
+    labels = b"0 nan 0.5 0.5 0.5\n0 inf inf 1 1\n0 0.5 0.5 0.5 0.5 1 2 3 4 5\n0 0.5 0.5 0.8 0.8\n"
+    archive = _zip(
+        tmp_path / "yolo.zip",
+        {
+            "data.yaml": b"names: [happy]\n",
+            "train/images/a.png": crop_bytes(),
+            "train/labels/a.txt": labels,
+        },
+    )
+    _, summary = _run(archive, tmp_path / "data2", fmt="yolo")
+    assert summary.imported == 1, summary.lines()
+    assert sum(summary.reasons.values()) == 3, summary.lines()
+
+
+def test_a_yaml_alias_bomb_in_the_class_names_is_refused_in_one_short_line(
+    tmp_path: Path,
+) -> None:
+    """Tried: data.yaml whose names expand by aliases to 9^8 strings (before: the refusal
+    printed every one of them, a 226 MB error line). Kept: a short one-line refusal."""
+    rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, cur in zip("abcdefg", "bcdefgh", strict=True):
+        rows.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    rows.append("names: [*h]")
+    archive = _zip(
+        tmp_path / "bomb.zip",
+        {
+            "data.yaml": "\n".join(rows).encode(),
+            "train/images/a.png": crop_bytes(),
+            "train/labels/a.txt": b"0 0.5 0.5 0.8 0.8\n",
+        },
+    )
+    with pytest.raises(ImportRefused) as err:
+        _run(archive, tmp_path / "data", fmt="yolo", add_classes=True)
+    assert "data.yaml" in str(err.value) and len(str(err.value)) < 300
