@@ -39,8 +39,8 @@ def serve_cmd(
     """Run the whole collector: broker (embedded unless --broker), ingest and the web app.
 
     With no broker configured an embedded MQTT 3.1.1 broker starts on 127.0.0.1:1883 and the
-    agent's username and password are printed. Ctrl-C (or SIGTERM) stops the web app, flushes
-    ingest and stops the broker.
+    `device add` command that gives each device its own login is printed. Ctrl-C (or SIGTERM)
+    stops the web app, flushes ingest and stops the broker.
 
     \b
     Example:
