@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from facetrove.collector.export.base import Task, VersionData, copy_image
+from facetrove.collector.export.cells import csv_writer
 
 CSV_NAME = "_classes.csv"
 
@@ -28,7 +28,7 @@ class CsvOneHotExporter:
             folder = out / split
             folder.mkdir(parents=True, exist_ok=True)
             with open(folder / CSV_NAME, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh, lineterminator="\n")
+                writer = csv_writer(fh)
                 writer.writerow(["filename", *version.classes])
                 for image in images:
                     copy_image(image, str(folder))

@@ -6,11 +6,11 @@ One row per box, whole pixels from 0, one ``_annotations.csv`` next to the image
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from facetrove.collector.export.base import Task, VersionData, copy_image
 from facetrove.collector.export.boxes import pixel_box
+from facetrove.collector.export.cells import csv_writer
 
 HEADER = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
 CSV_NAME = "_annotations.csv"
@@ -27,7 +27,7 @@ class TfCsvExporter:
             folder = out / split
             folder.mkdir(parents=True, exist_ok=True)
             with open(folder / CSV_NAME, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh, lineterminator="\n")
+                writer = csv_writer(fh)
                 writer.writerow(HEADER)
                 for image in images:
                     copy_image(image, str(folder))

@@ -32,7 +32,7 @@ from facetrove.collector.importer.tree import (
     open_tree,
 )
 from facetrove.collector.store.blobs import BlobStore, FileSystem
-from facetrove.collector.store.classes import add_class
+from facetrove.collector.store.classes import add_class, class_name_problem
 from facetrove.collector.store.db import Database, now_iso
 from facetrove.collector.store.errors import ReviewError
 from facetrove.collector.store.imports import (
@@ -173,6 +173,9 @@ class Importer:
                 f"unknown classes {listed}: add them with --add-classes, or rename the folders "
                 f"to known classes ({', '.join(sorted(set(lookup.values())))})"
             )
+        bad = [p for p in map(class_name_problem, sorted(unknown)) if p]
+        if bad:  # checked before any is added: a refused import adds no class
+            raise ImportRefused(f"cannot add {len(bad)} class(es): {bad[0]}")
         for name in sorted(unknown):
             try:
                 add_class(self.db, name, self.options.user_id)

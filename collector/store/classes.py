@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from facetrove.collector.store.db import Database, audit, now_iso, write_transaction
 from facetrove.collector.store.errors import ReviewError
@@ -48,10 +49,30 @@ def confirmed_counts(db: Database) -> dict[str, int]:
     )
 
 
+#: A class name becomes a folder in exports and a cell in CSVs: letters, digits, '_', '-', '.'
+#: and spaces, starting with a letter or digit (so never '..', a path, or a formula).
+CLASS_NAME = re.compile(r"[^\W_][\w .-]{0,63}")
+#: Names Windows cannot use as a folder, with or without an extension.
+_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?", re.IGNORECASE)
+
+
+def class_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a class name, else ``None`` (every entry point uses this)."""
+    if not CLASS_NAME.fullmatch(name) or name.endswith((".", " ")):
+        return (
+            f"class name {name[:64]!r} is not allowed: use 1-64 letters, digits, '_', '-', '.' "
+            "or spaces, starting with a letter or digit and not ending with '.' or a space"
+        )
+    if _RESERVED.fullmatch(name):
+        return f"class name {name!r} is reserved on Windows (a folder cannot have that name)"
+    return None
+
+
 def _check_class_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > 64 or not name.isprintable() or "/" in name:
-        raise ReviewError("a class name must be 1-64 printable characters without '/'")
+    problem = class_name_problem(name)
+    if problem:
+        raise ReviewError(problem)
     return name
 
 

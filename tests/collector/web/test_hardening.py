@@ -384,3 +384,12 @@ def test_pages_work_in_chromium_under_the_csp(config, store, samples):
     assert violations == []
     confirmed = store.execute("SELECT COUNT(*) FROM samples WHERE state = 'confirmed'").fetchone()
     assert confirmed[0] == 24
+
+
+def test_api_refuses_hostile_class_names(client, auth, store):
+    auth.login()
+    for name in ["..", "\\..\\..\\evil", "CON", '=HYPERLINK("http://x")']:
+        resp = client.post("/api/classes", json={"name": name}, headers=auth.headers())
+        assert resp.status_code == 400, name
+        assert "class name" in resp.get_json()["error"]
+    assert store.execute("SELECT COUNT(*) FROM classes").fetchone()[0] == 7
