@@ -75,6 +75,18 @@ def prelabel_vs_label(db: Database) -> list[tuple[str | None, str, int]]:
     ).fetchall()
 
 
+def prelabel_by_model_day(db: Database, days: int = 60) -> list[tuple[str, str, str, str, int]]:
+    """``(model id, capture day, pre-label, confirmed label, samples)`` over the confirmed
+    samples of the last ``days`` capture days: pre-label accuracy per model over time."""
+    return db.execute(
+        "SELECT prelabel_model_id, substr(captured_at, 1, 10) AS day, prelabel_label, label,"
+        " COUNT(*) FROM samples WHERE state = 'confirmed' AND prelabel_model_id IS NOT NULL"
+        f" AND {COUNTED} AND captured_at >= date((SELECT MAX(captured_at) FROM samples), ?)"
+        " GROUP BY 1, 2, 3, 4",
+        [f"-{int(days)} days"],
+    ).fetchall()
+
+
 def confidence_histogram(db: Database) -> dict[int, int]:
     """Samples per pre-label confidence tenth (bin 0 is [0, 0.1), bin 9 is [0.9, 1])."""
     return dict(

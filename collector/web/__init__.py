@@ -106,6 +106,7 @@ def create_app(
         device_files,
         devices,
         metrics,
+        models,
         review,
         upload,
         versions,
@@ -119,6 +120,7 @@ def create_app(
     app.register_blueprint(versions.bp)
     app.register_blueprint(device_files.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(models.bp)
     upload.init_app(app)
     devices.init_app(app)
     app.after_request(_security_headers)

@@ -172,6 +172,63 @@ LABEL_ROOM = 110  # px left of the bars, enough for class names
 LABEL_CHARS = 32  # longer labels are shortened with an ellipsis (full text on hover)
 
 
+SERIES_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#7c3aed", "#ea580c", "#0891b2", "#be185d")
+
+
+def line_chart(
+    series: dict[str, list[tuple[str, float, int]]],
+    title: str,
+    *,
+    width: int = 720,
+    height: int = 240,
+) -> Markup:
+    """Lines of a fraction (0-1) over ordered x labels, one per series, with a legend; each
+    point is ``(x label, value, count)`` and its tooltip gives the count."""
+    if not series:
+        return _empty(title, width)
+    xs = sorted({x for points in series.values() for x, _, _ in points})
+    left, right, bottom, top_pad = 46, 170, 40, 28
+    plot_w, plot_h = width - left - right, height - bottom - top_pad
+    step = plot_w / max(len(xs) - 1, 1)
+    where = {x: left + (i * step if len(xs) > 1 else plot_w / 2) for i, x in enumerate(xs)}
+    parts = [_open(title, width, height)]
+    for frac in (0.0, 0.5, 1.0):
+        y = top_pad + plot_h * (1 - frac)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+            f"{frac * 100:.0f}%</text>"
+        )
+    every = max(1, len(xs) // 8)
+    for i, x in enumerate(xs):
+        if i % every == 0:
+            parts.append(
+                f'<text x="{where[x]:.1f}" y="{height - bottom + 14}" text-anchor="middle" '
+                f'class="tick">{escape(x[5:] if len(x) == 10 else x)}</text>'
+            )
+    for k, (name, points) in enumerate(sorted(series.items())):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        coords = [(where[x], top_pad + plot_h * (1 - v), x, v, n) for x, v, n in sorted(points)]
+        if len(coords) > 1:
+            path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy, *_ in coords)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
+            )
+        for cx, cy, x, v, n in coords:
+            parts.append(
+                f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{color}"><title>'
+                f"{escape(name)} {escape(x)}: {v * 100:.0f}% of {n:,}</title></circle>"
+            )
+        ly = top_pad + 8 + k * 18
+        parts.append(
+            f'<rect x="{left + plot_w + 14}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{left + plot_w + 30}" y="{ly + 1}" class="tick">'
+            f"{escape(_short(name, 20))}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def _label_room(lengths: Iterable[int]) -> int:
     """Pixels for the longest label (about 7 px a character at the label size)."""
     return max(LABEL_ROOM, 16 + 7 * min(max(lengths, default=0), LABEL_CHARS))

@@ -72,6 +72,11 @@ def _compute() -> dict[str, Any]:
     for pre, label, n in stats.prelabel_vs_label(db):
         pre = aliases.get(pre, pre) if pre else "(none)"
         confusion[pre][label] = confusion[pre].get(label, 0) + n
+    by_model: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for model_id, day, pre, label, n in stats.prelabel_by_model_day(db):
+        cell = by_model[(model_id, day)]
+        cell[0] += n if pre is not None and aliases.get(pre, pre) == label else 0
+        cell[1] += n
     conf_hist = stats.confidence_histogram(db)
     face_hist = stats.face_size_histogram(db)
     throughput = stats.reviewer_throughput(db)
@@ -87,6 +92,10 @@ def _compute() -> dict[str, Any]:
         "per_day": [{"day": d, "samples": n} for d, n in per_day],
         "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
         "prelabel_accuracy": _accuracy(confusion, classes),
+        "prelabel_accuracy_by_model": [
+            {"model": m, "day": d, "accuracy": c / n, "reviewed": n}
+            for (m, d), (c, n) in sorted(by_model.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        ],
         "confidence_histogram": [
             {"from": i / 10, "to": (i + 1) / 10, "samples": conf_hist.get(i, 0)} for i in range(10)
         ],
@@ -122,6 +131,13 @@ def _accuracy(confusion: dict[str, dict[str, int]], classes: list[str]) -> dict[
         "reviewed": total,
         "per_class": per_class,
     }
+
+
+def _series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[str, float, int]]]:
+    series: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
+    for row in rows:
+        series[row["model"]].append((row["day"], row["accuracy"], row["reviewed"]))
+    return dict(series)
 
 
 @bp.get("/")
@@ -168,6 +184,10 @@ def index() -> Any:
             y_label="samples",
             color="#0891b2",
             every=2,
+        ),
+        "model_accuracy": charts.line_chart(
+            _series(f["prelabel_accuracy_by_model"]),
+            "Pre-label accuracy per model, by capture day (confirmed samples)",
         ),
         "selection": charts.bar_chart(
             list(f["selection"].items()), "Samples by why they were kept (selection)"

@@ -31,7 +31,7 @@ def model_folder(data_dir: Path, model_id: str, *, parent: str = "bundled") -> P
         "parent": {"id": parent},
         "version": {"id": "v1"},
         "metrics": {"v1 test": {"new": {"top1": 0.8, "macro_f1": 0.7, "n": 10},
-                                "base": {"top1": 0.6, "macro_f1": 0.5, "n": 10}}},
+                                "baseline": {"top1": 0.6, "macro_f1": 0.5, "n": 10}}},
     }  # fmt: skip
     (path / folder.CARD_JSON).write_text(json.dumps(card))
     return path

@@ -33,7 +33,7 @@ def test_dashboard_counts_balance_confusion_and_warns_on_imbalance(client, auth,
     assert sum(b["samples"] for b in f["face_size_histogram"]) == 60
     assert f["throughput"][0]["reviewer"] == "alice" and f["throughput"][0]["decisions"] == 15
     html = client.get("/dashboard/").get_data(as_text=True)
-    assert html.count('<svg class="chart"') == 8  # with selection
+    assert html.count('<svg class="chart"') == 9  # with selection and accuracy per model
     assert "Confirmed samples per class" in html and "Class imbalance" in html
     assert "pre-label ↓ / confirmed →" in html
 

@@ -1,0 +1,139 @@
+"""The Models pages: the registry, a model's report (with its confusion pictures), two models
+side by side, and rollout / rollback (admins, after an "are you sure" step)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from facetrove import wire
+from facetrove.collector import rollout as rollouts
+from facetrove.collector.store import models as registry
+from facetrove.collector.train import folder
+from facetrove.collector.web.db import data_dir, get_db
+from facetrove.collector.web.devices import publisher
+
+bp = Blueprint("models", __name__, url_prefix="/models")
+_PNG = re.compile(r"^confusion-[A-Za-z0-9._ -]+\.png$")
+
+
+def _report(model_id: str) -> dict[str, Any]:
+    try:
+        return folder.load_report(data_dir(), model_id)
+    except (folder.ModelFolderError, OSError, ValueError):
+        return {}
+
+
+def _model(model_id: str) -> registry.Model:
+    db = get_db()
+    rollouts.sync_folders(db, data_dir())
+    try:
+        return registry.get(db, model_id)
+    except registry.UnknownModel:
+        abort(404)
+
+
+@bp.get("/")
+def index() -> Any:
+    """Every registered model with its status and the devices it is assigned to."""
+    db = get_db()
+    rollouts.sync_folders(db, data_dir())
+    table = registry.assignments(db)
+    rows = [
+        {
+            "m": m,
+            "devices": sorted(
+                "all" if d == registry.ALL else d for d, mid in table.items() if mid == m.id
+            ),
+        }
+        for m in registry.list_models(db)
+    ]
+    return render_template("models/index.html", rows=rows)
+
+
+@bp.get("/<model_id>")
+def show(model_id: str) -> Any:
+    """A model's report: figures beside the model it was compared with, confusion pictures."""
+    model = _model(model_id)
+    db = get_db()
+    pictures = sorted(
+        p.name for p in (folder.models_root(data_dir()) / model_id).glob("confusion-*.png")
+    )
+    return render_template(
+        "models/show.html",
+        m=model,
+        report=_report(model_id),
+        pictures=pictures,
+        devices=rollouts.known_devices(db),
+        assigned=sorted(d for d, mid in registry.assignments(db).items() if mid == model_id),
+        history=registry.events(db, model_id),
+        others=[o.id for o in registry.list_models(db) if o.id != model_id],
+    )
+
+
+@bp.get("/<model_id>/<name>")
+def picture(model_id: str, name: str) -> Any:
+    """One confusion picture of a model (reviewers' session)."""
+    _model(model_id)
+    if not _PNG.match(name):
+        abort(404)
+    path = folder.models_root(data_dir()) / model_id / name
+    if not path.is_file():
+        abort(404)
+    return send_file(Path(path).resolve(), mimetype="image/png", max_age=0)
+
+
+@bp.get("/compare")
+def compare() -> Any:
+    """Two models side by side: their metrics on every evaluation either was reported on."""
+    a, b = _model(request.args.get("a", "")), _model(request.args.get("b", ""))
+    names = sorted(set(a.metrics) | set(b.metrics))
+    return render_template("models/compare.html", a=a, b=b, names=names)
+
+
+def _publish(topic: str, payload: bytes) -> None:
+    kind = wire.Kind.MODEL
+    publisher().publish(topic, payload, qos=kind.qos, retain=kind.retain)
+
+
+@bp.post("/<model_id>/rollout")
+def rollout(model_id: str) -> Any:
+    """Roll a model out (or back) to chosen devices or all, once the admin confirmed it."""
+    if not current_user.is_admin:
+        abort(403)
+    model = _model(model_id)
+    everyone = request.form.get("target") == "all"
+    devices = None if everyone else request.form.getlist("devices")
+    action = "rollback" if request.form.get("action") == "rollback" else "rollout"
+    if not everyone and not devices:
+        flash("Choose devices, or all devices.", "error")
+        return redirect(url_for("models.show", model_id=model_id))
+    if request.form.get("confirm") != "yes":
+        return render_template(
+            "models/confirm.html", m=model, devices=devices, everyone=everyone, action=action
+        )
+    try:
+        result = rollouts.rollout(get_db(), _config(), model_id, devices, _publish, action=action)
+    except rollouts.RolloutError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("models.show", model_id=model_id))
+    who = "all devices" if everyone else ", ".join(devices or [])
+    if result.failed:
+        flash(
+            f"{model_id} assigned to {who}, but not announced to {', '.join(result.failed)}"
+            f" ({next(iter(result.failed.values()))}); roll out again once the broker is up.",
+            "error",
+        )
+    else:
+        flash(f"{action}: {model_id} announced to {who}.", "ok")
+    return redirect(url_for("models.show", model_id=model_id))
+
+
+def _config() -> Any:
+    from flask import current_app
+
+    return current_app.config["FACETROVE"]
