@@ -74,8 +74,19 @@ def _can_run_arm64() -> None:
             "NOT RUN: the Raspberry Pi guide on arm64 (qemu emulation: 17 min to build the root "
             "once, the pip install alone 11 min); set FACETROVE_PI_ARM64=1 to run it"
         )
-    if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists():
+    binfmt = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if not binfmt.exists():
         require("arm64 emulation", "apt-get install qemu-user-static binfmt-support")
+    flags = next((line.split()[1] for line in binfmt.read_text().splitlines()
+                  if line.startswith("flags:")), "")  # fmt: skip
+    if "C" not in flags:
+        # Without the C (credentials) flag an emulated sudo is not setuid: "effective uid is
+        # not 0". Debian registers qemu-aarch64 with flags PF.
+        require(
+            "arm64 emulation with setuid",
+            f"qemu-aarch64 is registered with flags {flags!r}: "
+            "register it again with the C flag (as flags PFC) so that sudo works",
+        )
 
 
 def _run(cmd: list[str], timeout: float = 3600, **kwargs: object) -> str:
