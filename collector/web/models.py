@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -13,9 +13,11 @@ from flask_login import current_user
 from facetrove import wire
 from facetrove.collector import rollout as rollouts
 from facetrove.collector.store import models as registry
+from facetrove.collector.store import versions as version_rows
 from facetrove.collector.train import folder
 from facetrove.collector.web.db import data_dir, get_db
 from facetrove.collector.web.devices import publisher
+from facetrove.collector.web.train_jobs import TrainBusy, TrainJobs
 
 bp = Blueprint("models", __name__, url_prefix="/models")
 _PNG = re.compile(r"^confusion-[A-Za-z0-9._ -]+\.png$")
@@ -93,6 +95,61 @@ def compare() -> Any:
     a, b = _model(request.args.get("a", "")), _model(request.args.get("b", ""))
     names = sorted(set(a.metrics) | set(b.metrics))
     return render_template("models/compare.html", a=a, b=b, names=names)
+
+
+def jobs() -> TrainJobs:
+    """The app's training jobs."""
+    from flask import current_app
+
+    found = current_app.extensions.get("facetrove.train_jobs")
+    if found is None:
+        found = current_app.extensions["facetrove.train_jobs"] = TrainJobs()
+    return cast(TrainJobs, found)
+
+
+@bp.post("/train")
+def train() -> Any:
+    """Start training on a ready version (admins); the job page follows its progress."""
+    if not current_user.is_admin:
+        abort(403)
+    version_id = request.form.get("version", "")
+    name = (request.form.get("name") or "").strip()
+    back = redirect(url_for("versions.show", version_id=version_id))
+    row = version_rows.get_version(get_db(), version_id)
+    if row is None:
+        abort(404)
+    try:
+        epochs = int(request.form.get("epochs") or 15)
+        if not 1 <= epochs <= 1000:
+            raise ValueError
+    except ValueError:
+        flash("Epochs must be a whole number from 1 to 1000.", "error")
+        return back
+    try:
+        folder.check_name(name)
+        if (folder.models_root(data_dir()) / name).exists():
+            raise folder.ModelFolderError(f"model {name!r} already exists: choose another name")
+    except folder.ModelFolderError as exc:
+        flash(str(exc), "error")
+        return back
+    if row["status"] != "ready":
+        flash(f"Version {version_id} is {row['status']}; only a ready version trains.", "error")
+        return back
+    try:
+        job = jobs().start(data_dir(), version_id, name, epochs)
+    except TrainBusy as exc:
+        flash(str(exc), "error")
+        return back
+    return redirect(url_for("models.job", job_id=job.id))
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str) -> Any:
+    """A training job's progress (the page refreshes itself while it runs)."""
+    found = jobs().get(job_id)
+    if found is None:
+        abort(404)
+    return render_template("models/job.html", job=found)
 
 
 def _publish(topic: str, payload: bytes) -> None:

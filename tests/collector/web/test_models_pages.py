@@ -89,3 +89,33 @@ def test_dashboard_shows_prelabel_accuracy_per_model(client, auth, store, sample
     assert by_model["emotion-mini-xception"] == [old_right, 20]
     html = client.get("/dashboard/").get_data(as_text=True)
     assert "Pre-label accuracy per model" in html and "emo-ft" in html
+
+
+def test_train_from_a_version_page_as_a_background_job(app, client, auth, store, config):
+    from tests.collector.train.helpers import need_train_extra, store_with_version
+
+    need_train_extra()
+    factory = store_with_version(Path(config.data_dir), n=30, name="v1")
+    auth.login()
+    page = client.get("/versions/v1").get_data(as_text=True)
+    assert 'action="/models/train"' in page
+    form = {"csrf_token": auth.token, "version": "v1", "name": "web-1", "epochs": "1"}
+    for bad, message in [({"name": "Bad Name!"}, "is not allowed"),
+                         ({"epochs": "0"}, "from 1 to 1000"),
+                         ({"version": "nope"}, None)]:  # fmt: skip
+        resp = client.post("/models/train", data={**form, **bad}, follow_redirects=True)
+        if message is None:
+            assert resp.status_code == 404
+        else:
+            assert message in resp.get_data(as_text=True)
+    resp = client.post("/models/train", data=form)
+    assert resp.status_code == 302 and "/models/jobs/" in resp.location
+    running = client.get(resp.location).get_data(as_text=True)
+    assert "Training web-1" in running
+    app.extensions["facetrove.train_jobs"].wait(600)
+    done = client.get(resp.location).get_data(as_text=True)
+    assert "done" in done and "epoch 1/1" in done, done
+    assert registry.get(store, "web-1").status == "candidate"
+    report = client.get("/models/web-1").get_data(as_text=True)
+    assert "v1 test" in report and "confusion-" in report
+    factory.db.close()
