@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import yaml
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.config.loader import effective_dict, load_config
 from facetrove.config import ConfigError, parse_set
+from facetrove.logs import configure_logging
 
 DETECTORS = {
     "auto": {"detector.backend": "mediapipe", "detector.model": "auto"},
@@ -125,11 +125,7 @@ def run_cmd(
             line = {"event": "summary", "exit_code": exc.exit_code, "reason": "config"}
             click.echo(json.dumps({**line, "message": exc.message}))
         raise
-    logging.basicConfig(
-        level=cfg.run.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(cfg.run.log_level)
     if once and is_live(cfg.source.spec):
         raise AgentExit(
             f"--exit-when-drained needs a file or folder source, not {cfg.source.spec!r}", 2
@@ -173,11 +169,7 @@ def drain_cmd(
     from facetrove.agent.runner import Runner
 
     cfg = _load(config_file, _overrides(sets, options))
-    logging.basicConfig(
-        level=cfg.run.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(cfg.run.log_level)
     if not cfg.outbox.path.is_file():
         click.echo(f"no outbox at {cfg.outbox.path}: nothing to deliver", err=True)
         return

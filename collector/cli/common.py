@@ -12,6 +12,7 @@ import click
 
 from facetrove.collector.config import CollectorConfig, ConfigError, load_config
 from facetrove.collector.store.db import Database, StoreError
+from facetrove.logs import configure_logging
 
 config_option = click.option(
     "--config",
@@ -57,10 +58,7 @@ def open_existing(config: CollectorConfig) -> Database:
 
 def setup_logging(verbose: bool) -> None:
     """Log lines with time and level; ``verbose`` adds debug lines and amqtt's own logs."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
     # amqtt logs every connection at INFO and a traceback for a start failure that we report
     # in one line ourselves: keep its output for --verbose.
     logging.getLogger("transitions").setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from facetrove.collector.cli.common import config_option, data_dir_option, load
+from facetrove.logs import configure_logging
 
 
 @click.command("web")
@@ -28,9 +29,7 @@ def web_cmd(
     from facetrove.collector.web.server import run_web
 
     config = load(config_path, data_dir=data_dir, **{"web.host": host, "web.port": port})
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.INFO)
     stop = threading.Event()
 
     def handler(signum: int, _frame: Any) -> None:
