@@ -61,6 +61,8 @@ class WebUser(UserMixin):  # type: ignore[misc]
 
 #: Failed logins allowed per account and per address in a 15-minute window.
 THROTTLE = sessions.Throttle()
+#: A server-side session ends 30 days after its login, however active (rows do not pile up).
+SESSION_MAX_AGE_S = 30 * 86400
 
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
@@ -84,6 +86,7 @@ def _begin_session(user: users.User) -> None:
     """A fresh cookie bound to a new server-side session for ``user``."""
     session.clear()
     session.permanent = True
+    sessions.prune_sessions(get_db(), SESSION_MAX_AGE_S)
     session["sid"] = sessions.start_session(get_db(), user.id, _address())
     login_user(WebUser(user))
 
