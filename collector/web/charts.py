@@ -5,7 +5,7 @@ Every label that may come from a device is escaped; the result is ``Markup`` for
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -84,13 +84,7 @@ def column_chart(
     # Columns stay narrow when there are few of them (one day of data is not a wall of blue).
     step = min((width - left - 10) / len(data), 48.0)
     parts = [_open(title, width, height)]
-    for frac in (0.0, 0.5, 1.0):
-        y = top_pad + plot_h * (1 - frac)
-        parts.append(
-            f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{_fmt(round(top * frac))}</text>"
-        )
+    parts += _grid(left, width - 10, top_pad, plot_h, lambda f: _fmt(round(top * f)))
     for i, (label, value) in enumerate(data):
         h = plot_h * value / top
         x = left + i * step
@@ -192,13 +186,7 @@ def line_chart(
     step = plot_w / max(len(xs) - 1, 1)
     where = {x: left + (i * step if len(xs) > 1 else plot_w / 2) for i, x in enumerate(xs)}
     parts = [_open(title, width, height)]
-    for frac in (0.0, 0.5, 1.0):
-        y = top_pad + plot_h * (1 - frac)
-        parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{frac * 100:.0f}%</text>"
-        )
+    parts += _grid(left, left + plot_w, top_pad, plot_h, lambda f: f"{f * 100:.0f}%")
     every = max(1, len(xs) // 8)
     for i, x in enumerate(xs):
         if i % every == 0:
@@ -227,6 +215,21 @@ def line_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _grid(
+    left: float, right: float, top_pad: float, plot_h: float, tick: Callable[[float], str]
+) -> list[str]:
+    """Horizontal grid lines at 0, half and full height with their tick labels."""
+    out = []
+    for frac in (0.0, 0.5, 1.0):
+        y = top_pad + plot_h * (1 - frac)
+        out.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+            f"{escape(tick(frac))}</text>"
+        )
+    return out
 
 
 def _label_room(lengths: Iterable[int]) -> int:

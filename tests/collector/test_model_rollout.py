@@ -51,8 +51,8 @@ def _config(data: Path, port: int) -> Path:
     return path
 
 
-def _retained(port: int) -> dict[str, str]:
-    """device -> model id of the retained announcements on the broker now."""
+def _announcements(port: int) -> dict[str, bytes]:
+    """device -> the retained announcement on the broker now."""
     sub = Mqtt(port, "watcher", "x", "watcher-" + str(time.monotonic_ns()))
     sub.subscribe(wire.subscription(wire.Kind.MODEL))
     time.sleep(0.5)
@@ -60,9 +60,13 @@ def _retained(port: int) -> dict[str, str]:
     out = {}
     for topic, payload, retain in sub.messages:
         assert retain
-        device, _ = wire.parse_topic(topic)
-        out[device] = json.loads(payload)["model_id"]
+        out[wire.parse_topic(topic)[0]] = payload
     return out
+
+
+def _retained(port: int) -> dict[str, str]:
+    """device -> model id of the retained announcements on the broker now."""
+    return {d: json.loads(p)["model_id"] for d, p in _announcements(port).items()}
 
 
 def _status(data: Path) -> dict[str, str]:
@@ -90,7 +94,7 @@ def test_canary_then_all_then_rollback_through_a_real_broker(data: Path, tmp_pat
         assert out.exit_code == 0, out.output
         assert _retained(port) == {A: "emo-2", B: "emo-1"}  # the canary only
         assert _status(data) == {"emo-1": "deployed", "emo-2": "canary"}
-        ann = wire.ModelAnnouncement.model_validate_json(_announcement(port, A))
+        ann = wire.ModelAnnouncement.model_validate_json(_announcements(port)[A])
         assert ann.url.endswith("/device/models/emo-2/model.onnx")
         assert ann.sha256 == registry_sha(data, "emo-2")
 
@@ -107,14 +111,6 @@ def test_canary_then_all_then_rollback_through_a_real_broker(data: Path, tmp_pat
         assert [h["action"] for h in history] == ["rollout", "rollback"]
     finally:
         broker.stop()
-
-
-def _announcement(port: int, device: str) -> str:
-    sub = Mqtt(port, "watcher", "x", "watcher-one")
-    sub.subscribe(wire.topic(device, wire.Kind.MODEL))
-    time.sleep(0.5)
-    sub.close()
-    return sub.messages[-1][1].decode()
 
 
 def registry_sha(data: Path, model_id: str) -> str:
