@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,7 +51,7 @@ def connect(path: Path | str, *, migrate_schema: bool = True) -> Database:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _journal_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -58,6 +59,21 @@ def connect(path: Path | str, *, migrate_schema: bool = True) -> Database:
     if migrate_schema:
         migrate(db)
     return db
+
+
+def _journal_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch to WAL. On a brand-new file that several processes open at once (ingest and the web
+    app started together) SQLite answers this pragma "locked" without calling the busy handler,
+    so it is retried here for as long as the busy timeout would have waited."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def ping(db: Database) -> None:

@@ -131,25 +131,34 @@ connect({str(store)!r})
 
 
 def test_two_processes_open_a_fresh_store_at_once(tmp_path: Path) -> None:
-    """Ingest and the web app started together on an empty folder: both open it, once."""
-    path = tmp_path / DB_NAME
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
+    """Ingest and the web app started together on an empty folder: both open it, once.
 
-    def open_store() -> None:
-        try:
-            start.wait()
-            connect(path).close()
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
+    Tried: 20 fresh stores, each opened by 6 threads at once (the WAL switch on a new file once
+    answered "database is locked" in about 1 of 60 such rounds). Kept: every open succeeds.
+    """
+    for round_ in range(20):
+        path = tmp_path / str(round_) / DB_NAME
+        errors: list[BaseException] = []
+        start = threading.Barrier(6)
 
-    threads = [threading.Thread(target=open_store) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    db = connect(path)
-    names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY name")]
-    db.close()
-    assert names == [name for name, _ in RELEASED]
+        def open_store(
+            path: Path = path,
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                start.wait()
+                connect(path).close()
+            except BaseException as exc:  # collected for the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        db = connect(path)
+        names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY name")]
+        db.close()
+        assert names == [name for name, _ in RELEASED]
