@@ -13,6 +13,7 @@ from facetrove.collector.cli import (
     importer,
     ingest,
     models,
+    prune,
     quarantine,
     serve,
     stats,
@@ -27,7 +28,7 @@ def collector() -> None:
     """The central collector: broker, ingest, store, review web app, versions and exports."""
 
 
-_MODULES = [serve, ingest, importer, web, backup, quarantine, stats, forget]
+_MODULES = [serve, ingest, importer, web, backup, quarantine, stats, forget, prune]
 for _module in [*_MODULES, users, classes, devices, versions, export, models]:
     for _cmd in _module.COMMANDS:
         collector.add_command(_cmd)

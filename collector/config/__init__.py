@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from facetrove.collector.config.broker import BrokerConfig
 from facetrove.collector.config.ingest import IngestConfig
+from facetrove.collector.config.retention import RetentionConfig
 from facetrove.collector.config.web import WebConfig
 from facetrove.config import ConfigError, Section, load
 
@@ -21,6 +22,7 @@ class CollectorConfig(Section):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("data_dir")
     @classmethod
@@ -49,6 +51,7 @@ __all__ = [
     "CollectorConfig",
     "ConfigError",
     "IngestConfig",
+    "RetentionConfig",
     "WebConfig",
     "load_config",
 ]

@@ -66,19 +66,7 @@ def forget_device(
     done = Forgotten(device_id, before)
     with write_transaction(db):
         ids = device_sample_ids(db, device_id, before)
-        images = {
-            sha
-            for row in in_chunks(
-                db, "SELECT crop_sha256, frame_sha256 FROM samples WHERE id IN ({})", ids
-            )
-            for sha in row
-            if sha
-        }
-        done.decisions = _delete(db, "decisions", "sample_id", ids)
-        _delete(db, "leases", "sample_id", ids)
-        _delete(db, "version_samples", "sample_id", ids)
-        _repoint_duplicates(db, ids)
-        done.samples = _delete(db, "samples", "id", ids)
+        done.samples, done.decisions, images = delete_samples_locked(db, ids)
         if before is None:
             done.quarantined = db.execute(
                 "DELETE FROM quarantine WHERE device_id = ?", [device_id]
@@ -92,15 +80,38 @@ def forget_device(
                 "WHERE id = ?",
                 [device_id, device_id],
             )
-        shas = sorted(images)
-        still = {
-            str(r[0])
-            for column in ("crop_sha256", "frame_sha256")
-            for r in in_chunks(db, f"SELECT {column} FROM samples WHERE {column} IN ({{}})", shas)
-        }
-        done.unused_images = sorted(images - still)
+        done.unused_images = unused_images(db, images)
         audit(db, user_id, "device.forget", device_id, json.dumps(done.summary()))
     return done
+
+
+def delete_samples_locked(db: Database, ids: Sequence[str]) -> tuple[int, int, set[str]]:
+    """Delete samples with their decisions, leases and version rows (inside the caller's
+    transaction); returns (samples, decisions, sha256 of the images they used)."""
+    images = {
+        sha
+        for row in in_chunks(
+            db, "SELECT crop_sha256, frame_sha256 FROM samples WHERE id IN ({})", ids
+        )
+        for sha in row
+        if sha
+    }
+    decisions = _delete(db, "decisions", "sample_id", ids)
+    _delete(db, "leases", "sample_id", ids)
+    _delete(db, "version_samples", "sample_id", ids)
+    _repoint_duplicates(db, ids)
+    return _delete(db, "samples", "id", ids), decisions, images
+
+
+def unused_images(db: Database, images: set[str]) -> list[str]:
+    """The sha256 among ``images`` that no sample's crop or frame uses any more."""
+    shas = sorted(images)
+    still = {
+        str(r[0])
+        for column in ("crop_sha256", "frame_sha256")
+        for r in in_chunks(db, f"SELECT {column} FROM samples WHERE {column} IN ({{}})", shas)
+    }
+    return sorted(images - still)
 
 
 def _delete(db: Database, table: str, column: str, ids: Sequence[str]) -> int:
