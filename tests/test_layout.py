@@ -56,9 +56,12 @@ def test_wire_uses_stdlib_and_pydantic_only() -> None:
 _SQL = re.compile(
     r"^\s*(insert\s+(or\s+\w+\s+)?into\b|update\s+\w+\s+set\b|delete\s+from\b"
     r"|create\s+(unique\s+)?(table|index|view|trigger)\b|(drop|alter)\s+table\b|pragma\s+\w+"
-    r"|with\s+\w+(\s*\([^)]*\))?\s+as\s*\(|begin(\s+(immediate|exclusive|deferred))?\s*$"
-    r"|commit\s*$|rollback\s*$)",
+    r"|with\s+\w+(\s*\([^)]*\))?\s+as\s*\()",
     re.IGNORECASE | re.DOTALL,
+)
+# A lone transaction word is SQL only in capitals: "rollback" is also a model command's name.
+_TRANSACTION = re.compile(
+    r"^\s*(BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?|COMMIT|ROLLBACK)\s*;?\s*$"
 )
 # What only a database handle does: raw statements and sqlite-utils' table API.
 _DB_CALLS = {"execute", "executemany", "executescript", "query", "table", "rows_where"}
@@ -71,7 +74,7 @@ _SELECT_ITEM = re.compile(r"^\s*(distinct\s+)?[\w.*'?]*(\s+as\s+\w+)?\s*$", re.I
 
 def _is_sql(text: str) -> bool:
     """Whether a string literal is (the start of) an SQL statement, not prose."""
-    if _SQL.match(text):
+    if _SQL.match(text) or _TRANSACTION.match(text):
         return True
     found = _SELECT.match(text)
     if not found:
