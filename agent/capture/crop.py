@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -24,6 +26,23 @@ def square_region(box: tuple[int, int, int, int], margin: float) -> tuple[int, i
     sx0, sy0 = round(cx - half), round(cy - half)
     size = max(1, round(side))
     return sx0, sy0, sx0 + size, sy0 + size
+
+
+def blur_boxes(image: np.ndarray, boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+    """A copy of ``image`` with each box (xmin, ymin, xmax, ymax), widened by an eighth,
+    reduced to a 6 x 6 mosaic and scaled back: no face can be recognised in it."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for x0, y0, x1, y1 in boxes:
+        pad = max(x1 - x0, y1 - y0) // 8  # the box is tight: cover hair and chin too
+        x0, y0 = max(0, x0 - pad), max(0, y0 - pad)
+        x1, y1 = min(w, x1 + pad), min(h, y1 + pad)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        area = out[y0:y1, x0:x1]
+        small = cv2.resize(area, (6, 6), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:

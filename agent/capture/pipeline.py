@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from facetrove import wire
-from facetrove.agent.capture.crop import Cropper
+from facetrove.agent.capture.crop import Cropper, blur_boxes
 from facetrove.agent.capture.detector import AutoDetector, FaceDetector, make_detector
 from facetrove.agent.capture.prelabel import EmotionClassifier, OnnxEmotionClassifier
 from facetrove.agent.capture.quality import QualityGate
@@ -250,7 +250,8 @@ class Pipeline(Closing):
             label = None
             if self.classifier is not None:
                 label = self.classifier.classify(self.cropper.inner(crop))
-            cand = Candidate(track_id, frame, det, verdict.quality, crop, label)
+            others = tuple(d.box for _, d in tracked if d is not det)
+            cand = Candidate(track_id, frame, det, verdict.quality, crop, label, others=others)
             ready.extend(self.sampler.offer(cand, now))
         ready.extend(self.sampler.due(now, ended))
         return [self._finish(c) for c in ready]
@@ -266,7 +267,10 @@ class Pipeline(Closing):
         crop_jpeg = self.cropper.crop_jpeg(cand.crop)
         frame_jpeg = None
         if self.cropper.config.send_frame:
-            frame_jpeg = self.cropper.frame_jpeg(frame.image)
+            image = frame.image
+            if self.cropper.config.blur_bystanders and cand.others:
+                image = blur_boxes(image, cand.others)
+            frame_jpeg = self.cropper.frame_jpeg(image)
         x0, y0, x1, y1 = cand.detection.box
         header = wire.SampleHeader(
             schema_version=wire.SCHEMA_VERSION,

@@ -101,6 +101,7 @@ class Candidate:
     crop: np.ndarray
     prelabel: PrelabelResult | None = None
     selection: str | None = None  # why it was kept, set when the sampler accepts it
+    others: tuple[tuple[int, int, int, int], ...] = ()  # the frame's other face boxes
 
     @property
     def probs(self) -> Probs | None:

@@ -266,6 +266,10 @@ class CropConfig(Section):
         default=False,
         description="also send a downscaled full frame (for detection datasets: frame + box)",
     )
+    blur_bystanders: bool = Field(
+        default=True,
+        description="in a sent full frame, blur every detected face but the sampled one",
+    )
     frame_max_side: int = Field(
         default=640, ge=64, le=4096, description="longest side of the downscaled full frame"
     )
