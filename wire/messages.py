@@ -279,6 +279,14 @@ class Receipt(_Msg):
         max_length=MAX_RECEIPT_IDS,
         description="ids refused for good, with the reason (the collector keeps the refusal)",
     )
+    subscribed: bool = Field(
+        default=False,
+        description=(
+            "sent when ingest (re)subscribes: what the broker acknowledged before may never have"
+            " reached the collector (a restarted embedded broker keeps no queue), so send again"
+            " now every sample still waiting for its receipt"
+        ),
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> Receipt:

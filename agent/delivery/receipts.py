@@ -8,7 +8,10 @@ Receipt). This tracker, in memory, decides when a sample without a receipt is pu
   ``backoff_max_s``;
 - and the collector showed a sign of life since it was published (a receipt for any sample came,
   or the agent reconnected to the broker, which may have lost its queue), or it is overdue by
-  ``backoff_max_s`` anyway.
+  ``backoff_max_s`` anyway;
+- or at once, whatever its back-off, when the collector says it has just (re)subscribed
+  (``Receipt.subscribed``): a restarted embedded broker drops what it acknowledged before ingest
+  subscribed, and an idle collector would otherwise send no receipt to wake the agent.
 
 The second rule keeps an agent from filling a healthy broker's queue with copies while ingest is
 down: the broker still holds the first copy, and no receipt comes for anything. A restart of the
@@ -72,6 +75,12 @@ class AwaitingReceipts:
         """A new broker connection: the broker may have lost what it had acknowledged."""
         self._alive_at = self._clock()
 
+    def collector_subscribed(self) -> None:
+        """Ingest (re)subscribed: everything still waiting is due now, whatever its back-off."""
+        now = self._alive_at = self._clock()
+        for w in self._waiting.values():
+            w.deadline = min(w.deadline, now)
+
     def forget(self, sample_id: str) -> None:
         """The sample left the outbox some other way (dropped by a limit)."""
         self._waiting.pop(sample_id, None)
@@ -126,6 +135,8 @@ class Confirmations:
         """A receipt from the collector: delete what it names."""
         with self._lock:
             self.awaiting.confirmed([*receipt.stored, *receipt.quarantined])
+            if receipt.subscribed:
+                self.awaiting.collector_subscribed()
         self._delete(receipt.stored, quarantined=False)
         refused = self._delete(list(receipt.quarantined), quarantined=True)
         for sid in refused:

@@ -16,15 +16,18 @@ from dataclasses import dataclass, field
 
 from facetrove.collector.ingest.validate import Accepted, Outcome, Rejected
 from facetrove.collector.store.db import Database
+from facetrove.collector.store.devices import device_ids
 from facetrove.collector.store.samples import sample_identities
 from facetrove.wire import (
     Kind,
+    Receipt,
     WireError,
     build_receipts,
     encode_receipt,
     parse_topic,
     peek_sample_id,
     topic,
+    utcnow,
 )
 
 
@@ -64,6 +67,18 @@ def receipts_for(db: Database, outcomes: Sequence[Outcome]) -> list[tuple[str, b
         for receipt in build_receipts(device, answer.stored, answer.quarantined):
             out.append((topic(device, Kind.RECEIPT), encode_receipt(receipt)))
     return out
+
+
+def subscribed_receipts(db: Database) -> list[tuple[str, bytes]]:
+    """An empty receipt with ``subscribed`` set for every known device, sent when ingest has
+    (re)subscribed: agents then send again at once what still waits for its receipt."""
+    return [
+        (
+            topic(device, Kind.RECEIPT),
+            encode_receipt(Receipt(device_id=device, at=utcnow(), subscribed=True)),
+        )
+        for device in device_ids(db)
+    ]
 
 
 def _topic_device(name: str, *, sample_only: bool = False) -> str | None:

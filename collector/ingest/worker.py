@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.config.broker import parse_broker_url
 from facetrove.collector.ingest.isolation import commit_isolated
-from facetrove.collector.ingest.receipts import receipts_for
+from facetrove.collector.ingest.receipts import receipts_for, subscribed_receipts
 from facetrove.collector.ingest.validate import (
     DeviceUpdate,
     Outcome,
@@ -97,6 +97,7 @@ class IngestWorker:
         self._generation = 0
         self._stop = threading.Event()
         self.subscribed = threading.Event()
+        self._hello_due = threading.Event()
         self._client: mqtt.Client | None = None
         self._endpoint = ""
         self._connect_failures = 0
@@ -146,6 +147,7 @@ class IngestWorker:
             return
         log.info("subscribed")
         self.subscribed.set()
+        self._hello_due.set()  # sent from the writer's thread, which owns the store
 
     def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _f: Any, reason: Any, _p: Any) -> None:
         if not self._stop.is_set():
@@ -215,6 +217,9 @@ class IngestWorker:
                 if batch:
                     self._commit_and_ack(writer, batch, stop)
                 self._flush_receipts(writer, force=False)
+                if self._hello_due.is_set():
+                    self._hello_due.clear()
+                    self._say_subscribed(client, writer)
                 if time.monotonic() >= next_report:
                     now = (self.stats.stored, self.stats.rejected)
                     if now != reported:
@@ -339,6 +344,17 @@ class IngestWorker:
         for name, payload in receipts:
             self._client.publish(name, payload, qos=1)
         self.stats.receipts += len(receipts)
+
+    def _say_subscribed(self, client: mqtt.Client, writer: Writer) -> None:
+        if not self.cfg.receipts:
+            return
+        try:
+            hellos = subscribed_receipts(writer.db)
+        except StoreError as exc:  # agents fall back on their back-off
+            log.error("could not list the devices to tell them ingest is back: %s", exc)
+            return
+        for name, payload in hellos:
+            client.publish(name, payload, qos=1)
 
 
 def _ingests(kind: Kind) -> bool:

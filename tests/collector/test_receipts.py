@@ -107,6 +107,39 @@ def test_receipts_for_new_resent_poison_and_conflicting_samples(tmp_path: Path) 
         broker.stop()
 
 
+def test_ingest_tells_known_devices_when_it_has_subscribed_again(tmp_path: Path) -> None:
+    """Tried: ingest stores one sample of cam-a, is SIGKILLed and started again. Kept: on the
+    restart cam-a gets an empty receipt with ``subscribed`` set (agents then send again at once
+    what waits for its receipt, instead of after their back-off); none on the first start of an
+    empty store, and none for devices the store does not know."""
+    broker = Mosquitto(tmp_path / "mq").start()
+    data = tmp_path / "data"
+    ingest = IngestProcess(data, broker.url)
+    reader = pub = None
+    try:
+        ingest.start()
+        reader = Receipts(broker.port)
+        pub = Publisher(broker.port)
+        pub.publish("cam-a", build_sample(base_crops()[0], "cam-a").payload)
+        first = reader.wait_for(1)
+        assert first[0][1]["subscribed"] is False and len(first[0][1]["stored"]) == 1
+        ingest.kill()
+        ingest.start()
+        got = reader.wait_for(2)
+        time.sleep(0.5)
+        assert len(reader.got) == 2, reader.got
+        device, hello = got[1]
+        assert device == "cam-a"
+        assert hello["subscribed"] is True
+        assert hello["stored"] == [] and hello["quarantined"] == {}
+    finally:
+        for c in (reader, pub):
+            if c is not None:
+                c.close()
+        ingest.stop()
+        broker.stop()
+
+
 def test_real_agent_through_two_ingest_workers_on_a_shared_subscription(tmp_path: Path) -> None:
     """A real agent sends 120 face photos to Mosquitto; two ingest processes share the samples
     ($share/ingest/...), one is killed and restarted mid-stream. Kept: the agent drains (every

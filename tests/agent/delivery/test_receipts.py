@@ -53,6 +53,22 @@ def test_overdue_sample_is_sent_again_only_when_the_collector_shows_life() -> No
     assert w.attempts("a") == 2
 
 
+def test_ingest_subscribing_makes_every_waiting_sample_due_at_once() -> None:
+    """Tried: samples deep in their back-off (fourth attempt: 80 s wait) when ingest says it has
+    just (re)subscribed. A restarted embedded broker dropped what it acknowledged before that and
+    an idle collector sends no other receipt. Kept: both due at once, and only once."""
+    clock = Clock()
+    w = AwaitingReceipts(timeout_s=10, backoff_max_s=900, clock=clock)
+    for _ in range(4):
+        w.published("a")
+    w.published("b")
+    clock.now += 1
+    assert w.due() == []
+    w.collector_subscribed()
+    assert sorted(w.due()) == ["a", "b"]
+    assert w.due() == [] and len(w) == 0
+
+
 def test_backoff_is_capped_and_silence_is_bounded() -> None:
     clock = Clock()
     w = AwaitingReceipts(timeout_s=10, backoff_max_s=35, clock=clock)
