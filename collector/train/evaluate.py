@@ -42,9 +42,32 @@ class OnnxModel:
         x = np.asarray(pixels, dtype=np.float32) * np.float32(self.prep.scale) + np.float32(
             self.prep.offset
         )
-        name = self.session.get_inputs()[0].name
+        first = self.session.get_inputs()[0]
+        name = first.name
+        if first.shape and isinstance(first.shape[0], int) and first.shape[0] > 0:
+            batch = first.shape[0]  # exported with a fixed batch (the agent feeds one face)
         out = [self.session.run(None, {name: x[i : i + batch]})[0] for i in range(0, len(x), batch)]
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+    def check(self) -> None:
+        """Run one blank face; ModelMismatch when the answer is not one probability per class."""
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+        channels = 1 if self.prep.gray else 3
+        blank = np.zeros((1, channels, self.prep.size, self.prep.size), np.uint8)
+        try:
+            probs = self.probabilities(blank)
+        except (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.RuntimeException) as exc:
+            raise ModelMismatch(f"it does not run on a {self.prep.size}px face: {exc}") from None
+        if not self.classes or probs.shape != (1, len(self.classes)):
+            raise ModelMismatch(
+                f"it answers with shape {probs.shape}, not one probability per class"
+                f" of its metadata ({len(self.classes)})"
+            )
+
+
+class ModelMismatch(ValueError):
+    """An ONNX file that loads but is not an emotion classifier of the agent's kind."""
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ class OnnxNet(nn.Module):  # type: ignore[misc,unused-ignore]  # nn is Any witho
                     raise NetworkError(f"convolution {node.name}: weights are not initializers")
                 weight = inits[node.input[1]]
                 bias = inits[node.input[2]] if len(node.input) > 2 else np.zeros(weight.shape[0])
+                if weight.ndim != 4 or np.shape(bias) != (weight.shape[0],):
+                    raise NetworkError(
+                        f"convolution {node.name}: weights {weight.shape} and bias"
+                        f" {np.shape(bias)} do not fit together"
+                    )
                 groups = int(attrs.get("group", 1))
                 conv = nn.Conv2d(
                     weight.shape[1] * groups, weight.shape[0], tuple(weight.shape[2:]),

@@ -4,6 +4,7 @@ markdown and rich tables."""
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +40,17 @@ def _training(fit: FitResult) -> dict[str, Any]:
         "seconds": round(fit.seconds, 2),
         "images_per_s": round(fit.images_per_s, 1),
         "history": [
-            {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(r).items()}
+            {k: _number(v) for k, v in asdict(r).items()}
             for r in fit.history
         ],
     }
+
+
+def _number(value: Any) -> Any:
+    """Floats rounded; infinite or NaN (epoch 0 has no training loss) as null: strict JSON."""
+    if not isinstance(value, float):
+        return value
+    return round(value, 5) if math.isfinite(value) else None
 
 
 def make_card(

@@ -20,7 +20,7 @@ import torch
 from facetrove import models as bundled_models
 from facetrove.collector.train import folder, report
 from facetrove.collector.train.data import DataError, Preprocess, open_version
-from facetrove.collector.train.evaluate import Evaluation, OnnxModel, evaluate
+from facetrove.collector.train.evaluate import Evaluation, ModelMismatch, OnnxModel, evaluate
 from facetrove.collector.train.loop import FitResult, LoopSettings, Progress, fit, predict_logits
 from facetrove.collector.train.network import NetworkError, OnnxNet, export_onnx, load_onnx
 
@@ -140,6 +140,11 @@ def train(
             )
     device = pick_device(settings.device)
     prep = Preprocess.from_metadata(start.meta)
+    try:
+        net = OnnxNet(start.proto)  # refuse a graph the trainer cannot rebuild before any work
+    except NetworkError as exc:
+        raise TrainError(f"model {settings.init} ({start.path}): {exc}") from None
+    base = _runnable(baseline)
     train_set = version.images("train", prep)
     valid_set = version.images("valid", prep, originals_only=True)
     if not len(train_set):
@@ -156,7 +161,6 @@ def train(
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     try:
         g = torch.Generator().manual_seed(settings.seed)
-        net = OnnxNet(start.proto)
         if settings.freeze >= net.stages:
             raise TrainError(
                 f"--freeze {settings.freeze}: this network has {net.stages - 1} stages"
@@ -184,7 +188,6 @@ def train(
         new = OnnxModel.load(name, onnx_bytes)
         onnx_probs = new.probabilities(test_set.pixels.numpy())
         max_diff = float(np.abs(onnx_probs - torch_probs.numpy()).max()) if len(test_set) else 0.0
-        base = OnnxModel.load(baseline.id, baseline.path)
         seen = version.sample_ids(("train", "valid"))
         evaluations = [Evaluation(f"{version.id} test", version, ("test",))]
         evaluations += [
@@ -204,6 +207,18 @@ def train(
         )
         final = partial.commit()
     return TrainedModel(name, final, card, rep, result)
+
+
+def _runnable(model: Source) -> OnnxModel:
+    """The model to compare with, loaded and tried on one face before any training."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    try:
+        loaded = OnnxModel.load(model.id, model.path)
+        loaded.check()
+    except (ModelMismatch, DataError, ort_errors.Fail, ort_errors.InvalidGraph) as exc:
+        raise TrainError(f"model {model.id} ({model.path}) cannot be compared: {exc}") from None
+    return loaded
 
 
 def _store_tags(data_dir: Path, version_id: str) -> dict[str, int]:
