@@ -39,10 +39,7 @@ def _training(fit: FitResult) -> dict[str, Any]:
         "epochs_run": max(r.epoch for r in fit.history),
         "seconds": round(fit.seconds, 2),
         "images_per_s": round(fit.images_per_s, 1),
-        "history": [
-            {k: _number(v) for k, v in asdict(r).items()}
-            for r in fit.history
-        ],
+        "history": [{k: _number(v) for k, v in asdict(r).items()} for r in fit.history],
     }
 
 
