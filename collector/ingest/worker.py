@@ -33,7 +33,7 @@ from facetrove.collector.ingest.writer import StorageError, Writer
 from facetrove.collector.store import DB_NAME, BlobStore, StoreError, connect
 from facetrove.collector.store.blobs import FileSystem
 from facetrove.collector.store.integrity import open_checked
-from facetrove.wire import Kind, subscription
+from facetrove.wire import Kind, WireError, parse_topic, subscription
 from facetrove.wire.messages import MAX_RECEIPT_IDS
 
 log = logging.getLogger("facetrove.ingest")
@@ -49,6 +49,7 @@ class Delivery:
     mid: int
     qos: int
     generation: int  # connection it arrived on: acks for an older connection are not sent
+    retained: str | None = None  # a sample topic the broker keeps a retained copy on
 
 
 @dataclass
@@ -153,15 +154,25 @@ class IngestWorker:
         if not self._stop.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
-    def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         payload = bytes(msg.payload)
+        sample_topic = _is_sample_topic(msg.topic)
+        if sample_topic and not payload:
+            # An empty message is how MQTT clears a retained one (ours, in _clear_retained):
+            # it carries no sample, so there is nothing to store or quarantine.
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+            return
         try:
             outcome = validate_message(msg.topic, payload, self.cfg.max_payload_bytes, self._limits)
         except Exception as exc:  # a payload must never stop ingest nor stay unacknowledged
             log.exception("unexpected error validating a message on %r", msg.topic[:200])
             detail = f"{type(exc).__name__}: {exc}"[:500]
             outcome = Rejected(msg.topic, None, "internal", detail, payload)
-        delivery = Delivery(outcome, msg.mid, msg.qos, self._generation)
+        # Mosquitto keeps a sample a device published with the retain flag (the embedded broker
+        # refuses it) and hands it to every new subscription: cleared once it is stored.
+        retained = msg.topic if sample_topic and msg.retain else None
+        delivery = Delivery(outcome, msg.mid, msg.qos, self._generation, retained)
         # A full queue blocks the network thread: TCP back-pressure instead of memory. A
         # message dropped here at shutdown was not acknowledged: the broker sends it again.
         while not self._stop.is_set():
@@ -307,6 +318,9 @@ class IngestWorker:
         for d in batch:
             if d.qos > 0 and client is not None and d.generation == self._generation:
                 client.ack(d.mid, d.qos)
+        if client is not None:
+            for name in {d.retained for d in batch if d.retained}:
+                client.publish(name, b"", qos=1, retain=True)
         if self.cfg.receipts:
             # Committed: answered soon, several batches in one receipt per device (a receipt
             # per small batch cost ingest about 15% at a few hundred samples/s).
@@ -355,6 +369,13 @@ class IngestWorker:
             return
         for name, payload in hellos:
             client.publish(name, payload, qos=1)
+
+
+def _is_sample_topic(name: str) -> bool:
+    try:
+        return parse_topic(name)[1] is Kind.SAMPLE
+    except WireError:
+        return False
 
 
 def _ingests(kind: Kind) -> bool:

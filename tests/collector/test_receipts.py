@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove import wire
 from tests.agent.agent_process import start_agent
-from tests.collector.ingest_helpers import IngestProcess, Publisher, wait_rows
+from tests.collector.ingest_helpers import IngestProcess, Publisher, counter_sum, wait_rows
 from tests.collector.test_delivery_kill import ALL_PHOTOS, face_folder, stored_ids
 from tests.support.broker import Mosquitto
 from tests.support.samples import base_crops, build_sample, with_comment
@@ -138,6 +138,46 @@ def test_ingest_tells_known_devices_when_it_has_subscribed_again(tmp_path: Path)
                 c.close()
         ingest.stop()
         broker.stop()
+
+
+def test_a_retained_sample_is_stored_then_taken_off_the_broker(tmp_path: Path) -> None:
+    """Tried: a device publishes a valid sample with the retain flag to Mosquitto (which, unlike
+    the embedded broker, keeps it and hands the face to every new subscription), then ingest
+    starts. Kept: the sample stored once; afterwards a new subscriber gets no retained copy;
+    the empty message that cleared it is neither stored nor quarantined."""
+    broker = Mosquitto(tmp_path / "mq").start()
+    data = tmp_path / "data"
+    ingest = IngestProcess(data, broker.url)
+    pub = late = None
+    sample = build_sample(base_crops()[0], "cam-a")
+    got: list[bytes] = []
+    try:
+        pub = Publisher(broker.port)
+        name = wire.topic("cam-a", wire.Kind.SAMPLE)
+        pub.client.publish(name, sample.payload, qos=1, retain=True)
+        pub.wait_acked(1)
+        ingest.start()
+        assert wait_rows(data, 1, timeout=20) == 1
+        time.sleep(1.0)  # the clearing publish follows the commit
+        late = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="late-reader")
+        late.on_message = lambda _c, _u, m: got.append(bytes(m.payload))
+        late.connect("127.0.0.1", broker.port)
+        late.subscribe("facetrove/v1/+/sample", qos=1)
+        late.loop_start()
+        time.sleep(1.0)
+        assert got == [], "the broker still hands the face to new subscribers"
+        assert ingest.alive()
+    finally:
+        if late is not None:
+            late.disconnect()
+            late.loop_stop()
+        if pub is not None:
+            pub.close()
+        ingest.stop()
+        broker.stop()
+    reasons = [*wire.REASONS, *wire.COLLECTOR_REASONS]
+    assert counter_sum(data, [f"rejected.{r}" for r in reasons]) == 0
+    assert wait_rows(data, 1, timeout=1) == 1
 
 
 def test_real_agent_through_two_ingest_workers_on_a_shared_subscription(tmp_path: Path) -> None:
