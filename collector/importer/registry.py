@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from facetrove.collector.importer.base import ImportRefused, Reader
 from facetrove.collector.importer.coco import CocoReader
 from facetrove.collector.importer.createml import CreateMLReader
@@ -51,4 +53,9 @@ def detect_format(tree: Tree) -> Reader:
         return found[0]
     if READERS["folder"].detect(tree):
         return READERS["folder"]
-    raise ImportRefused(f"{tree.name}: no images found (accepted: .jpg .jpeg .png .bmp .webp)")
+    reasons = Counter(skip.reason for skip in tree.skipped)
+    aside = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    raise ImportRefused(
+        f"{tree.name}: no images found (accepted: .jpg .jpeg .png .bmp .webp)"
+        + (f"; set aside: {aside}" if aside else "")
+    )

@@ -235,3 +235,15 @@ def test_a_yaml_alias_bomb_in_the_class_names_is_refused_in_one_short_line(
     with pytest.raises(ImportRefused) as err:
         _run(archive, tmp_path / "data", fmt="yolo", add_classes=True)
     assert "data.yaml" in str(err.value) and len(str(err.value)) < 300
+
+
+def test_a_source_whose_every_image_was_set_aside_says_why(tmp_path: Path) -> None:
+    """Tried: a zip of nothing but unsafe names (``../x.png``, ``/etc/x.png``). Before: "no
+    images found", which sends a newcomer looking for a wrong extension. Kept: the refusal
+    counts what was set aside, by reason."""
+    archive = _zip(
+        tmp_path / "unsafe.zip", {"../happy/a.png": crop_bytes(), "/etc/happy/b.png": crop_bytes()}
+    )
+    with pytest.raises(ImportRefused, match="no images found") as err:
+        _run(archive, tmp_path / "data")
+    assert "2 unsafe-name" in str(err.value) and "\n" not in str(err.value)
