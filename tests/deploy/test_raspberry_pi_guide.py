@@ -166,16 +166,10 @@ def pi(
     # Not under pytest's tmp folder, whose old runs pytest deletes: a crashed run could leave
     # mounts there. Leftovers of a crashed run of this test are unmounted and removed first.
     base = Path("/var/tmp/facetrove-pi-guide")
-    for old in sorted(base.glob(f"{arch}-*")):
-        subprocess.run(["umount", "-R", "-l", str(old / "root" / "proc")], capture_output=True)
-        subprocess.run(["umount", "-R", "-l", str(old / "root" / "dev")], capture_output=True)
-        subprocess.run(["umount", "-R", "-l", str(old / "root" / "sys")], capture_output=True)
-        for inside in ("var/cache/apt/archives", "root/.cache/pip"):
-            subprocess.run(["umount", "-l", str(old / "root" / inside)], capture_output=True)
-        if not _has_mounts(old):
-            shutil.rmtree(old, ignore_errors=True)
+    remove_leftovers(base, arch)
     base.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=f"{arch}-", dir=base)) / "root"
+    # The pid in the name tells a crashed run's folder from a live one's (two runs at once).
+    root = Path(tempfile.mkdtemp(prefix=f"{arch}-{os.getpid()}-", dir=base)) / "root"
     root.mkdir()
     _run(["tar", "-C", str(root), "-xf", str(tar)])
     box = Chroot(root, arch)
@@ -208,6 +202,42 @@ def pi(
         box.unmount()
         if not _has_mounts(root.parent):
             shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def remove_leftovers(base: Path, arch: str) -> None:
+    """Unmount and remove the folders of crashed runs; a folder of a run whose process is alive
+    (another run of this test at the same time) is left alone."""
+    for old in sorted(base.glob(f"{arch}-*")):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and Path(f"/proc/{pid}").exists():
+            continue  # a live run's
+        for inside in ("proc", "dev", "sys"):
+            subprocess.run(["umount", "-R", "-l", str(old / "root" / inside)], capture_output=True)
+        for inside in ("var/cache/apt/archives", "root/.cache/pip"):
+            subprocess.run(["umount", "-l", str(old / "root" / inside)], capture_output=True)
+        if not _has_mounts(old):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def test_a_run_leaves_the_folder_of_another_live_run_alone(tmp_path: Path) -> None:
+    """Two runs at once (two CI jobs, two developers): the second must not unmount and delete
+    the first one's chroot (it did: the first failed with 'chroot: invalid user')."""
+    live = tmp_path / f"amd64-{os.getpid()}-abc" / "root" / "etc"
+    live.mkdir(parents=True)
+    dead_pid = _dead_pid()
+    crashed = tmp_path / f"amd64-{dead_pid}-def" / "root"
+    crashed.mkdir(parents=True)
+    other_arch = tmp_path / f"arm64-{dead_pid}-ghi"
+    other_arch.mkdir()
+    remove_leftovers(tmp_path, "amd64")
+    assert live.is_dir() and other_arch.is_dir()
+    assert not crashed.parent.exists()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 def _has_mounts(folder: Path) -> bool:
