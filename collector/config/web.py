@@ -7,6 +7,14 @@ from pydantic import Field
 from facetrove.config import Section
 
 
+class JobsConfig(Section):
+    max_builds: int = Field(default=1, ge=1, le=64, description="version builds at once")
+    max_uploads: int = Field(default=2, ge=1, le=64, description="upload imports at once")
+    max_exports: int = Field(default=2, ge=1, le=64, description="export zips made at once")
+    max_trains: int = Field(default=1, ge=1, le=64, description="trainings at once")
+    history: int = Field(default=200, ge=1, description="finished jobs remembered")
+
+
 class WebConfig(Section):
     host: str = Field(default="127.0.0.1", description="address the web app listens on")
     port: int = Field(default=8080, ge=0, le=65535, description="HTTP port of the web app")
@@ -64,4 +72,9 @@ class WebConfig(Section):
         default=None,
         description="no longer used: uploads are imported straight into the store (kept so "
         "that older config files still load)",
+    )
+    jobs: JobsConfig = Field(
+        default_factory=JobsConfig,
+        description="background jobs: how many of each kind run at once (more are refused with "
+        "429 'try again'), how many finished ones the pages remember",
     )

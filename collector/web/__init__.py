@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.config.web import WebConfig
+from facetrove.collector.web.job_registry import TooManyJobs
 
 
 def _secret_key(config: CollectorConfig, web: WebConfig) -> str:
@@ -57,6 +58,17 @@ def _http_error(exc: HTTPException) -> Any:
     if request.path.startswith("/api/"):
         return jsonify(error=exc.description), code
     return render_template("error.html", code=code, message=exc.description), code
+
+
+def _too_many_jobs(exc: TooManyJobs) -> Any:
+    """429 with the message and a Retry-After (JSON under /api/, else the error page)."""
+    if request.path.startswith("/api/"):
+        response = jsonify(error=str(exc), kind=exc.kind, limit=exc.limit)
+    else:
+        response = Response(render_template("error.html", code=429, message=str(exc)))
+    response.status_code = 429
+    response.headers["Retry-After"] = "10"
+    return response
 
 
 def web_config(config: CollectorConfig) -> WebConfig:
@@ -125,6 +137,7 @@ def create_app(
     devices.init_app(app)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(TooManyJobs, _too_many_jobs)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -17,11 +17,11 @@ from facetrove.collector.export.registry import EXPORTERS
 from facetrove.collector.store import classes as class_store
 from facetrove.collector.store import reviews
 from facetrove.collector.store import versions as version_rows
-from facetrove.collector.versions.build import VersionConflict, VersionError, prepare_version
+from facetrove.collector.versions.build import VersionConflict, VersionError
 from facetrove.collector.versions.recipe import RecipeError
 from facetrove.collector.web import dashboard, devices, upload, versions
 from facetrove.collector.web.auth import admin_required
-from facetrove.collector.web.db import data_dir, get_db
+from facetrove.collector.web.db import get_db
 from facetrove.collector.web.review import (
     card,
     filter_from_args,
@@ -235,11 +235,10 @@ def create_version() -> Any:
     if not isinstance(text, str) or not (name is None or isinstance(name, str)):
         raise ApiError('send {"recipe": "<recipe YAML>", "name": "<optional name>"}')
     try:
-        prep = prepare_version(data_dir(), get_db(), text, name=name, created_by=current_user.id)
+        prep = versions.start_build(text, name, current_user.id)
     except (RecipeError, VersionError) as exc:
         status = 409 if isinstance(exc, VersionConflict) else 400
         return jsonify(error=str(exc), errors=str(exc).splitlines()), status
-    versions.builds().start(data_dir(), prep)
     return jsonify(id=prep.id, status="building", samples=len(prep.samples)), 202
 
 

@@ -8,6 +8,7 @@ subprocess); the collector never imports agent code. The job follows the import'
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -19,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facetrove.collector.web.job_registry import Job, JobRegistry
+from facetrove.collector.web.job_registry import registry as slot_registry
+
 LOG_TAIL = 40
+HISTORY = 200  # finished upload jobs kept for the page
 
 
 @dataclass
@@ -89,13 +94,14 @@ def agent_command(configured: list[str] | None) -> list[str]:
     return list(configured) if configured else [*facetrove_command(), "agent"]
 
 
-class JobRegistry:
-    """In-memory registry of upload jobs; each runs in its own thread."""
+class UploadJobs:
+    """In-memory list of upload jobs with their import progress; each runs as an ``uploads`` job
+    of the app's job registry (job_registry.py), which limits how many run at once."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, UploadJob] = {}
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._registry: JobRegistry | None = None
 
     def all(self) -> list[UploadJob]:
         with self._lock:
@@ -105,21 +111,22 @@ class JobRegistry:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def start(self, job: UploadJob, argv: list[str], cleanup: Path | None = None) -> None:
-        """Register ``job`` and run ``argv`` for it in a background thread; ``cleanup`` is
-        removed when it ends (uploaded files, once imported, live in the blob store)."""
+    def start(self, job: UploadJob, argv: list[str], cleanup: Path | None, slot: Job) -> None:
+        """Register ``job`` and run ``argv`` for it as the app registry's reserved ``slot``
+        (an ``uploads`` job, so web.jobs.max_uploads run at once); ``cleanup`` is removed when
+        it ends (uploaded files, once imported, live in the blob store)."""
         with self._lock:
             self._jobs[job.id] = job
-        thread = threading.Thread(
-            target=self._run, args=(job, argv, cleanup), daemon=True, name=f"upload-{job.id}"
-        )
-        self._threads.append(thread)
-        thread.start()
+            finished = [j.id for j in self._jobs.values() if j.finished_at is not None]
+            for old in sorted(finished, key=lambda k: self._jobs[k].created_at)[:-HISTORY]:
+                del self._jobs[old]
+        self._registry = self._registry or slot_registry()
+        self._registry.start(slot, functools.partial(self._run, job, argv, cleanup))
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for every started job (tests, shutdown)."""
-        for thread in list(self._threads):
-            thread.join(timeout)
+        if self._registry is not None:
+            self._registry.wait(timeout)
 
     def _run(self, job: UploadJob, argv: list[str], cleanup: Path | None) -> None:
         job.status = "running"
@@ -129,6 +136,8 @@ class JobRegistry:
             if cleanup is not None:
                 shutil.rmtree(cleanup, ignore_errors=True)
             job.finished_at = time.time()
+        if job.status == "failed":
+            raise RuntimeError(job.error or "the import failed")
 
     def _follow(self, job: UploadJob, argv: list[str]) -> None:
         try:

@@ -17,7 +17,9 @@ from facetrove.collector.store import versions as version_rows
 from facetrove.collector.train import folder
 from facetrove.collector.web.db import data_dir, get_db
 from facetrove.collector.web.devices import publisher
-from facetrove.collector.web.train_jobs import TrainBusy, TrainJobs
+from facetrove.collector.web.job_registry import TooManyJobs
+from facetrove.collector.web.job_registry import registry as job_registry
+from facetrove.collector.web.train_jobs import TrainJobs
 
 bp = Blueprint("models", __name__, url_prefix="/models")
 _PNG = re.compile(r"^confusion-[A-Za-z0-9._ -]+\.png$")
@@ -103,7 +105,7 @@ def jobs() -> TrainJobs:
 
     found = current_app.extensions.get("facetrove.train_jobs")
     if found is None:
-        found = current_app.extensions["facetrove.train_jobs"] = TrainJobs()
+        found = current_app.extensions["facetrove.train_jobs"] = TrainJobs(job_registry())
     return cast(TrainJobs, found)
 
 
@@ -137,7 +139,7 @@ def train() -> Any:
         return back
     try:
         job = jobs().start(data_dir(), version_id, name, epochs)
-    except TrainBusy as exc:
+    except TooManyJobs as exc:
         flash(str(exc), "error")
         return back
     return redirect(url_for("models.job", job_id=job.id))

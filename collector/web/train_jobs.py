@@ -1,5 +1,6 @@
 """Training from the web: ``facetrove collector train`` as a subprocess in a background thread,
-its per-epoch lines followed for the progress, one training at a time (2 cores are plenty busy).
+its per-epoch lines followed for the progress, web.jobs.max_trains at a time (default 1: 2 cores
+are plenty busy).
 
 The subprocess is the same command a user types, so the page and the CLI share one code path,
 the web process never imports PyTorch, and a missing ``train`` extra shows the command's own
@@ -8,6 +9,7 @@ install hint as the job's error.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import threading
@@ -16,14 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facetrove.collector.web.job_registry import JobRegistry
 from facetrove.collector.web.jobs import facetrove_command, new_job_id
 
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+): loss ([0-9.]+), valid acc ([0-9.]+%|-)")
 LOG_TAIL = 30
-
-
-class TrainBusy(RuntimeError):
-    """A training is already running."""
 
 
 @dataclass
@@ -52,39 +51,30 @@ class TrainJob:
 class TrainJobs:
     """The app's training jobs (in memory)."""
 
-    def __init__(self) -> None:
+    def __init__(self, registry: JobRegistry) -> None:
         self._jobs: dict[str, TrainJob] = {}
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._registry = registry
 
     def get(self, job_id: str) -> TrainJob | None:
         with self._lock:
             return self._jobs.get(job_id)
 
     def start(self, data_dir: Path, version_id: str, name: str, epochs: int) -> TrainJob:
-        """Start ``collector train`` for ``version_id``; TrainBusy if one is running."""
+        """Start ``collector train`` for ``version_id`` as a ``trains`` job of the app's job
+        registry; TooManyJobs when web.jobs.max_trains are running."""
+        slot = self._registry.reserve("trains", label=f"model {name}", job_id=new_job_id())
+        job = TrainJob(slot.id, version_id, name, epochs)
         with self._lock:
-            running = [j for j in self._jobs.values() if j.status == "running"]
-            if running:
-                raise TrainBusy(
-                    f"model {running[0].name} is training (epoch {running[0].epoch}/"
-                    f"{running[0].epochs}); one training at a time"
-                )
-            job = TrainJob(new_job_id(), version_id, name, epochs)
             self._jobs[job.id] = job
         argv = [*facetrove_command(), "collector", "train", version_id, "--name", name,
                 "--epochs", str(epochs), "--data-dir", str(data_dir)]  # fmt: skip
-        thread = threading.Thread(
-            target=self._run, args=(job, argv), daemon=True, name=f"train-{job.id}"
-        )
-        self._threads.append(thread)
-        thread.start()
+        self._registry.start(slot, functools.partial(self._run, job, argv))
         return job
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for every started job (tests, shutdown)."""
-        for thread in list(self._threads):
-            thread.join(timeout)
+        self._registry.wait(timeout)
 
     @staticmethod
     def _run(job: TrainJob, argv: list[str]) -> None:

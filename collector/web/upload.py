@@ -24,9 +24,10 @@ from werkzeug.utils import secure_filename
 
 from facetrove.collector.web.auth import admin_required
 from facetrove.collector.web.db import data_dir
+from facetrove.collector.web.job_registry import Job, TooManyJobs, registry
 from facetrove.collector.web.jobs import (
-    JobRegistry,
     UploadJob,
+    UploadJobs,
     agent_command,
     facetrove_command,
     new_job_id,
@@ -47,7 +48,7 @@ class UploadError(ValueError):
         self.status = status
 
 
-def jobs() -> JobRegistry:
+def jobs() -> UploadJobs:
     """The app's upload job registry."""
     return current_app.extensions["facetrove.jobs"]  # type: ignore[no-any-return]
 
@@ -125,10 +126,11 @@ def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -
     zips = [f for f in files if (f.filename or "").lower().endswith(".zip")]
     if zips and len(files) > 1:
         raise UploadError("upload one zip on its own, or images without a zip")
-    job_id = new_job_id()
+    slot = registry().reserve("uploads", job_id=new_job_id())  # TooManyJobs before any write
+    job_id = slot.id
     work = data_dir() / "uploads" / job_id
-    work.mkdir(parents=True, exist_ok=True)
     try:
+        work.mkdir(parents=True, exist_ok=True)
         if zips:
             target = work / "upload.zip"
             zips[0].save(target)
@@ -136,7 +138,7 @@ def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -
                 raise UploadError(f"{zips[0].filename} is not a readable zip file")
             with zipfile.ZipFile(target) as zf:
                 count = sum(1 for i in zf.infolist() if not i.is_dir())
-            return _launch("zip", target, count, user_id, job_id, state, tag, cleanup=work)
+            return _launch("zip", target, count, user_id, slot, state, tag, cleanup=work)
         count, skipped = _save_images(files, work / "files")
         if count == 0:
             raise UploadError(
@@ -145,8 +147,9 @@ def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -
                 + ", .zip)"
                 + (f"; skipped {', '.join(skipped[:5])}" if skipped else "")
             )
-        return _launch("files", work / "files", count, user_id, job_id, state, tag, cleanup=work)
+        return _launch("files", work / "files", count, user_id, slot, state, tag, cleanup=work)
     except BaseException:
+        registry().cancel(slot)
         shutil.rmtree(work, ignore_errors=True)
         raise
 
@@ -164,7 +167,8 @@ def start_from_folder(path: str, user_id: int, form: Any = None) -> UploadJob:
     count = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if count == 0:
         raise UploadError(f"no images under {folder}")
-    return _launch("folder", folder, count, user_id, new_job_id(), state, tag, cleanup=None)
+    slot = registry().reserve("uploads", job_id=new_job_id())
+    return _launch("folder", folder, count, user_id, slot, state, tag, cleanup=None)
 
 
 def _launch(
@@ -172,7 +176,7 @@ def _launch(
     path: Path,
     files: int,
     user_id: int,
-    job_id: str,
+    slot: Job,
     state: str,
     tag: str | None,
     *,
@@ -187,8 +191,8 @@ def _launch(
         argv += ["--agent-command", shlex.join(web.agent_command)]
     if tag:
         argv += ["--tag", tag]
-    job = UploadJob(job_id, user_id, kind, path, files)
-    jobs().start(job, argv, cleanup)
+    job = UploadJob(slot.id, user_id, kind, path, files)
+    jobs().start(job, argv, cleanup, slot)
     return job
 
 
@@ -206,7 +210,7 @@ def import_folder() -> Any:
     """Start an import of a server folder."""
     try:
         job = start_from_folder(request.form.get("path", "").strip(), current_user.id, request.form)
-    except UploadError as exc:
+    except (UploadError, TooManyJobs) as exc:
         flash(str(exc), "error")
     else:
         flash(f"Import {job.id} started on {job.files} images.", "ok")
@@ -215,4 +219,4 @@ def import_folder() -> Any:
 
 def init_app(app: Flask) -> None:
     """Give the app its job registry."""
-    app.extensions.setdefault("facetrove.jobs", JobRegistry())
+    app.extensions.setdefault("facetrove.jobs", UploadJobs())

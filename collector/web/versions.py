@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from facetrove.collector.versions.build import (
 )
 from facetrove.collector.versions.recipe import SPLITS, RecipeError
 from facetrove.collector.web.db import data_dir, get_db
+from facetrove.collector.web.job_registry import TooManyJobs, registry
 
 log = logging.getLogger(__name__)
 
@@ -60,47 +62,35 @@ def _export_lock(target: Path) -> threading.Lock:
         return _EXPORT_LOCKS.setdefault(target, threading.Lock())
 
 
-class VersionBuilds:
-    """Version builds running in background threads, each with its own store connection, so
-    the request that starts one returns at once (a build takes minutes on a large store)."""
-
-    def __init__(self) -> None:
-        self._threads: list[threading.Thread] = []
-
-    def start(self, root: Path, prep: PreparedVersion) -> None:
-        """Write ``prep``'s images in a thread; the version row says building/ready/failed."""
-        thread = threading.Thread(
-            target=self._run, args=(root, prep), daemon=True, name=f"version-{prep.id}"
-        )
-        self._threads.append(thread)
-        thread.start()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for every started build (tests, shutdown)."""
-        for thread in list(self._threads):
-            thread.join(timeout)
-
-    @staticmethod
-    def _run(root: Path, prep: PreparedVersion) -> None:
-        db = connect(root / DB_NAME, migrate_schema=False)
-        try:
-            build_prepared(root, db, prep, progress=False)
-            log.info("version %s built", prep.id)
-        except VersionError as exc:  # already recorded as failed with its error
-            log.warning("%s", exc)
-        except Exception as exc:  # the thread's top: record it, or the page waits forever
-            log.exception("version %s failed", prep.id)
-            version_rows.mark_failed(db, prep.id, str(exc))
-        finally:
-            db.conn.close()
+def start_build(text: str, name: str | None, user_id: int) -> PreparedVersion:
+    """Check ``text``, record the version as building and write its images in the background
+    (a ``builds`` job, so the request returns at once). TooManyJobs before anything is
+    recorded when ``web.jobs.max_builds`` builds are running; RecipeError/VersionError as before."""
+    jobs = registry()
+    job = jobs.reserve("builds", label=f"version {name or ''}".strip())
+    try:
+        prep = prepare_version(data_dir(), get_db(), text, name=name, created_by=user_id)
+    except BaseException:
+        jobs.cancel(job)
+        raise
+    job.label = f"version {prep.id}"
+    jobs.start(job, functools.partial(_build, data_dir(), prep))
+    return prep
 
 
-def builds() -> VersionBuilds:
-    """The app's version builds."""
-    found = current_app.extensions.get("facetrove.version_builds")
-    if found is None:
-        found = current_app.extensions["facetrove.version_builds"] = VersionBuilds()
-    return cast(VersionBuilds, found)
+def _build(root: Path, prep: PreparedVersion) -> None:
+    """Write ``prep``'s images with its own store connection; the row says ready or failed."""
+    db = connect(root / DB_NAME, migrate_schema=False)
+    try:
+        build_prepared(root, db, prep, progress=False)
+        log.info("version %s built", prep.id)
+    except VersionError:  # already recorded as failed with its error
+        raise
+    except Exception as exc:  # record it, or the page waits forever
+        version_rows.mark_failed(db, prep.id, str(exc))
+        raise
+    finally:
+        db.conn.close()
 
 
 def _version(version_id: str) -> dict[str, Any]:
@@ -134,14 +124,14 @@ def new() -> Any:
     if text is None:
         return render_template("versions/new.html", recipe=DEFAULT_RECIPE, name="", errors=[])
     try:
-        prep = prepare_version(data_dir(), get_db(), text, name=name, created_by=current_user.id)
-    except (RecipeError, VersionError) as exc:
+        prep = start_build(text, name, current_user.id)
+    except (RecipeError, VersionError, TooManyJobs) as exc:
         errors = str(exc).splitlines()
+        status = 429 if isinstance(exc, TooManyJobs) else 400
         return (
             render_template("versions/new.html", recipe=text, name=name or "", errors=errors),
-            409 if isinstance(exc, VersionConflict) else 400,
+            409 if isinstance(exc, VersionConflict) else status,
         )
-    builds().start(data_dir(), prep)
     flash(f"Version {prep.id} is building from {len(prep.samples)} samples.", "ok")
     return redirect(url_for("versions.show", version_id=prep.id))
 
@@ -172,7 +162,8 @@ def download(version_id: str, fmt: str) -> Any:
     with _export_lock(target):
         if not target.exists():
             try:
-                export_version(Path(version["path"]), fmt, target, as_zip=True)
+                with registry().slot("exports", f"{version_id} {fmt}"):  # TooManyJobs -> 429
+                    export_version(Path(version["path"]), fmt, target, as_zip=True)
             except ExportError as exc:
                 current_app.logger.info("export %s %s refused: %s", version_id, fmt, exc)
                 flash(str(exc), "error")

@@ -49,7 +49,7 @@ def test_create_show_and_download(client: FlaskClient, tmp_path: Path) -> None:
         "/versions/new", data={"recipe": recipe, "name": "web-1", "csrf_token": auth.token}
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
-    client.application.extensions["facetrove.version_builds"].wait(120)
+    client.application.extensions["facetrove.job_registry"].wait(120)
     show = client.get("/versions/web-1").get_data(as_text=True)
     assert "Leakage report" in show and "tracks straddling splits" in show
     assert "web-1" in client.get("/versions/").get_data(as_text=True)
@@ -102,7 +102,7 @@ def test_build_runs_in_the_background_and_the_page_follows_it(
     assert "building" in building and 'http-equiv="refresh"' in building
     assert "Leakage report" not in building
     gate.set()
-    client.application.extensions["facetrove.version_builds"].wait(120)
+    client.application.extensions["facetrove.job_registry"].wait(120)
     ready = client.get("/versions/bg-1").get_data(as_text=True)
     assert "Leakage report" in ready and 'http-equiv="refresh"' not in ready
     assert 'pill-on">ready<' in ready
@@ -124,7 +124,7 @@ def test_a_build_that_fails_in_the_background_shows_its_error(
         "/versions/new", data={"recipe": "seed: 3\n", "name": "bg-2", "csrf_token": auth.token}
     )
     assert resp.status_code == 302
-    client.application.extensions["facetrove.version_builds"].wait(120)
+    client.application.extensions["facetrove.job_registry"].wait(120)
     page = client.get("/versions/bg-2").get_data(as_text=True)
     assert "failed" in page and "a worker process died" in page
     assert 'http-equiv="refresh"' not in page
@@ -162,7 +162,7 @@ def test_versions_api_with_a_bearer_token(client: FlaskClient) -> None:
         "/api/versions", json={"recipe": "seed: 2\n", "name": "api-1"}, headers=bearer
     )
     assert resp.status_code == 202 and resp.json["id"] == "api-1"
-    client.application.extensions["facetrove.version_builds"].wait(120)
+    client.application.extensions["facetrove.job_registry"].wait(120)
     v = client.get("/api/versions/api-1", headers=bearer).json
     assert v["status"] == "ready" and v["card"]["samples"] == resp.json["samples"]
     zipped = client.get(v["exports"]["folder"], headers=bearer)

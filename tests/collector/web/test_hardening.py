@@ -166,9 +166,17 @@ def test_every_page_has_security_headers_and_missing_pages_are_the_apps_own(live
     assert "error" in json.loads(api_404.value.read())
 
 
-def test_simultaneous_version_requests_get_a_clear_conflict(live, config, samples, store):
+def test_simultaneous_version_requests_get_a_clear_conflict(config, samples, store):
     store.execute("UPDATE samples SET state = 'confirmed', label = prelabel_label")
     token = _token(config)
+    # Four builds allowed at once, so the name conflict (not web.jobs.max_builds) answers.
+    jobs = config.web.jobs.model_copy(update={"max_builds": 4})
+    config = config.model_copy(update={"web": config.web.model_copy(update={"jobs": jobs})})
+    with serving(config) as live:
+        _create_same_name_four_times(live, token)
+
+
+def _create_same_name_four_times(live: str, token: str) -> None:
     recipe = "seed: 0\nsplit: {train: 0.8, valid: 0.2, test: 0.0}\n"
 
     def create(_: int) -> tuple[int, dict[str, Any]]:
