@@ -29,7 +29,11 @@ from tests.support.data import face_file, require
 from tests.support.doc_blocks import ROOT
 
 UNITS = ROOT / "deploy" / "systemd"
-SERVICES = ["facetrove-agent.service", "facetrove-collector.service"]
+SERVICES = [
+    "facetrove-agent.service",
+    "facetrove-collector.service",
+    "facetrove-prune.service",
+]
 FACETROVE = str(Path(sys.executable).parent / "facetrove")
 
 
@@ -70,6 +74,16 @@ def _service(name: str) -> dict[str, list[str]]:
 def test_unit_verifies_without_a_single_warning(name: str, tmp_path: Path) -> None:
     proc = _verify(UNITS / name, tmp_path)
     assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
+
+
+def test_the_retention_timer_verifies_and_starts_the_prune_service(tmp_path: Path) -> None:
+    """The timer runs `collector prune` daily: verify checks it names an existing service."""
+    _verify(UNITS / "facetrove-prune.service", tmp_path)  # the copy the timer will find
+    timer = tmp_path / "facetrove-prune.timer"
+    timer.write_text((UNITS / timer.name).read_text())
+    proc = subprocess.run([_analyze(), "verify", str(timer)], capture_output=True, text=True)
+    assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
+    assert "collector prune" in " ".join(_service("facetrove-prune.service")["ExecStart"])
 
 
 def test_a_misspelt_directive_is_caught(tmp_path: Path) -> None:
