@@ -224,6 +224,7 @@ def train_cmd(
         stop.set()
         console.print("[yellow]stopping after this batch; Ctrl-C again to abort[/]")
 
+    _refuse_registered(config, name)
     previous = signal.signal(signal.SIGINT, on_sigint)
     progress = _RichProgress(console)
     try:
@@ -254,6 +255,28 @@ def train_cmd(
     console.print(
         f"registered {trained.id} as a candidate; roll it out with 'facetrove collector model"
         f" rollout {trained.id} --devices DEVICE' (canary) or '--all'"
+    )
+
+
+def _refuse_registered(config: Any, model_id: str) -> None:
+    """A model id stays in the registry after its folder is deleted (rollback refers to it):
+    refuse it before training rather than write a folder the registry does not match."""
+    from facetrove.collector.store import DB_NAME, connect
+    from facetrove.collector.store.models import UnknownModel, get
+
+    path = Path(config.data_dir) / DB_NAME
+    if not path.is_file():
+        return
+    db = connect(path)
+    try:
+        get(db, model_id)
+    except UnknownModel:
+        return
+    finally:
+        db.close()
+    raise click.ClickException(
+        f"model {model_id!r} is in the model registry already (its folder was removed):"
+        " choose another --name"
     )
 
 

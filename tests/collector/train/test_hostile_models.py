@@ -119,3 +119,17 @@ def test_report_and_card_are_strict_json(store: FactoryStore) -> None:
     for name in ("report.json", "card.json"):
         text = (store.data_dir / "models" / "strict1" / name).read_text()
         json.loads(text, parse_constant=refuse)
+
+
+def test_a_name_the_registry_holds_is_refused_before_training(store: FactoryStore) -> None:
+    """A model folder deleted by hand stays in the registry: training that name again used to
+    run, write a folder whose file does not match the registry, then fail (exit 1)."""
+    import shutil
+
+    code, out = _cli(store, "--name", "again1")
+    assert code == 0, out
+    shutil.rmtree(store.data_dir / "models" / "again1")
+    code, out = _cli(store, "--name", "again1", "--seed", "9")  # other bytes than registered
+    assert code == 1 and "again1" in out and "registry" in out and "Traceback" not in out, out
+    assert "epoch 1/1" not in out, "refused before training"
+    assert not (store.data_dir / "models" / "again1").exists()
