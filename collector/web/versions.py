@@ -96,7 +96,7 @@ def _build(root: Path, prep: PreparedVersion) -> None:
 def _version(version_id: str) -> dict[str, Any]:
     row = version_rows.get_version(get_db(), version_id)
     if row is None:
-        abort(404)
+        abort(404, description=f"no version {version_id!r}")
     row["card_data"] = json.loads(row["card"]) if row["card"] else None
     return row
 

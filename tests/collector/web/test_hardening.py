@@ -159,6 +159,7 @@ def test_every_page_has_security_headers_and_missing_pages_are_the_apps_own(live
         client.get("/versions/nope/export/coco.zip")
     body = html_404.value.read().decode()
     assert html_404.value.code == 404 and "facetrove" in body and "Werkzeug" not in body
+    assert "no version" in body and "nope" in body, "the page names what is missing"
     assert "Content-Security-Policy" in html_404.value.headers
     with pytest.raises(urllib.error.HTTPError) as api_404:
         client.get("/api/nothing-here")
