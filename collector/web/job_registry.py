@@ -48,6 +48,11 @@ class TooManyJobs(RuntimeError):
         self.kind, self.limit = kind, limit
 
 
+class JobFailed(Exception):
+    """A job that ended with its own message (an import the importer refused or that failed,
+    its reason already in the job's log): one warning line, no traceback of the raise."""
+
+
 @dataclass
 class Job:
     """One background job as the pages show it."""
@@ -138,6 +143,9 @@ class JobRegistry:
         try:
             fn()
             job.status = "done"
+        except JobFailed as exc:
+            log.warning("%s job %s failed: %s", job.kind, job.id, exc)
+            job.status, job.error = "failed", _first_line(exc)
         except Exception as exc:  # the thread's top: record it, or the page waits forever
             log.exception("%s job %s failed", job.kind, job.id)
             job.status, job.error = "failed", _first_line(exc)

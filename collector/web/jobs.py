@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facetrove.collector.web.job_registry import Job, JobRegistry
+from facetrove.collector.web.job_registry import Job, JobFailed, JobRegistry
 from facetrove.collector.web.job_registry import registry as slot_registry
 
 LOG_TAIL = 40
@@ -137,7 +137,7 @@ class UploadJobs:
                 shutil.rmtree(cleanup, ignore_errors=True)
             job.finished_at = time.time()
         if job.status == "failed":
-            raise RuntimeError(job.error or "the import failed")
+            raise JobFailed(job.error or "the import failed")
 
     def _follow(self, job: UploadJob, argv: list[str]) -> None:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import time
 import urllib.error
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from facetrove.collector.web.job_registry import JobRegistry, TooManyJobs
+from facetrove.collector.web.job_registry import JobFailed, JobRegistry, TooManyJobs
 from tests.collector.importer.conftest import crop_bytes
 from tests.collector.web.conftest import PASSWORD
 from tests.collector.web.test_browser import serving
@@ -199,3 +200,31 @@ def test_docs_jobs_section_matches_the_config():
     snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     loaded = CollectorConfig.model_validate(yaml.safe_load(snippet))
     assert loaded.web.jobs == JobsConfig()
+
+
+def test_a_refused_job_logs_one_line_and_a_crash_its_traceback(caplog):
+    """Tried: uploads refused with a clear message (a 300-character entry name, a zip of
+    too-large entries) logged ERROR with a RuntimeError traceback each; a user's refused input is
+    one WARNING line, a real crash keeps its traceback."""
+
+    reg = JobRegistry({"uploads": 1})
+    caplog.set_level(logging.INFO, logger="facetrove.collector.web.job_registry")
+
+    def refused() -> None:
+        raise JobFailed("upload.zip: no images found; set aside: 1 name-too-long")
+
+    job = reg.submit("uploads", refused)
+    reg.wait(10)
+    assert job.status == "failed" and job.error.startswith("upload.zip: no images found")
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "name-too-long" in record.getMessage()
+    caplog.clear()
+
+    def crash() -> None:
+        raise KeyError("bug")
+
+    reg.submit("uploads", crash)
+    reg.wait(10)
+    (record,) = caplog.records
+    assert record.levelno == logging.ERROR and record.exc_info is not None
