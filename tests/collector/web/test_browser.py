@@ -248,6 +248,7 @@ def test_upload_a_zip_of_real_faces_imports_them_into_the_queue(
         zf.write(faces_dir / "0-f15-hao-ph.jpg", "happy/hao.jpg")
         zf.write(faces_dir / "single_face.jpg", "happy/single.jpg")
         zf.write(faces_dir / "0-f1-su-ph.jpg", "surprise/su.jpg")
+        zf.writestr("../escape.jpg", b"not shown as a face")  # set aside, and the page says which
     archive = tmp_path / "faces.zip"
     archive.write_bytes(buf.getvalue())
     with serving(config) as live:
@@ -260,6 +261,7 @@ def test_upload_a_zip_of_real_faces_imports_them_into_the_queue(
         page.wait_for_selector("#jobs .pill-done, #jobs .pill-failed", timeout=180_000)
         job = page.locator("#jobs tbody tr").first
         assert "done" in job.inner_text() and "3 imported" in job.inner_text(), job.inner_text()
+        assert "1 unsafe-name: ../escape.jpg" in job.inner_text(), job.inner_text()
         shot(page, "upload", tmp_path)
         rows = store.execute(
             "SELECT provided_label, state, tag FROM samples WHERE device_id = 'import'"
