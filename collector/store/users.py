@@ -153,6 +153,8 @@ def set_password(db: Database, username: str, password: str, *, by: int | None =
             [generate_password_hash(password), user.id],
         )
         db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user.id])
+        # A new password is how an admin unlocks an account a guesser locked: forget the failures.
+        db.execute("DELETE FROM login_failures WHERE username = ?", [username[:64]])
         audit(db, by, "user.passwd", username)
     return get_user(db, user.id)
 
@@ -165,6 +167,8 @@ def set_active(db: Database, username: str, active: bool) -> User:
         if not active:
             db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user.id])
             db.execute("DELETE FROM leases WHERE user_id = ?", [user.id])
+        else:  # `user enable` also unlocks an account locked by failed logins
+            db.execute("DELETE FROM login_failures WHERE username = ?", [username[:64]])
         audit(db, None, "user.enable" if active else "user.disable", username)
     return get_user(db, user.id)
 
