@@ -124,7 +124,10 @@ def test_a_steady_face_stays_thin() -> None:
     """The same face holding one expression for 14 s: no more than the track budget gives
     (3 per 10 s), however often it is probed for an expression change."""
     image = _video_frames({30})[30]
-    with Pipeline.from_config("webcam", sampler=SamplerConfig(heartbeat_percent=0)) as pipe:
+    # Seeded: confident faces are kept at random (confident_keep), so an unseeded run could
+    # drop all of this face's few candidates (seen about once in ten runs).
+    sampler = SamplerConfig(heartbeat_percent=0, seed=1)
+    with Pipeline.from_config("webcam", sampler=sampler) as pipe:
         out = _clip(pipe, [image], 14.0)
         drops = pipe.counters.drops
     assert 1 <= len(out) <= 5, [s.header.selection for s in out]
