@@ -123,6 +123,8 @@ def sample_detail(sample_id: str) -> dict[str, Any]:
     out = card(s, aliases)
     out.update(
         sample=s,
+        source=s.get("source"),
+        tag=s.get("tag"),  # an import's --tag (data set, licence), as the page shows it
         probs=dict(sorted(probs.items(), key=lambda kv: -kv[1])),
         frame=frame,
         track=[card(t, aliases) for t in track],

@@ -31,6 +31,10 @@ def test_tag_in_detail_queue_filter_and_recipe(app, client, auth, store, tmp_pat
     assert len(ids) == a.imported and "set B (research only)" in html  # the select lists it
     detail = client.get(f"/review/sample/{ids[0]}").get_data(as_text=True)
     assert "set A, CC0" in detail and "Kept because" in detail and ">import<" in detail
+    # the JSON detail says the same as the page: before, it had no tag and no source
+    info = client.get(f"/api/samples/{ids[0]}").get_json()
+    assert info["tag"] == "set A, CC0" and info["selection"] == "import"
+    assert info["source"].startswith("import:a/")
     api = client.get("/api/samples?tag=set+B+%28research+only%29").get_json()
     assert len(api["samples"]) == min(b.imported, 24)
 
