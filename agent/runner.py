@@ -2,7 +2,8 @@
 
 Threads: the capture loop runs in the calling (main) thread, which also handles signals and the
 preview window; the publisher's delivery thread drains the outbox; paho's network thread talks
-to the broker. A finite source (file, folder) ends with a bounded drain of the outbox.
+to the broker. A finite source (file, folder) ends with a bounded drain of the outbox. The
+collector's config and model messages are handled by ``orders.py``.
 """
 
 from __future__ import annotations
@@ -16,20 +17,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pydantic import ValidationError
-
 from facetrove import wire
 from facetrove.agent.capture.open_source import is_live, open_source
 from facetrove.agent.capture.pipeline import Pipeline, PipelineLike, Ready
 from facetrove.agent.capture.source import Source, SourceError
 from facetrove.agent.config import AgentConfig
-from facetrove.agent.config.remote import check_remote_config
-from facetrove.agent.delivery.inbox import CollectorInbox
-from facetrove.agent.delivery.model_update import FetchPolicy, ModelUpdater
 from facetrove.agent.delivery.outbox import Outbox, OutboxError
 from facetrove.agent.delivery.publisher import Publisher, PublisherError, check_tls_files
 from facetrove.agent.delivery.stats import IdLog, RunStats, build_stats
 from facetrove.agent.drain import no_capture, no_pipeline
+from facetrove.agent.orders import Orders
 from facetrove.agent.outcome import (
     EXIT_CONFIG,
     EXIT_ERROR,
@@ -37,7 +34,6 @@ from facetrove.agent.outcome import (
     EXIT_UNDELIVERED,
     RunResult,
 )
-from facetrove.config import format_errors
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +57,6 @@ def _default_pipeline(config: AgentConfig, start_track_id: int) -> PipelineLike:
     return pipeline
 
 
-def _one_line(exc: ValueError) -> str:
-    """A refused override as one log line (pydantic's own text spans lines and echoes input)."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(line.removeprefix("<root>: ") for line in format_errors(exc))
-    return str(exc)
-
-
 class Runner:
     """One agent run. ``run()`` returns a :class:`RunResult`; it never calls ``sys.exit``."""
 
@@ -88,33 +77,24 @@ class Runner:
         self.id_log = IdLog(id_log)
         self.stats = RunStats()
         self.accepted_ids: list[str] = []
-        self.paused = False
-        self.revision: int | None = None  # the config revision applied
-        self._accepted_revision: int | None = None  # the newest one checked and accepted
-        self.announced_model: str | None = None
         self._stop = threading.Event()
-        self._pending_cfg: wire.AgentConfig | None = None
-        self._cfg_lock = threading.Lock()
+        self.orders = Orders(config, lambda: self.pipeline, lambda: self.publisher)
         self.outbox: Outbox | None = None
-        mu = config.model_updates
-        user, password = config.broker.credentials()
-        policy = FetchPolicy(
-            sources=mu.sources(),
-            login=(user, password or "") if user else None,
-            max_bytes=mu.max_bytes,
-            keep=mu.keep,
-            timeout=mu.fetch_timeout_s,
-        )
-        self.updater = ModelUpdater(
-            mu.dir or Path(config.outbox.path).parent / "models",
-            policy,
-            threads=config.prelabel.threads,
-        )
         self.publisher: Publisher | None = None
         self.pipeline: PipelineLike | None = None
         self.final_depth: int | None = None  # set at shutdown, for the summary
         self.unreadable = 0  # files a folder source could not read, for the summary
         self.final_drops: dict[str, int] = {}
+
+    @property
+    def paused(self) -> bool:
+        """Paused by the collector's config."""
+        return self.orders.paused
+
+    @property
+    def revision(self) -> int | None:
+        """The collector's config revision applied."""
+        return self.orders.revision
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Stop capturing and shut down cleanly (signal handler)."""
@@ -169,12 +149,7 @@ class Runner:
             self.publisher = Publisher(
                 cfg,
                 self.outbox,
-                inbox=CollectorInbox(
-                    cfg.device_id,
-                    on_config=self._on_config,
-                    on_model=self._on_model,
-                    after=self._wake_delivery,
-                ),
+                inbox=self.orders.inbox(),
                 stats=self._stats,
                 status_extra={
                     "model_id": self.pipeline.model_id,
@@ -208,10 +183,10 @@ class Runner:
 
             preview = open_preview()
         for frame in source:
-            self._apply_pending()
+            self.orders.apply_pending()
             while self.paused and not live and not self._stopping():
                 time.sleep(0.05)
-                self._apply_pending()
+                self.orders.apply_pending()
             if self._stopping():
                 return False
             if self.paused:
@@ -268,7 +243,7 @@ class Runner:
                     "timeout",
                     self._kept(f"the outbox did not drain in {run_cfg.drain_timeout_s:g}s"),
                 )
-            self._apply_pending()
+            self.orders.apply_pending()
             time.sleep(0.05)
         return RunResult(EXIT_OK, "drained")
 
@@ -300,87 +275,6 @@ class Runner:
             self.final_drops = outbox.drops()
             outbox.close()
         self.id_log.close()
-
-    # -- config and model from the collector (network thread) -----------------------------------
-
-    def _on_config(self, cfg: wire.AgentConfig) -> None:
-        # A config is checked whole before any of it, pause included, takes effect; one that is
-        # refused or older than the one in force changes nothing. (Within a run: after a
-        # restart the retained config is the current one.)
-        newest = self._accepted_revision
-        if newest is not None and cfg.revision <= newest:
-            if cfg.revision < newest:
-                log.warning(
-                    "config revision %d ignored: revision %d is in force", cfg.revision, newest
-                )
-            return
-        try:
-            check_remote_config(self.config, cfg)
-        except ValueError as exc:
-            log.error(
-                "config revision %d refused (%s); revision %s stays in force (paused=%s)",
-                cfg.revision,
-                _one_line(exc),
-                newest,
-                self.paused,
-            )
-            return
-        self._accepted_revision = cfg.revision
-        with self._cfg_lock:
-            self._pending_cfg = cfg
-        # Pause takes effect at once for delivery; the pipeline picks the rest up between frames.
-        self.paused = cfg.paused
-        if self.publisher is not None:
-            self.publisher.paused = cfg.paused
-        log.info("config revision %d received (paused=%s)", cfg.revision, cfg.paused)
-
-    def _wake_delivery(self) -> None:
-        if self.publisher is not None:
-            self.publisher.wake()
-
-    def _apply_pending(self) -> None:
-        self._swap_model()
-        with self._cfg_lock:
-            cfg, self._pending_cfg = self._pending_cfg, None
-        if cfg is None or self.pipeline is None:
-            return
-        try:
-            self.pipeline.apply_config(cfg)
-        except ValueError as exc:
-            log.error(
-                "config revision %d not applied (%s); keeping the previous",
-                cfg.revision,
-                _one_line(exc),
-            )
-            return
-        self.revision = cfg.revision
-        log.info("applied config revision %d", cfg.revision)
-
-    def _on_model(self, ann: wire.ModelAnnouncement) -> None:
-        self.announced_model = ann.model_id
-        classifier = self.pipeline.classifier if self.pipeline is not None else None
-        if not self.config.model_updates.enabled or classifier is None:
-            log.info("model %s announced; ignored (model updates or pre-label off)", ann.model_id)
-            return
-        log.info("model %s announced; fetching %s", ann.model_id, ann.url)
-        self.updater.announce(ann, classifier.model_sha256)
-
-    def _swap_model(self) -> None:
-        """Between frames: switch the pipeline to a newly fetched classifier, and show in the
-        status why an announced model was refused (the old one stays in use)."""
-        if self.publisher is not None:
-            error = (self.updater.error or "")[:512]
-            if self.publisher.status_extra.get("model_error", "") != error:
-                self.publisher.status_extra["model_error"] = error
-                self.publisher.publish_status()
-        new = self.updater.take()
-        if new is None or self.pipeline is None:
-            return
-        self.pipeline.swap_classifier(new)
-        log.info("pre-label model is now %s", new.model_id)
-        if self.publisher is not None:
-            self.publisher.status_extra["model_id"] = new.model_id
-            self.publisher.publish_status()
 
     # -- reporting -----------------------------------------------------------------------------
 

@@ -164,12 +164,12 @@ def test_refused_config_is_one_log_line_and_the_previous_stays(
     runner = Runner(_config(tmp_path, 1, "cfg-bad"))
     pipe = _GatePipeline()
     runner.pipeline = pipe  # type: ignore[assignment]
-    runner._on_config(wire.AgentConfig(revision=7, quality=wire.QualityOverrides(min_blur=5)))
-    runner._apply_pending()
+    runner.orders.on_config(wire.AgentConfig(revision=7, quality=wire.QualityOverrides(min_blur=5)))
+    runner.orders.apply_pending()
     bad = wire.QualityOverrides(min_brightness=250)
-    with caplog.at_level(logging.ERROR, logger="facetrove.agent.runner"):
-        runner._on_config(wire.AgentConfig(revision=8, quality=bad))
-        runner._apply_pending()
+    with caplog.at_level(logging.ERROR, logger="facetrove.agent.orders"):
+        runner.orders.on_config(wire.AgentConfig(revision=8, quality=bad))
+        runner.orders.apply_pending()
     assert runner.revision == 7 and pipe.gate.config.min_blur == 5
     assert pipe.gate.config.min_brightness == QualityConfig().min_brightness
     [message] = [r.getMessage() for r in caplog.records]
