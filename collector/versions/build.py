@@ -53,7 +53,8 @@ class VersionError(Exception):
 
 
 class VersionConflict(VersionError):
-    """Another request is creating a version with the same id at the same time (HTTP 409)."""
+    """The version's name is taken: a version has it, or another request is creating it at
+    the same time (HTTP 409 on the web and the API)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,10 @@ def next_version_id(db: Database, name: str | None) -> str:
     taken = set(version_rows.version_ids(db))
     if name:
         if name in taken:
-            raise VersionError(f"version {name!r} already exists; versions are immutable")
+            raise VersionConflict(
+                f"version {name!r} already exists; versions are immutable: choose another name "
+                "(or delete it first with `facetrove collector version delete`)"
+            )
         return name
     numbers = [int(m.group(1)) for t in taken if (m := re.fullmatch(r"v(\d+)", t))]
     return f"v{max(numbers, default=0) + 1}"
@@ -160,7 +164,7 @@ def prepare_version(
     final = versions_root(data_dir) / version_id
     partial = final.with_name(version_id + ".partial")
     if final.exists():
-        raise VersionError(f"{final} already exists; remove it or choose another name")
+        raise VersionConflict(f"{final} already exists; remove it or choose another name")
     shutil.rmtree(partial, ignore_errors=True)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:

@@ -44,7 +44,8 @@ def test_create_list_show_export(store: FactoryStore, tmp_path: Path) -> None:
     assert len(coco.getImgIds()) > 0
     # versions are immutable: the same name again is refused and the first stays
     code, out = _run(store, "version", "create", "--recipe", str(recipe), "--name", "emo-1")
-    assert code == 1 and "already exists" in out
+    assert code == 1 and "Error: version 'emo-1' already exists" in out
+    assert "choose another name" in out and "Traceback" not in out
     code, out = _run(store, "export", "emo-1", "--format", "coco", "--out", str(tmp_path / "c"))
     assert code == 1 and "already exists" in out
     # delete frees the name; the samples stay

@@ -173,3 +173,25 @@ def test_versions_api_with_a_bearer_token(client: FlaskClient) -> None:
     missing = client.get("/api/versions/nope", headers=bearer)
     assert missing.status_code == 404 and "nope" in missing.json["error"]
     assert client.post("/api/versions", json={"recipe": 3}, headers=bearer).status_code == 400
+
+
+def test_a_name_in_use_is_a_409_conflict_on_the_form_and_the_api(client: FlaskClient) -> None:
+    """Tried: the name of a built version again, on the form and through the API. Before: 400,
+    the answer of a bad recipe, though nothing is wrong with the recipe. Kept: 409 Conflict
+    naming the version, the form with the recipe as typed, the first version as it was."""
+    auth = AuthActions(client)
+    auth.login()
+    form = {"recipe": "seed: 4\n", "name": "taken-1", "csrf_token": auth.token}
+    assert client.post("/versions/new", data=form).status_code == 302
+    client.application.extensions["facetrove.job_registry"].wait(120)
+    again = client.post("/versions/new", data={**form, "recipe": "seed: 5\n"})
+    assert again.status_code == 409
+    page = again.get_data(as_text=True)
+    assert "version &#39;taken-1&#39; already exists" in page and "seed: 5" in page
+    api = client.post(
+        "/api/versions", json={"recipe": "seed: 5\n", "name": "taken-1"}, headers=auth.headers()
+    )
+    assert api.status_code == 409, api.json
+    assert "'taken-1' already exists" in api.json["error"] and "another name" in api.json["error"]
+    versions = client.get("/api/versions").json["versions"]
+    assert [(v["id"], v["status"]) for v in versions] == [("taken-1", "ready")]
