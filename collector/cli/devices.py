@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from facetrove.collector.cli.common import config_option, data_dir_option, load
+from facetrove.collector.cli.common import broker_option, config_option, data_dir_option, load
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.store.db import StoreError
 
@@ -60,8 +60,9 @@ def _collector_logins(config: CollectorConfig) -> dict[str, str]:
         user, password = addr.username or user, addr.password or password
     if not password:
         raise click.ClickException(
-            "the collector's own broker password is not configured (broker.password or the "
-            "password in broker.url): it goes into collector.passwd"
+            "the collector's own broker password is not configured (the password in broker.url "
+            "or --broker mqtt://USER:PASSWORD@HOST:PORT, or broker.password): it goes into "
+            "collector.passwd"
         )
     return {user: password}
 
@@ -265,20 +266,26 @@ def _kick(config: CollectorConfig, name: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the four files; default broker.mosquitto_files.",
 )
+@broker_option
 @config_option
 @data_dir_option
-def export_cmd(out: Path | None, config_path: Path | None, data_dir: Path | None) -> None:
+def export_cmd(
+    out: Path | None, broker_url: str | None, config_path: Path | None, data_dir: Path | None
+) -> None:
     """Write Mosquitto's password and ACL files from the device registry.
 
     devices.passwd and devices.acl serve the device listener, collector.passwd and
-    collector.acl the collector's (see deploy/mosquitto.conf). Runs broker.mosquitto_reload
-    when it is set; otherwise reload Mosquitto yourself (systemctl reload mosquitto).
+    collector.acl the collector's (see deploy/mosquitto.conf): the login in --broker (or
+    broker.url, or broker.username/password), the one `collector serve --broker` and
+    `collector ingest --broker` connect with. Runs broker.mosquitto_reload when it is set;
+    otherwise reload Mosquitto yourself (systemctl reload mosquitto).
 
     \b
     Example:
-      facetrove collector device export-mosquitto --out /etc/mosquitto/facetrove
+      facetrove collector device export-mosquitto --out /etc/mosquitto/facetrove \\
+        --broker mqtt://collector:PASSWORD@127.0.0.1:1884
     """
-    config = load(config_path, data_dir=data_dir)
+    config = load(config_path, data_dir=data_dir, **{"broker.url": broker_url})
     if out is None and config.broker.mosquitto_files is None:
         raise click.UsageError("give --out DIR or set broker.mosquitto_files")
     click.echo(_sync_mosquitto(config, _store(config), out))

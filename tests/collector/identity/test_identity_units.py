@@ -132,3 +132,30 @@ def test_cli_messages_are_one_line(tmp_path: Path) -> None:
         "topic readwrite facetrove/v1/#",
     ]
     assert (out_dir / "devices.passwd").stat().st_mode & 0o007 == 0
+
+
+def test_export_mosquitto_takes_the_collector_login_from_broker(tmp_path: Path) -> None:
+    """Tried: `export-mosquitto --broker mqtt://ingest:PW@127.0.0.1:1884` with no config file,
+    as `serve` and `ingest` take it. Before: no such option (exit 2), and without a config
+    the command could not write collector.passwd at all. Kept: the collector's login from the
+    URL in collector.passwd/.acl; a URL without a password, one clear line and no files."""
+    run = CliRunner().invoke
+    where = ["--data-dir", str(tmp_path / "data")]
+    env = {"FACETROVE_CONFIG": ""}
+    assert run(cli, ["collector", "device", "add", "cam-1", *where], env=env).exit_code == 0
+    out_dir = tmp_path / "mq"
+    url = "mqtt://ingest:s3cret@127.0.0.1:1884"
+    exp = run(cli, ["collector", "device", "export-mosquitto", "--out", str(out_dir),
+                    "--broker", url, *where], env=env)  # fmt: skip
+    assert exp.exit_code == 0, exp.output
+    name, hashed = (out_dir / "collector.passwd").read_text().strip().split(":", 1)
+    assert name == "ingest" and verify_password("s3cret", hashed)
+    assert "user ingest" in (out_dir / "collector.acl").read_text()
+    assert (out_dir / "devices.passwd").read_text().startswith("cam-1:$7$")
+    bare = tmp_path / "bare"
+    no_pw = run(cli, ["collector", "device", "export-mosquitto", "--out", str(bare),
+                      "--broker", "mqtt://127.0.0.1:1884", *where], env=env)  # fmt: skip
+    assert no_pw.exit_code == 1 and "--broker" in no_pw.output, no_pw.output
+    assert "Traceback" not in no_pw.output and not bare.exists()
+    helped = run(cli, ["collector", "device", "export-mosquitto", "--help"])
+    assert "--broker" in helped.output
