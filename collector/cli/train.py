@@ -177,7 +177,7 @@ class _RichProgress:
 @click.option(
     "--compare",
     metavar="MODEL",
-    help="Report against this model instead of the parent (bundled, an id or a path).",
+    help="Report against this model instead of the deployed one (bundled, an id or a path).",
 )
 @config_option
 @data_dir_option
@@ -190,7 +190,8 @@ def train_cmd(
     benchmarks: tuple[str, ...],
     **options: Any,
 ) -> None:
-    """Train an emotion model on a version; report it beside its parent; write ONNX + card.
+    """Train an emotion model on a version; report it beside the deployed model; write ONNX +
+    card.
 
     The model lands in DATA_DIR/models/NAME/ (model.onnx, card.json, card.md, report.json,
     confusion PNGs). Ctrl-C stops after the current batch and keeps the best epoch so far;

@@ -1,5 +1,5 @@
-"""The report (new model beside the parent or deployed one) and the model card, as JSON,
-markdown and rich tables."""
+"""The report (new model beside the deployed one, or the one named with --compare) and the
+model card, as JSON, markdown and rich tables."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ def make_report(
     evaluations: list[dict[str, Any]],
     fit: FitResult,
     onnx_vs_torch: float,
+    baseline_reason: str = "",
 ) -> dict[str, Any]:
     return {
         "model": model_id,
         "baseline": baseline_id,
+        "baseline_reason": baseline_reason,
         "evaluations": evaluations,
         "onnx_vs_torch_max_abs_diff": onnx_vs_torch,
         "training": _training(fit),
@@ -76,7 +78,11 @@ def make_card(
         "classes": version.classes,
         "classes_kept_from_parent": kept_classes,
         "parent": _parent(start, parent),
-        "compared_with": {"id": baseline.id, "sha256": baseline.sha256},
+        "compared_with": {
+            "id": baseline.id,
+            "sha256": baseline.sha256,
+            "reason": rep.get("baseline_reason", ""),
+        },
         "version": {
             "id": version.id,
             "samples": vcard.get("samples"),
@@ -122,7 +128,8 @@ def _pct(x: float | None, signed: bool = False) -> str:
 
 def summary_table(rep: dict[str, Any]) -> Table:
     """Top-1 and macro-F1 of both models on every evaluation, with the differences."""
-    t = Table(title=f"{rep['model']} against {rep['baseline']}")
+    why = f" ({rep['baseline_reason']})" if rep.get("baseline_reason") else ""
+    t = Table(title=f"{rep['model']} against {rep['baseline']}{why}")
     for col in ("evaluation", "n", "top-1 new", "top-1 base", "diff", "macro-F1 new",
                 "macro-F1 base", "diff", "agree"):  # fmt: skip
         t.add_column(col, justify="left" if col == "evaluation" else "right")
@@ -177,6 +184,8 @@ def card_markdown(card: dict[str, Any], rep: dict[str, Any]) -> str:
         kept = ", ".join(card["classes_kept_from_parent"]) or "none"
         lines.append(f"Head rows kept from the parent: {kept}.")
     lines += ["", "## Metrics (new model against " + rep["baseline"] + ")", ""]
+    if rep.get("baseline_reason"):
+        lines += [f"Compared with {rep['baseline']}: {rep['baseline_reason']}.", ""]
     lines += ["| evaluation | n | top-1 new | top-1 base | macro-F1 new | macro-F1 base | agree |"]
     lines += ["|---|---:|---:|---:|---:|---:|---:|"]
     for e in rep["evaluations"]:

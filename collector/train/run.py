@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -41,7 +42,7 @@ class TrainSettings(LoopSettings):
     init: str = "bundled"  # bundled | scratch | a model id | a path to an .onnx file
     device: str = "auto"  # auto | cpu | cuda
     benchmarks: tuple[str, ...] = ()
-    compare: str | None = None  # model to report against (default: the parent, else bundled)
+    compare: str | None = None  # model to report against (default: the deployed one)
     threads: int | None = None
 
 
@@ -131,7 +132,7 @@ def train(
     tags = _store_tags(data_dir, version_id)
     start = resolve_model(data_dir, "bundled" if settings.init == "scratch" else settings.init)
     parent = None if settings.init == "scratch" else start
-    baseline = resolve_model(data_dir, settings.compare) if settings.compare else start
+    baseline, baseline_reason = _baseline(data_dir, settings)
     benchmarks = [open_version(data_dir, b) for b in settings.benchmarks]
     for b in benchmarks:
         if b.id == version.id:
@@ -195,7 +196,7 @@ def train(
             for b in benchmarks
         ]
         results = [evaluate(e, new, base, partial.path) for e in evaluations]
-        rep = report.make_report(name, baseline.id, results, result, max_diff)
+        rep = report.make_report(name, baseline.id, results, result, max_diff, baseline_reason)
         card = report.make_card(
             name, version, start, parent, baseline, settings, result, rep, onnx_bytes, kept, tags,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -207,6 +208,44 @@ def train(
         )
         final = partial.commit()
     return TrainedModel(name, final, card, rep, result)
+
+
+def _baseline(data_dir: Path, settings: TrainSettings) -> tuple[Source, str]:
+    """The model the report sets the new one against, and why that one: ``--compare``, else the
+    model deployed to every device (the model registry's), else the bundled model."""
+    if settings.compare:
+        return resolve_model(data_dir, settings.compare), f"named with --compare {settings.compare}"
+    deployed = _deployed(data_dir)
+    if deployed is None:
+        return resolve_model(data_dir, "bundled"), (
+            "the bundled model: no model is deployed to every device yet"
+        )
+    try:
+        source = resolve_model(data_dir, deployed)
+    except TrainError:
+        raise TrainError(
+            f"the deployed model {deployed} has no file under {folder.models_root(data_dir)}"
+            " (the report compares with it): restore its folder, or name another model with"
+            " --compare (bundled, a model id or an .onnx file)"
+        ) from None
+    return source, "deployed to every device (the model registry's deployed model)"
+
+
+def _deployed(data_dir: Path) -> str | None:
+    """The model the registry has deployed to every device; None if none was rolled out to all
+    (or there is no store here)."""
+    from facetrove.collector.store import models as registry
+    from facetrove.collector.store.db import DB_NAME, connect
+
+    if not (data_dir / DB_NAME).is_file():
+        return None
+    db = connect(data_dir / DB_NAME, migrate_schema=False)
+    try:
+        return registry.assignments(db).get(registry.ALL)
+    except sqlite3.OperationalError:  # a store from before the model registry: none rolled out
+        return None
+    finally:
+        db.close()
 
 
 def _runnable(model: Source) -> OnnxModel:

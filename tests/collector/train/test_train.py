@@ -153,7 +153,7 @@ def test_a_trained_model_as_parent_with_a_benchmark(
         TrainSettings(init="m1", epochs=1, batch_size=16, freeze=2, benchmarks=("bench",)),
     )  # fmt: skip
     assert m.card["parent"]["id"] == "m1"
-    assert m.report["baseline"] == "m1"
+    assert m.report["baseline"] == "bundled"  # nothing deployed: not the parent, the bundled one
     _, bench = m.report["evaluations"]
     assert bench["name"] == "bench benchmark"
     # the benchmark holds the same samples, split otherwise: those seen in training are left out
