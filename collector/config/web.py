@@ -15,6 +15,32 @@ class JobsConfig(Section):
     history: int = Field(default=200, ge=1, description="finished jobs remembered")
 
 
+class LoginConfig(Section):
+    """Failed logins allowed before logins pause (429 with Retry-After), counted in a sliding
+    window per account and per client address."""
+
+    max_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="failed logins for one account in the window before its logins pause "
+        "(from any address; `user passwd` or `user enable` unlocks it at once)",
+    )
+    max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=100000,
+        description="failed logins from one client address in the window, whatever the "
+        "account (behind a reverse proxy every client shares the proxy's address)",
+    )
+    window_minutes: float = Field(
+        default=15,
+        gt=0,
+        le=1440,  # failures older than a day are deleted from the store
+        description="the window the failures are counted in, in minutes (at most a day)",
+    )
+
+
 class WebConfig(Section):
     host: str = Field(default="127.0.0.1", description="address the web app listens on")
     port: int = Field(default=8080, ge=0, le=65535, description="HTTP port of the web app")
@@ -72,6 +98,11 @@ class WebConfig(Section):
         default=None,
         description="no longer used: uploads are imported straight into the store (kept so "
         "that older config files still load)",
+    )
+    login: LoginConfig = Field(
+        default_factory=LoginConfig,
+        description="login throttle: failed logins allowed per account and per address in a "
+        "window before logins pause with 429",
     )
     jobs: JobsConfig = Field(
         default_factory=JobsConfig,

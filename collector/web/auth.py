@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     g,
     jsonify,
@@ -59,8 +60,6 @@ class WebUser(UserMixin):  # type: ignore[misc]
         return self.user.active
 
 
-#: Failed logins allowed per account and per address in a 15-minute window.
-THROTTLE = sessions.Throttle()
 #: A server-side session ends 30 days after its login, however active (rows do not pile up).
 SESSION_MAX_AGE_S = 30 * 86400
 
@@ -76,6 +75,16 @@ def _load_user(user_id: str) -> WebUser | None:
     except (users.NoSuchUser, ValueError):
         return None
     return WebUser(user) if user.active else None
+
+
+def _throttle() -> sessions.Throttle:
+    """The failed-login limits of the app's config (web.login)."""
+    limits = current_app.config["FACETROVE_WEB"].login
+    return sessions.Throttle(
+        per_account=limits.max_failures_per_account,
+        per_address=limits.max_failures_per_address,
+        window_s=round(limits.window_minutes * 60),
+    )
 
 
 def _address() -> str:
@@ -155,7 +164,7 @@ def login() -> Any:
         db = get_db()
         username = request.form.get("username", "")
         try:
-            sessions.begin_attempt(db, username, _address(), THROTTLE)
+            sessions.begin_attempt(db, username, _address(), _throttle())
         except sessions.TooManyFailures as exc:
             page = render_template("auth/login.html", error=str(exc))
             return page, 429, {"Retry-After": str(exc.retry_after)}
@@ -192,7 +201,7 @@ def password() -> Any:
         db = get_db()
         name, new = current_user.username, request.form.get("new_password", "")
         try:
-            sessions.begin_attempt(db, name, _address(), THROTTLE)
+            sessions.begin_attempt(db, name, _address(), _throttle())
         except sessions.TooManyFailures as exc:
             return render_template("auth/password.html", error=str(exc)), 429
         if users.authenticate(db, name, request.form.get("password", "")) is None:
