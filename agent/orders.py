@@ -158,12 +158,16 @@ class Orders:
 
     def _swap_model(self) -> None:
         """Switch the pipeline to a newly fetched classifier, and show in the status why an
-        announced model was refused (the old one stays in use)."""
+        announced model was refused (the old one stays in use) and how many model files
+        retention deleted."""
         publisher = self._publisher()
         if publisher is not None:
-            error = (self.updater.error or "")[:512]
-            if publisher.status_extra.get("model_error", "") != error:
-                publisher.status_extra["model_error"] = error
+            shown = {
+                "model_error": (self.updater.error or "")[:512],
+                "model_files_deleted": self.updater.deleted.total,
+            }
+            if any(publisher.status_extra.get(k, "") != v for k, v in shown.items()):
+                publisher.status_extra.update(shown)
                 publisher.publish_status()
         new = self.updater.take()
         pipeline = self._pipeline()

@@ -155,6 +155,7 @@ class Runner:
                     "model_id": self.pipeline.model_id,
                     "detector": self.pipeline.detector_name,
                     "source": source.label[:512],
+                    "model_files_deleted": self.orders.updater.deleted.total,
                 },
                 id_log=self.id_log,
             )
@@ -294,6 +295,7 @@ class Runner:
             model_id=self.pipeline.model_id if self.pipeline else None,
             paused=self.paused,
             revision=self.revision,
+            model_files_deleted=self.orders.updater.deleted.total,
         )
 
     def _summary(self, result: RunResult) -> dict[str, Any]:

@@ -187,6 +187,9 @@ class Status(_Msg):
         max_length=512,
         description="why the last announced model was refused, the old one kept ('' = none)",
     )
+    model_files_deleted: int | None = Field(
+        default=None, ge=0, description="model files the agent's retention deleted, all runs"
+    )
 
 
 class Stats(_Msg):
@@ -204,6 +207,7 @@ class Stats(_Msg):
     outbox_bytes: int = Field(ge=0)
     outbox_dropped: int = Field(ge=0)
     drops: dict[str, int] = Field(default_factory=dict, description="drops by reason")
+    model_files_deleted: int = Field(default=0, ge=0, description="as in Status")
     model_id: str | None = None
     paused: bool = False
     config_revision: int | None = None

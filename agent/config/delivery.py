@@ -256,7 +256,12 @@ class ModelUpdateConfig(Section):
         description="largest model accepted; a bigger announcement is refused before any download",
     )
     keep: int = Field(
-        default=3, ge=1, le=100, description="most model files kept in dir (oldest deleted)"
+        default=2,
+        ge=1,
+        le=100,
+        description="model files kept in dir: the one in use and the most recently used before "
+        "it (2: the current and the previous); older ones are deleted, counted and reported "
+        "(model_files_deleted in status and stats)",
     )
 
     @field_validator("collector_url")

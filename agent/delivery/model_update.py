@@ -6,7 +6,8 @@ the request logs in as this device (HTTP Basic with its broker login, never sent
 else: redirects are refused), and a model larger than ``model_updates.max_bytes`` is refused
 before any byte is fetched. A model is used only if its size and sha256 match the announcement
 and its classes are the announced ones; a failed or rejected download leaves no file behind,
-and at most ``model_updates.keep`` model files stay in the folder.
+and the folder keeps the model in use and the one before it (``model_updates.keep``): the rest
+are deleted and counted (``model_retention.py``).
 
 The download runs in its own thread so capture never waits for it. The swap itself happens in
 the capture thread, between frames (the pipeline is not thread-safe).
@@ -26,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from facetrove import wire
 from facetrove.agent.capture.prelabel import OnnxEmotionClassifier, PrelabelError
+from facetrove.agent.delivery.model_retention import DeletedModels, prune
 
 log = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
@@ -43,7 +45,7 @@ class FetchPolicy:
     sources: list[str] = field(default_factory=list)
     login: tuple[str, str] | None = None
     max_bytes: int = 64 * 1024 * 1024
-    keep: int = 3
+    keep: int = 2
     timeout: float = 30.0
 
 
@@ -142,19 +144,6 @@ def fetch_model(ann: wire.ModelAnnouncement, folder: Path, policy: FetchPolicy) 
     return target
 
 
-def prune(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` most recently used model files (and stray partial files)."""
-    removed = []
-    for stray in folder.glob("*.part"):
-        stray.unlink(missing_ok=True)
-        removed.append(stray)
-    files = sorted(folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[keep:]:
-        old.unlink(missing_ok=True)
-        removed.append(old)
-    return removed
-
-
 class ModelUpdater:
     """Fetches announced models in the background and hands a loaded classifier to the runner."""
 
@@ -163,6 +152,7 @@ class ModelUpdater:
         self.policy = policy
         self.threads = threads
         self.error: str | None = None
+        self.deleted = DeletedModels(folder)  # what retention deleted, counted across runs
         self._ready: OnnxEmotionClassifier | None = None
         self._lock = threading.Lock()
         self._busy: str | None = None
@@ -190,8 +180,10 @@ class ModelUpdater:
                     f"the announced {ann.classes}; keeping the current model"
                 )
         except (ModelUpdateError, PrelabelError) as exc:
-            if path is not None:
-                path.unlink(missing_ok=True)  # fetched but rejected: not kept
+            if path is not None and path.is_file():  # fetched but rejected: not kept
+                size = path.stat().st_size
+                path.unlink(missing_ok=True)
+                self.deleted.add([("rejected", path, size)])
             self.error = f"model {ann.model_id} refused: {exc}"
             log.error("%s", self.error)
             return
@@ -200,8 +192,7 @@ class ModelUpdater:
                 self._busy = None
         self.error = None
         log.info("model %s (%s) fetched and loaded", ann.model_id, ann.sha256[:12])
-        for old in prune(self.folder, self.policy.keep):
-            log.info("removed old model file %s", old.name)
+        self.deleted.add(prune(self.folder, self.policy.keep, current=path))
         with self._lock:
             old_ready, self._ready = self._ready, classifier
         if old_ready is not None:

@@ -78,6 +78,7 @@ def build_stats(
     model_id: str | None,
     paused: bool,
     revision: int | None,
+    model_files_deleted: int = 0,
     at: datetime | None = None,
 ) -> wire.Stats:
     """Assemble a ``wire.Stats`` message from the run's counters."""
@@ -99,4 +100,5 @@ def build_stats(
         model_id=model_id,
         paused=paused,
         config_revision=revision,
+        model_files_deleted=model_files_deleted,
     )

@@ -80,6 +80,7 @@ def _device(row: dict[str, Any]) -> dict[str, Any]:
         "config_revision": row.get("config_revision") or 0,
         "applied_revision": stats.get("config_revision"),
         "model_error": row.get("model_error"),
+        "model_files_deleted": stats.get("model_files_deleted"),
     }
 
 

@@ -341,19 +341,6 @@ def test_fetch_model_refuses_a_redirect_and_sends_the_login(tmp_path: Path) -> N
     assert list((tmp_path / "m").iterdir()) == []
 
 
-def test_prune_keeps_the_newest_model_files(tmp_path: Path) -> None:
-    import os
-
-    from facetrove.agent.delivery.model_update import prune
-
-    for i in range(5):
-        (tmp_path / f"{i}.onnx").write_bytes(b"x")
-        os.utime(tmp_path / f"{i}.onnx", (1000 + i, 1000 + i))
-    (tmp_path / "x.part").write_bytes(b"half")
-    prune(tmp_path, 2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["3.onnx", "4.onnx"]
-
-
 @pytest.mark.parametrize("mode", ["ca", "client_cert", "insecure"])
 def test_tls_to_a_real_mosquitto(tmp_path: Path, crop: bytes, mode: str) -> None:
     """mqtts:// against Mosquitto with a TLS listener: a private CA (ca_file), a broker that
