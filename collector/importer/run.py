@@ -42,8 +42,6 @@ from facetrove.collector.store.imports import (
     store_imported,
 )
 
-#: how a stored face was found, by its detector column
-_FACES = {"annotation": "annotated", "import": "cropped"}
 T = TypeVar("T")
 Progress = Callable[[ImportSummary, int, int], None]
 BATCH = 256
@@ -348,13 +346,7 @@ class Importer:
             user_id=self.options.user_id,
             detail=f"{summary.source} ({summary.format})",
         )
-        inserted = set(result.inserted)
-        summary.outcomes["imported"] += len(inserted)
-        summary.outcomes["already-imported"] += len(result.already)
-        for row, _ in rows:
-            if row["id"] in inserted:
-                summary.faces[_FACES.get(row["detector"], "detected")] += 1
-                summary.labels[row["provided_label"] or "(none)"] += 1
+        summary.stored([r for r, _ in rows], result)
 
     # -- photos: faces found by the agent --------------------------------------------------
 

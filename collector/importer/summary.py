@@ -1,12 +1,23 @@
-"""What an import did: outcomes (imported, already-imported, duplicate, skipped) and reasons."""
+"""What an import did: outcomes (imported, already-imported, duplicate, held-back, skipped) and
+reasons."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from facetrove.collector.store.samples import InsertResult
+
 EXAMPLES_PER_REASON = 5
+#: how a stored face was found, by its detector column
+_FACES = {"annotation": "annotated", "import": "cropped"}
+#: Why a face is ``held-back``: stored, but as a copy the queue, counts and versions leave out
+#: (``store.samples.COUNTED``).
+HELD_BACK = (
+    "byte-identical to an earlier sample's crop: kept as a copy of it, never queued or counted"
+)
 
 
 @dataclass
@@ -23,6 +34,7 @@ class ImportSummary:
     examples: dict[str, list[str]] = field(default_factory=dict)
     new_classes: list[str] = field(default_factory=list)
     labels: Counter[str] = field(default_factory=Counter)  # imported samples per label
+    held_back: list[str] = field(default_factory=list)  # examples: "path (copy of <id>)"
     stage: str = ""  # what a long step is doing now (progress displays show it)
 
     def skip(self, path: str, reason: str, detail: str = "") -> None:
@@ -31,6 +43,28 @@ class ImportSummary:
         shown = self.examples.setdefault(reason, [])
         if len(shown) < EXAMPLES_PER_REASON:
             shown.append(f"{path[:160]}{f' ({detail[:120]})' if detail else ''}")
+
+    def hold_back(self, path: str, earlier: str) -> None:
+        """A face stored as a copy of sample ``earlier`` (the same crop bytes)."""
+        self.outcomes["held-back"] += 1
+        if len(self.held_back) < EXAMPLES_PER_REASON:
+            self.held_back.append(f"{path[:160]} (copy of {earlier})")
+
+    def stored(self, rows: Sequence[Mapping[str, Any]], result: InsertResult) -> None:
+        """Count what inserting ``rows`` did. A new row whose crop bytes an earlier sample has
+        (another import, an agent, a frame of other bytes but the same pixels) was stored as
+        its copy: held back, not imported."""
+        held = result.duplicates
+        self.outcomes["imported"] += len(result.inserted) - len(held)
+        self.outcomes["already-imported"] += len(result.already)
+        inserted = set(result.inserted)
+        for row in rows:
+            if row["id"] in held:
+                path = str(row["source"]).removeprefix(f"import:{self.source}/")
+                self.hold_back(path, held[row["id"]])
+            elif row["id"] in inserted:
+                self.faces[_FACES.get(row["detector"], "detected")] += 1
+                self.labels[row["provided_label"] or "(none)"] += 1
 
     @property
     def imported(self) -> int:
@@ -47,6 +81,11 @@ class ImportSummary:
             "labels": dict(self.labels),
             "new_classes": self.new_classes,
             "examples": self.examples,
+            "held_back": {
+                "count": self.outcomes["held-back"],
+                "reason": HELD_BACK,
+                "examples": self.held_back,
+            },
         }
 
     def lines(self) -> list[str]:
@@ -55,7 +94,7 @@ class ImportSummary:
         out = [
             f"{self.source} ({self.format}): {o['imported']} imported, "
             f"{o['already-imported']} already imported, {o['duplicate']} exact duplicates, "
-            f"{o['skipped']} skipped"
+            f"{o['skipped']} skipped" + (f", {o['held-back']} held back" if o["held-back"] else "")
         ]
         if self.faces:
             out.append("faces: " + ", ".join(f"{k} {v}" for k, v in sorted(self.faces.items())))
@@ -63,6 +102,8 @@ class ImportSummary:
             out.append("labels: " + ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items())))
         if self.new_classes:
             out.append("new classes: " + ", ".join(self.new_classes))
+        if o["held-back"]:
+            out.append(f"held back {o['held-back']} ({HELD_BACK}): " + "; ".join(self.held_back))
         for reason, n in self.reasons.most_common():
             out.append(f"skipped {n} {reason}: " + "; ".join(self.examples.get(reason, [])))
         return out

@@ -52,6 +52,31 @@ class UploadJob:
     def imported(self) -> int:
         return int(self.outcomes.get("imported", 0))
 
+    def detail(self) -> str:
+        """The job table's line: the error, the stage, or what a finished import did with the
+        reasons and up to three entries each ('1 unsafe-name: ../escape.jpg')."""
+        if self.error or self.stage or self.status != "done":
+            return self.error or self.stage
+        o = self.outcomes
+        text = (
+            f"{o.get('imported', 0)} imported, {o.get('already-imported', 0)} already, "
+            f"{o.get('duplicate', 0)} duplicates, {o.get('skipped', 0)} skipped"
+        )
+        summary = self.summary or {}
+        examples = summary.get("examples") or {}
+        why = []
+        for reason, n in (summary.get("reasons") or {}).items():
+            shown = examples.get(reason) or []
+            why.append(f"{n} {reason}" + (": " + ", ".join(shown[:3]) if shown else ""))
+        held = summary.get("held_back") or {}
+        if held.get("count"):
+            text += f", {held['count']} held back"
+            why.append(
+                f"{held['count']} held back, {held.get('reason', '')}: "
+                + ", ".join(held.get("examples", [])[:3])
+            )
+        return text + (f" ({'; '.join(why)})" if why else "")
+
     def to_json(self) -> dict[str, Any]:
         """What the page and the API show."""
         return {
@@ -65,10 +90,12 @@ class UploadJob:
             "done": self.done,
             "total": self.total,
             "imported": self.imported,
+            "held_back": int(self.outcomes.get("held-back", 0)),
             "outcomes": self.outcomes,
             "stage": self.stage,
             "summary": self.summary,
             "error": self.error,
+            "detail": self.detail(),
             "log_tail": self.log_tail[-10:],
         }
 

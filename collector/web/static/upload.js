@@ -21,14 +21,8 @@
       tr.appendChild(cell(String(j.files), "num")); tr.appendChild(cell(j.done + "/" + j.total, "num"));
       tr.appendChild(cell(String(j.imported), "num"));
       var st = cell(""); var pill = document.createElement("span"); pill.className = "pill pill-" + j.status; pill.textContent = j.status; st.appendChild(pill); tr.appendChild(st);
-      var o = j.outcomes || {};
-      var detail = j.error || j.stage || (j.status === "done" ? (o.imported || 0) + " imported, " + (o["already-imported"] || 0) + " already, " + (o.duplicate || 0) + " duplicates, " + (o.skipped || 0) + " skipped" : "");
-      var sum = j.summary || {}; var ex = sum.examples || {};
-      var why = Object.keys(sum.reasons || {}).map(function (r) {
-        return sum.reasons[r] + " " + r + ((ex[r] || []).length ? ": " + ex[r].slice(0, 3).join(", ") : "");
-      }).join("; ");
-      if (why && j.status === "done") detail += " (" + why + ")";  // which entries were set aside and why
-      tr.appendChild(cell(detail));
+      // the server's line: the error, the stage, or the outcome with skip and held-back reasons
+      tr.appendChild(cell(j.detail || ""));
       tbody.appendChild(tr);
     });
   }

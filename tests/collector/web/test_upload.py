@@ -149,3 +149,41 @@ def test_folder_import_says_what_is_wrong_with_the_path(client, auth, tmp_path):
     afile.write_bytes(b"x")
     client.post("/upload/folder", data={"csrf_token": auth.token, "path": str(afile)})
     assert "is a file, not a folder" in client.get("/upload/").get_data(as_text=True)
+
+
+def _zip_folder(folder: Path) -> bytes:
+    return _zip({p.name: p.read_bytes() for p in sorted(folder.iterdir())})
+
+
+def test_faces_an_earlier_sample_has_are_reported_as_held_back(app, client, auth, store, tmp_path):
+    """Tried: an annotated frame uploaded, then the same frame in a file of other bytes (the
+    same pixels: its cut crop is byte-identical to the first sample's). Before: the second job
+    said "1 imported", though the sample was kept as a copy and never queued. Kept: 0 imported,
+    1 held back with the reason and the file, in GET /api/uploads and on the upload page."""
+    from tests.collector.importer.test_held_back import same_frame_twice
+
+    same_frame_twice(tmp_path / "one", ("a.png",))
+    same_frame_twice(tmp_path / "two", ("b.png",), first_level=9)
+    auth.login()
+    for folder in ("one", "two"):
+        resp = client.post(
+            "/api/uploads",
+            data={
+                "files": (io.BytesIO(_zip_folder(tmp_path / folder)), f"{folder}.zip"),
+                "as": "pending",
+            },
+            headers=auth.headers(),
+            content_type="multipart/form-data",
+        )
+        assert resp.status_code == 202, resp.get_json()
+        _wait(app)
+    second, first = client.get("/api/uploads").get_json()["jobs"]
+    assert first["imported"] == 1 and first["held_back"] == 0
+    assert second["status"] == "done" and second["imported"] == 0, second
+    assert second["held_back"] == 1 and second["outcomes"]["held-back"] == 1
+    assert "byte-identical" in second["summary"]["held_back"]["reason"]
+    assert "1 held back" in second["detail"] and "b.png (copy of " in second["detail"]
+    page = client.get("/upload/").get_data(as_text=True)
+    assert "b.png (copy of " in page
+    queued = client.get("/api/samples?device=import").get_json()["samples"]
+    assert len(queued) == 1 and store.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 2
