@@ -60,8 +60,21 @@ def register_folder(db: Database, data_dir: Path, model_id: str) -> bool:
     )
 
 
+def ensure_bundled(db: Database) -> None:
+    """The shipped model as the registry entry ``bundled`` (its file as installed now)."""
+    from facetrove import models
+
+    path = models.path(models.EMOTION_ONNX)
+    registry.ensure_bundled(
+        db, sha256=folder.file_sha256(path), size=path.stat().st_size,
+        classes=models.EMOTION_CLASSES,
+    )  # fmt: skip
+
+
 def sync_folders(db: Database, data_dir: Path) -> list[str]:
-    """Register every finished model folder the registry does not know yet; their ids."""
+    """Register the bundled model and every finished model folder the registry does not know
+    yet; the ids of the folders registered."""
+    ensure_bundled(db)
     known = {m.id for m in registry.list_models(db)}
     added = []
     for info in folder.list_models(data_dir):
@@ -96,7 +109,7 @@ def announcement(config: CollectorConfig, model: registry.Model) -> wire.ModelAn
 def check_files(data_dir: Path, model: registry.Model) -> None:
     """Raise RolloutError unless the model's file is on disk with the registered sha256."""
     try:
-        onnx = folder.model_dir(data_dir, model.id) / folder.ONNX_FILE
+        onnx = folder.onnx_path(data_dir, model.id)
         sha = folder.file_sha256(onnx)
     except (folder.ModelFolderError, OSError) as exc:
         raise RolloutError(f"model {model.id}: its file is missing ({exc})") from None

@@ -49,18 +49,20 @@ def list_cmd(config_path: Path | None, data_dir: Path | None, as_json: bool) -> 
     if as_json:
         click.echo(json.dumps([vars(m) for m in rows], indent=2))
         return
-    if not rows:
-        click.echo("no models yet: train one with 'facetrove collector train VERSION --name NAME'")
-        return
     click.echo(f"{'id':<24} {'status':<10} {'version':<16} {'parent':<16} {'top-1':>6}  devices")
     for m in rows:
         first: dict[str, Any] = next(iter(m.metrics.values()), {})
         top1 = first.get("new", {}).get("top1")
         on = sorted(d for d, mid in table.items() if mid == m.id)
+        if m.id == registry.BUNDLED and registry.ALL not in table:
+            on.append("all (by default)")
         click.echo(
             f"{m.id:<24} {m.status:<10} {m.version_id or '-':<16} {m.parent or '-':<16}"
             f" {_pct(top1):>6}  {', '.join('all' if d == '*' else d for d in on) or '-'}"
         )
+    if all(m.id == registry.BUNDLED for m in rows):
+        click.echo("no trained models yet: train one with 'facetrove collector train VERSION"
+                   " --name NAME'")  # fmt: skip
 
 
 @model_group.command("show")

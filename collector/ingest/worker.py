@@ -21,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.config.broker import parse_broker_url
+from facetrove.collector.ingest import announce
 from facetrove.collector.ingest.isolation import commit_isolated
 from facetrove.collector.ingest.receipts import receipts_for, subscribed_receipts
 from facetrove.collector.ingest.validate import (
@@ -33,7 +34,7 @@ from facetrove.collector.ingest.writer import StorageError, Writer
 from facetrove.collector.store import DB_NAME, BlobStore, StoreError, connect
 from facetrove.collector.store.blobs import FileSystem
 from facetrove.collector.store.integrity import open_checked
-from facetrove.wire import Kind, WireError, parse_topic, subscription
+from facetrove.wire import Kind, Status, WireError, parse_topic, subscription
 from facetrove.wire.messages import MAX_RECEIPT_IDS
 
 log = logging.getLogger("facetrove.ingest")
@@ -231,6 +232,7 @@ class IngestWorker:
                 if self._hello_due.is_set():
                     self._hello_due.clear()
                     self._say_subscribed(client, writer)
+                    announce.announce_all(writer.db, self.config, self._publish_model)
                 if time.monotonic() >= next_report:
                     now = (self.stats.stored, self.stats.rejected)
                     if now != reported:
@@ -327,6 +329,10 @@ class IngestWorker:
             self._unanswered += [
                 d.outcome for d in batch if not isinstance(d.outcome, DeviceUpdate)
             ]
+        updates = [d.outcome.message for d in batch if isinstance(d.outcome, DeviceUpdate)]
+        statuses = [m for m in updates if isinstance(m, Status)]
+        if statuses:
+            announce.converge(writer.db, self.config, statuses, self._publish_model)
         self.stats.batches += 1
         self.stats.stored += result.stored
         self.stats.redelivered += result.redelivered
@@ -358,6 +364,10 @@ class IngestWorker:
         for name, payload in receipts:
             self._client.publish(name, payload, qos=1)
         self.stats.receipts += len(receipts)
+
+    def _publish_model(self, topic: str, payload: bytes) -> None:
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=Kind.MODEL.qos, retain=Kind.MODEL.retain)
 
     def _say_subscribed(self, client: mqtt.Client, writer: Writer) -> None:
         if not self.cfg.receipts:

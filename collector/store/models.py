@@ -4,6 +4,9 @@ A model is registered once (``candidate``) when training finishes. A rollout ass
 chosen devices (it becomes ``canary``) or to every device (``deployed``); a model no device is
 assigned any more becomes ``retired`` (its file is no longer served). ``model_events`` keeps the
 rollout history, so a rollback can go back to any earlier model.
+
+The model shipped with facetrove is the entry ``bundled``: deployed until a rollout to every
+device replaces it, and a rollout or rollback target like any other.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from facetrove.collector.store.db import Database, dict_rows, now_iso, write_transaction
 
 ALL = "*"
+BUNDLED = "bundled"  # the model shipped with facetrove: what devices run until a rollout to all
 STATUSES = ("candidate", "canary", "deployed", "retired")
 
 
@@ -87,6 +91,29 @@ def register(
     return True
 
 
+def ensure_bundled(db: Database, *, sha256: str, size: int, classes: Sequence[str]) -> None:
+    """Register the shipped model as ``bundled`` (deployed unless another model was rolled out
+    to every device), or follow its file after an upgrade of facetrove (new sha256)."""
+    with write_transaction(db):
+        row = db.execute("SELECT sha256 FROM models WHERE id = ?", [BUNDLED]).fetchone()
+        if row is not None and row[0] == sha256:
+            return
+        now = now_iso()
+        if row is not None:
+            db.execute(
+                "UPDATE models SET sha256 = ?, size = ?, classes = ? WHERE id = ?",
+                [sha256, size, json.dumps(list(classes)), BUNDLED],
+            )
+            return
+        db.execute(
+            "INSERT INTO models (id, sha256, size, parent, version_id, classes, metrics, status,"
+            " created_at, registered_at, status_at, path)"
+            " VALUES (?,?,?,NULL,NULL,?,'{}','deployed','',?,?,'')",
+            [BUNDLED, sha256, size, json.dumps(list(classes)), now, now],
+        )
+        _restatus(db, now)
+
+
 def list_models(db: Database) -> list[Model]:
     """Every registered model, oldest first."""
     cur = db.execute("SELECT * FROM models ORDER BY created_at, id")
@@ -122,6 +149,12 @@ def model_for(db: Database, device_id: str) -> str | None:
     return table.get(device_id, table.get(ALL))
 
 
+def deployed(db: Database) -> str:
+    """The model every device without its own assignment runs: the one rolled out to all, else
+    the bundled model."""
+    return assignments(db).get(ALL, BUNDLED)
+
+
 def assign(db: Database, model_id: str, devices: Sequence[str] | None, action: str) -> None:
     """Assign ``model_id`` to ``devices`` (None: every device, replacing all own assignments),
     record the event and recompute every model's status, in one transaction.
@@ -154,10 +187,10 @@ def assign(db: Database, model_id: str, devices: Sequence[str] | None, action: s
 
 def _restatus(db: Database, now: str) -> None:
     table = assignments(db)
-    deployed = table.get(ALL)
+    everyone = table.get(ALL, BUNDLED)
     canary = {m for d, m in table.items() if d != ALL}
     for model_id, status in db.execute("SELECT id, status FROM models").fetchall():
-        if model_id == deployed:
+        if model_id == everyone:
             new = "deployed"
         elif model_id in canary:
             new = "canary"
@@ -186,9 +219,10 @@ def events(db: Database, model_id: str | None = None) -> list[dict[str, Any]]:
 
 
 def previous_deployed(db: Database) -> str | None:
-    """The model deployed to all devices before the current one (a rollback's default target)."""
-    current = assignments(db).get(ALL)
+    """The model deployed to all devices before the current one (a rollback's default target):
+    the bundled model before the first rollout to all."""
+    current = deployed(db)
     for row in reversed(events(db)):
         if row["devices"] == [ALL] and row["model_id"] != current:
             return str(row["model_id"])
-    return None
+    return BUNDLED if current != BUNDLED else None

@@ -28,6 +28,7 @@ ONNX_FILE = "model.onnx"
 CARD_JSON = "card.json"
 CARD_MD = "card.md"
 REPORT_JSON = "report.json"
+BUNDLED = "bundled"  # the model shipped with facetrove (models/emotion_mini_xception.onnx)
 
 
 class ModelFolderError(Exception):
@@ -79,6 +80,20 @@ def model_dir(data_dir: Path, model_id: str) -> Path:
         known = ", ".join(m.id for m in list_models(data_dir)) or "none yet"
         raise ModelFolderError(f"no trained model {model_id!r} (known: {known})")
     return path
+
+
+def onnx_path(data_dir: Path, model_id: str) -> Path:
+    """The ONNX file of a model: the shipped one for ``bundled``, else ``models/<id>/model.onnx``.
+
+    Raises:
+        ModelFolderError: no such finished folder; OSError (ModelNotFound): the shipped file is
+            missing from the installation.
+    """
+    if model_id == BUNDLED:
+        from facetrove import models
+
+        return models.path(models.EMOTION_ONNX)
+    return model_dir(data_dir, model_id) / ONNX_FILE
 
 
 def list_models(data_dir: Path) -> list[ModelInfo]:

