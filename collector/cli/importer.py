@@ -120,11 +120,16 @@ def import_cmd(
         raise click.ClickException(f"import stopped: {exc}") from None
     finally:
         db.close()
+    failed = summary.nothing_imported()  # every file unreadable: a failure, with its summary
     if as_json:
         click.echo(json.dumps({"event": "summary", **summary.to_json()}))
-        return
-    for line in summary.lines():
-        click.echo(line)
+        if failed:
+            click.echo(json.dumps({"event": "refused", "error": failed}))
+    else:
+        for line in summary.lines():
+            click.echo(line)
+    if failed:
+        raise click.ClickException(failed)
 
 
 def _json_progress(summary: ImportSummary, done: int, total: int) -> None:

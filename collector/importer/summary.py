@@ -66,6 +66,17 @@ class ImportSummary:
                 self.faces[_FACES.get(row["detector"], "detected")] += 1
                 self.labels[row["provided_label"] or "(none)"] += 1
 
+    def nothing_imported(self) -> str | None:
+        """Why the import failed when every face it looked at was skipped (none imported,
+        already there, duplicate or held back); None otherwise."""
+        o = self.outcomes
+        if not o["skipped"] or any(o[k] for k in ("imported", "already-imported", "duplicate")):
+            return None
+        if o["held-back"]:
+            return None
+        why = ", ".join(f"{n} {reason}" for reason, n in self.reasons.most_common())
+        return f"{self.source}: nothing imported: all {o['skipped']} files were skipped ({why})"
+
     @property
     def imported(self) -> int:
         return self.outcomes["imported"]

@@ -247,3 +247,37 @@ def test_a_source_whose_every_image_was_set_aside_says_why(tmp_path: Path) -> No
     with pytest.raises(ImportRefused, match="no images found") as err:
         _run(archive, tmp_path / "data")
     assert "2 unsafe-name" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_source_whose_every_image_is_unreadable_fails_and_says_why(tmp_path: Path) -> None:
+    """Tried: a folder of two .png files that are not images and a truncated PNG. Before: exit
+    0 and "0 imported, ... 3 skipped", so a script could not tell it from a success. Kept: the
+    summary with every skip reason, then one line saying nothing was imported and why, exit 1;
+    with --json the summary event then a refused event. Already-imported files are a success."""
+    import json
+
+    from click.testing import CliRunner
+
+    from facetrove.cli import cli
+
+    root = tmp_path / "set" / "happy"
+    root.mkdir(parents=True)
+    (root / "a.png").write_bytes(b"not an image at all")
+    (root / "b.png").write_bytes(bytes(100))
+    (root / "c.png").write_bytes(crop_bytes()[:60])
+    argv = ["collector", "import", str(tmp_path / "set"), "--data-dir", str(tmp_path / "data")]
+    res = CliRunner().invoke(cli, argv)
+    assert res.exit_code == 1, res.output
+    assert "0 imported" in res.output and "skipped 2 not-an-image" in res.output
+    assert "Error: set: nothing imported: all 3 files were skipped" in res.output
+    assert "2 not-an-image, 1 broken-image" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(cli, [*argv, "--json"])
+    events = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
+    assert res.exit_code == 1 and [e["event"] for e in events][-2:] == ["summary", "refused"]
+    assert events[-2]["reasons"] == {"not-an-image": 2, "broken-image": 1}
+    assert "nothing imported" in events[-1]["error"]
+    # a source that is all already imported is no failure
+    (root / "a.png").write_bytes(crop_bytes())
+    for _ in range(2):
+        res = CliRunner().invoke(cli, argv)
+    assert res.exit_code == 0 and "1 already imported" in res.output, res.output

@@ -187,3 +187,33 @@ def test_faces_an_earlier_sample_has_are_reported_as_held_back(app, client, auth
     assert "b.png (copy of " in page
     queued = client.get("/api/samples?device=import").get_json()["samples"]
     assert len(queued) == 1 and store.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 2
+
+
+def test_an_upload_of_nothing_but_unreadable_files_fails_with_the_reasons(app, client, auth, store):
+    """Tried: three "images" that no decoder reads (random bytes, a text file and a truncated
+    PNG, each named .png). Before: the job ended "done" with 0 imported. Kept: "failed", an
+    error that says nothing was imported and why, the summary with every skip reason and file
+    still in GET /api/uploads, no sample, the uploaded files removed."""
+    face = crop_bytes()
+    files = [
+        (io.BytesIO(bytes(range(256)) * 4), "happy/noise.png"),
+        (io.BytesIO(b"just some notes"), "happy/notes.png"),
+        (io.BytesIO(face[: len(face) // 3]), "sad/cut.png"),
+    ]
+    auth.login()
+    resp = client.post(
+        "/api/uploads", data={"files": files}, headers=auth.headers(),
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert resp.status_code == 202, resp.get_json()
+    job = _wait(app)
+    assert job["status"] == "failed" and job["returncode"] == 1, job
+    assert "nothing imported" in job["error"] and "3 files" in job["error"], job["error"]
+    assert "2 not-an-image" in job["error"] and "1 broken-image" in job["error"]
+    assert job["summary"]["reasons"] == {"not-an-image": 2, "broken-image": 1}
+    assert "happy/noise.png" in " ".join(job["summary"]["examples"]["not-an-image"])
+    assert job["detail"] == job["error"]
+    assert store.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 0
+    uploads = Path(app.config["FACETROVE"].data_dir) / "uploads"
+    assert not any(uploads.rglob("*.*"))
+    assert "nothing imported" in client.get("/upload/").get_data(as_text=True)
