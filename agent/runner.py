@@ -26,6 +26,7 @@ from facetrove.agent.delivery.outbox import Outbox, OutboxError
 from facetrove.agent.delivery.publisher import Publisher, PublisherError, check_tls_files
 from facetrove.agent.delivery.stats import IdLog, RunStats, build_stats
 from facetrove.agent.drain import no_capture, no_pipeline
+from facetrove.agent.metrics import AgentMetrics, start_metrics
 from facetrove.agent.orders import Orders
 from facetrove.agent.outcome import (
     EXIT_CONFIG,
@@ -34,6 +35,7 @@ from facetrove.agent.outcome import (
     EXIT_UNDELIVERED,
     RunResult,
 )
+from facetrove.metrics_http import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class Runner:
         self.orders = Orders(config, lambda: self.pipeline, lambda: self.publisher)
         self.outbox: Outbox | None = None
         self.publisher: Publisher | None = None
+        self.metrics: MetricsServer | None = None  # the optional /metrics server
         self.pipeline: PipelineLike | None = None
         self.final_depth: int | None = None  # set at shutdown, for the summary
         self.unreadable = 0  # files a folder source could not read, for the summary
@@ -160,6 +163,7 @@ class Runner:
                 id_log=self.id_log,
             )
             self.publisher.start()
+            self.metrics = start_metrics(cfg.metrics, AgentMetrics(self))
             ended = self._capture(source)
         except SourceError as exc:
             return RunResult(EXIT_ERROR, "source", str(exc))
@@ -269,6 +273,8 @@ class Runner:
                 self.pipeline.close()
             except (RuntimeError, OSError, OutboxError) as exc:
                 log.warning("closing the pipeline: %s", exc)
+        if self.metrics is not None:
+            self.metrics.close()
         if pub is not None:
             pub.stop()
         if outbox is not None:

@@ -1,7 +1,7 @@
 """The agent's configuration: a tree of pydantic models, one file per group of YAML sections.
 
 Capture sections (source, detector, quality, sampler, crop, prelabel) live in
-``agent/config/capture.py``; delivery sections (broker, outbox, run) in
+``agent/config/capture.py``; delivery sections (broker, outbox, run, metrics) in
 ``agent/config/delivery.py``.
 ``agent/config/loader.py`` loads it with the shared loader (``facetrove/config.py``).
 """
@@ -20,6 +20,7 @@ from facetrove.agent.config.capture import (
 )
 from facetrove.agent.config.delivery import (
     BrokerConfig,
+    MetricsConfig,
     ModelUpdateConfig,
     OutboxConfig,
     ReceiptConfig,
@@ -54,6 +55,9 @@ class AgentConfig(Section):
         default_factory=ModelUpdateConfig, description="models announced by the collector"
     )
     run: RunConfig = Field(default_factory=RunConfig, description="run loop, stats, shutdown")
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig, description="optional Prometheus /metrics (off by default)"
+    )
 
     @field_validator("device_id")
     @classmethod
@@ -71,6 +75,7 @@ __all__ = [
     "BrokerConfig",
     "CropConfig",
     "DetectorConfig",
+    "MetricsConfig",
     "ModelUpdateConfig",
     "OutboxConfig",
     "PrelabelConfig",

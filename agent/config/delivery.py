@@ -318,3 +318,27 @@ class RunConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log level of the agent (logs go to stderr)"
     )
+
+
+class MetricsConfig(Section):
+    """The agent's optional Prometheus endpoint (off unless ``port`` is set)."""
+
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="serve Prometheus metrics at http://<host>:<port>/metrics (e.g. 9464); "
+        "unset = off",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="address the metrics port listens on: 127.0.0.1 = this machine only; "
+        "0.0.0.0 (or this device's LAN address) for a Prometheus elsewhere, which then needs "
+        "the token",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="bearer token a scrape must send (use ${credential:metrics-token}); unset "
+        "= only clients on this machine (loopback) are answered",
+    )

@@ -120,6 +120,7 @@ class Confirmations:
         self.awaiting = AwaitingReceipts(config.timeout_s, config.backoff_max_s)
         self.confirmed = 0  # samples the collector confirmed stored (or the broker, receipts off)
         self.refused = 0  # samples the collector refused for good (quarantined)
+        self.last_stored_at: float | None = None  # Unix time of the latest confirmation
         self._lock = threading.Lock()
 
     def acknowledged(self, sample_id: str) -> None:
@@ -183,6 +184,7 @@ class Confirmations:
         with self._lock:
             if quarantined:
                 self.refused += len(gone)
-            else:
+            elif gone:
                 self.confirmed += len(gone)
+                self.last_stored_at = time.time()
         return gone

@@ -53,13 +53,15 @@ class RunStats:
         self.accepted = 0
         self.drops: Counter[str] = Counter()
         self._fps_mark = (time.monotonic(), 0)
+        self.last_fps = 0.0  # the latest reading, as in the stats message (for /metrics)
 
     def fps(self) -> float:
         """Frames per second since the previous call (the stats interval)."""
         now, frames = time.monotonic(), self.frames
         then, before = self._fps_mark
         self._fps_mark = (now, frames)
-        return (frames - before) / (now - then) if now > then else 0.0
+        self.last_fps = round((frames - before) / (now - then), 2) if now > then else 0.0
+        return self.last_fps
 
     def uptime(self) -> float:
         """Seconds since the run started."""

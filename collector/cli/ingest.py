@@ -35,7 +35,8 @@ def ingest_cmd(
     """Take samples, status and stats off the broker into the store.
 
     Each sample is acknowledged to the broker only after its image and row are on disk, so
-    killing this process loses nothing: the broker redelivers to the same client id.
+    killing this process loses nothing: the broker redelivers to the same client id. With
+    ingest.metrics_port set, its own figures are served at /metrics on that port.
 
     \b
     Example:
@@ -43,6 +44,7 @@ def ingest_cmd(
       facetrove collector ingest --shared-group ingest --client-id facetrove-ingest-2 \
         --config c.yaml
     """
+    from facetrove.collector.ingest.metrics import serve_ingest_metrics
     from facetrove.collector.ingest.worker import IngestWorker
 
     config = load(
@@ -55,10 +57,15 @@ def ingest_cmd(
         },
     )
     setup_logging(verbose)
+    worker = IngestWorker(config)
+    metrics = serve_ingest_metrics(config, worker)
     try:
-        IngestWorker(config).run(stop_on_signals())
+        worker.run(stop_on_signals())
     except (OSError, StoreError) as exc:
         raise click.ClickException(f"cannot use the store in {config.data_dir}: {exc}") from None
+    finally:
+        if metrics is not None:
+            metrics.close()
 
 
 COMMANDS: list[click.Command] = [ingest_cmd]

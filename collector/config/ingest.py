@@ -92,6 +92,19 @@ class IngestConfig(Section):
     backoff_max_s: float = Field(
         default=30.0, gt=0, description="longest pause between retries when the disk is full"
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`collector ingest` on its own: serve this process's figures (commits, "
+        "receipts, queue) at http://<metrics_host>:<port>/metrics, same access rule as the web "
+        "app's (web.metrics_token); unset = off. `serve` has them in the web app's /metrics",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="address ingest's metrics port listens on; 127.0.0.1 = this machine only",
+    )
 
     @property
     def image_limits(self) -> ImageLimits:

@@ -3,7 +3,8 @@
 Every figure that must survive a restart comes from the store (durable counters, samples by
 state, devices, versions), so two ingest processes on a shared subscription and a restart give
 the same answer. Figures only the running ingest knows (receipts waiting, batches) are added
-when ingest runs in this process (`collector serve`).
+when ingest runs in this process (`collector serve`); a `collector ingest` run on its own
+serves those on its own port (``ingest.metrics_port``, ``collector/ingest/metrics.py``).
 
 Access: with ``web.metrics_token`` set, a scrape must send ``Authorization: Bearer <token>``;
 without it, only clients on this machine (loopback) get an answer (docs/collector.md, Metrics).
@@ -11,8 +12,6 @@ without it, only clients on this machine (loopback) get an answer (docs/collecto
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from facetrove.collector.ingest.metrics import IngestCollector
 from facetrove.collector.store.db import Database
 from facetrove.collector.store.quarantine import rejection_counts
 from facetrove.collector.store.stats import (
@@ -33,6 +33,7 @@ from facetrove.collector.store.stats import (
     version_status_counts,
 )
 from facetrove.collector.web.db import data_dir, get_db
+from facetrove.metrics_http import scrape_allowed
 
 bp = Blueprint("metrics", __name__)
 INGEST_EXTENSION = "facetrove.ingest"  # the IngestWorker of this process, if any
@@ -98,36 +99,7 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             "facetrove_disk_size_bytes", "size of the data folder's disk", value=disk.total
         )
-        yield from self._ingest()
-
-    def _ingest(self) -> Iterator[Metric]:
-        worker = self.ingest
-        up = GaugeMetricFamily(
-            "facetrove_ingest_in_process", "1 when ingest runs in this process (`serve`)",
-            value=1 if worker is not None else 0,
-        )  # fmt: skip
-        yield up
-        if worker is None:
-            return
-        stats = worker.stats
-        yield CounterMetricFamily(
-            "facetrove_ingest_batches", "batches committed since start", value=stats.batches
-        )
-        yield CounterMetricFamily(
-            "facetrove_ingest_storage_errors", "failed commits (retried) since start",
-            value=stats.storage_errors,
-        )  # fmt: skip
-        yield CounterMetricFamily(
-            "facetrove_receipts_sent", "receipt messages sent since start", value=stats.receipts
-        )
-        yield GaugeMetricFamily(
-            "facetrove_receipts_pending", "committed messages whose receipt is not sent yet",
-            value=worker.receipts_pending(),
-        )  # fmt: skip
-        yield GaugeMetricFamily(
-            "facetrove_ingest_queue", "messages received, waiting for their commit",
-            value=worker.queued(),
-        )  # fmt: skip
+        yield from IngestCollector(self.ingest).collect()
 
 
 def _labelled(family: Any, values: dict[str, int]) -> Any:
@@ -137,14 +109,11 @@ def _labelled(family: Any, values: dict[str, int]) -> Any:
 
 
 def _allowed() -> bool:
-    token = current_app.config["FACETROVE_WEB"].metrics_token
-    if token:
-        sent = request.headers.get("Authorization", "")
-        return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
-    try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        return False
+    return scrape_allowed(
+        current_app.config["FACETROVE_WEB"].metrics_token,
+        request.headers.get("Authorization", ""),
+        request.remote_addr or "",
+    )
 
 
 @bp.get("/metrics")

@@ -4,11 +4,9 @@ over HTTP parsed by prometheus_client's own parser; every figure must equal the 
 
 from __future__ import annotations
 
-import urllib.request
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from facetrove.collector.store import DB_NAME, connect
 from facetrove.collector.store.quarantine import rejection_counts
@@ -16,22 +14,11 @@ from facetrove.collector.store.stats import counters, device_state_totals, state
 from tests.collector.ingest_helpers import Publisher, wait_rows
 from tests.collector.serve_helpers import start_serve, stop_serve
 from tests.support.broker import wait_port
+from tests.support.metrics import scrape
 from tests.support.samples import base_crops, build_sample, with_comment
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of the scrape, by (name, sorted labels)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        assert answer.headers["Content-Type"].startswith("text/plain")
-        text = answer.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def test_metrics_after_real_traffic_match_the_store(tmp_path: Path) -> None:
@@ -71,6 +58,7 @@ def test_metrics_after_real_traffic_match_the_store(tmp_path: Path) -> None:
             assert got[("facetrove_devices", (("state", state),))] == n
         assert got[("facetrove_ingest_in_process", ())] == 1
         assert got[("facetrove_receipts_sent_total", ())] >= 2  # one per device at least
+        assert got[("facetrove_ingest_stored_total", ())] == stored  # this process stored all
         assert got[("facetrove_disk_free_bytes", ())] > 0
         assert got[("facetrove_versions", (("status", "ready"),))] == 0
     finally:
@@ -80,14 +68,16 @@ def test_metrics_after_real_traffic_match_the_store(tmp_path: Path) -> None:
 
 
 def test_grafana_dashboard_queries_only_metrics_the_collector_serves() -> None:
-    """Every metric a panel of deploy/grafana-dashboard.json asks for is one /metrics serves
-    (a renamed metric would leave an empty panel)."""
+    """Every metric a panel of deploy/grafana-dashboard.json asks for is one a /metrics serves,
+    the collector's or an agent's (a renamed metric would leave an empty panel); the agent's
+    panels are there."""
     import json
     import re
 
     served = {
         name
-        for line in (REPO / "docs" / "collector.md").read_text().splitlines()
+        for doc in ("collector.md", "agent.md")
+        for line in (REPO / "docs" / doc).read_text().splitlines()
         if line.startswith("| `facetrove_")
         for name in re.findall(r"`(facetrove_[a-z_]+)", line)
     }
@@ -99,6 +89,14 @@ def test_grafana_dashboard_queries_only_metrics_the_collector_serves() -> None:
         for name in re.findall(r"facetrove_[a-z_]+", target["expr"])
     }
     assert asked and served, board
+    assert {n for n in asked if n.startswith("facetrove_agent_")} >= {
+        "facetrove_agent_fps",
+        "facetrove_agent_drops_total",
+        "facetrove_agent_outbox_samples",
+        "facetrove_agent_outbox_evictions_total",
+        "facetrove_agent_last_delivery_timestamp_seconds",
+        "facetrove_agent_model_info",
+    }
     known = {n.removesuffix("_total") for n in served}
     missing = {n for n in asked if n.removesuffix("_total") not in known}
     assert not missing, f"panels query metrics the docs do not list: {missing}"

@@ -1,0 +1,101 @@
+"""Prometheus metrics on a port of their own: the agent's (``metrics.port``) and a standalone
+``collector ingest``'s (``ingest.metrics_port``). Shared by both sides, like ``logs.py``.
+
+One rule for who may scrape, the collector web app's ``/metrics`` rule too: with a token set, a
+scrape must send ``Authorization: Bearer <token>`` (loopback alone is not enough); without one,
+only clients on this machine (loopback) get an answer, 403 for every other address. Only the
+path ``/metrics`` answers (404 otherwise). The server is a small threaded WSGI server from the
+standard library in a daemon thread; nothing but scrapes reaches it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+_StartResponse = Callable[..., Any]
+
+
+def scrape_allowed(token: str | None, authorization: str, remote_addr: str) -> bool:
+    """Whether a scrape may read the metrics (see the module docstring)."""
+    if token:
+        return hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode())
+    try:
+        return ipaddress.ip_address(remote_addr).is_loopback
+    except ValueError:
+        return False
+
+
+def metrics_app(
+    registry: CollectorRegistry, token: str | None = None
+) -> Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]:
+    """A WSGI app answering ``GET /metrics`` with ``registry`` in Prometheus text format."""
+
+    def app(environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            status, body, kind = "404 Not Found", b"only /metrics here\n", "text/plain"
+        elif not scrape_allowed(
+            token, environ.get("HTTP_AUTHORIZATION", ""), environ.get("REMOTE_ADDR", "")
+        ):
+            status, body, kind = "403 Forbidden", b"forbidden\n", "text/plain"
+        else:
+            status, body, kind = "200 OK", generate_latest(registry), CONTENT_TYPE_LATEST
+        start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per scrape would drown the agent's log
+
+
+class MetricsServer:
+    """``registry`` served on ``host:port`` until :meth:`close`.
+
+    Raises:
+        OSError: the address cannot be bound (port in use, no such address).
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry, host: str, port: int, token: str | None = None
+    ) -> None:
+        server_class = _Server6 if ":" in host else _Server
+        self._httpd = make_server(
+            host, port, metrics_app(registry, token), server_class, handler_class=_Quiet
+        )
+        self.host, self.port = host, int(self._httpd.server_address[1])
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="metrics-http", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """Where to scrape."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        """Stop answering and free the port."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
