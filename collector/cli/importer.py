@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
 from pathlib import Path
 
 import click
@@ -11,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from facetrove.collector.cli.common import config_option, data_dir_option, load
 from facetrove.collector.importer.summary import ImportSummary
-from facetrove.collector.store.db import StoreError
+from facetrove.collector.store.db import DB_NAME, StoreError
 
 
 @click.command("import")
@@ -86,7 +88,7 @@ def import_cmd(
     from facetrove.collector.importer.base import ImportRefused
     from facetrove.collector.importer.registry import FORMAT_CHOICES
     from facetrove.collector.importer.run import Importer, ImportOptions
-    from facetrove.collector.store import DB_NAME, connect
+    from facetrove.collector.store import connect
 
     if fmt not in FORMAT_CHOICES:
         raise click.BadParameter(
@@ -102,6 +104,7 @@ def import_cmd(
         user_id=user_id,
         agent_command=shlex.split(agent_command) if agent_command else None,
     )
+    new_store = _NewStore(config.data_dir)
     try:
         db = connect(config.data_dir / DB_NAME)
     except (OSError, StoreError) as exc:
@@ -113,6 +116,8 @@ def import_cmd(
             with _progress(quiet) as progress:
                 summary = Importer(config.data_dir, db, options, progress).run(path)
     except ImportRefused as exc:
+        db.close()
+        new_store.remove()
         if as_json:
             click.echo(json.dumps({"event": "refused", "error": str(exc)}))
         raise click.ClickException(str(exc)) from None
@@ -121,6 +126,8 @@ def import_cmd(
     finally:
         db.close()
     failed = summary.nothing_imported()  # every file unreadable: a failure, with its summary
+    if failed:
+        new_store.remove()
     if as_json:
         click.echo(json.dumps({"event": "summary", **summary.to_json()}))
         if failed:
@@ -130,6 +137,35 @@ def import_cmd(
             click.echo(line)
     if failed:
         raise click.ClickException(failed)
+
+
+class _NewStore:
+    """What opening the store creates when none was there, so that a refused import can take it
+    away again: a data folder that would pass for an (empty) store later. A store that was
+    there is never touched."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.root: Path | None = None  # the topmost folder that does not exist yet
+        for folder in (data_dir, *data_dir.parents):
+            if folder.exists():
+                break
+            self.root = folder
+        self.had: set[str] | None = None  # what a data folder without a store held
+        if self.root is None and not (data_dir / DB_NAME).exists():
+            self.had = set(os.listdir(data_dir)) if data_dir.is_dir() else None
+
+    def remove(self) -> None:
+        """Remove what was created since (nothing if the store was there)."""
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+        elif self.had is not None:
+            for name in set(os.listdir(self.data_dir)) - self.had:
+                target = self.data_dir / name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    target.unlink(missing_ok=True)
 
 
 def _json_progress(summary: ImportSummary, done: int, total: int) -> None:
