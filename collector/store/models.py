@@ -12,6 +12,7 @@ device replaces it, and a rollout or rollback target like any other.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,14 @@ def assignments(db: Database) -> dict[str, str]:
     """device id (or ``*``) -> the model it should run."""
     rows = db.execute("SELECT device_id, model_id FROM model_assignments").fetchall()
     return {str(d): str(m) for d, m in rows}
+
+
+def rolled_out_to_all(db: Database) -> str | None:
+    """The model assigned to every device; None if none was, or the store predates the registry."""
+    try:
+        return assignments(db).get(ALL)
+    except sqlite3.OperationalError:  # no model_assignments table: nothing was ever rolled out
+        return None
 
 
 def model_for(db: Database, device_id: str) -> str | None:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -241,9 +240,7 @@ def _deployed(data_dir: Path) -> str | None:
         return None
     db = connect(data_dir / DB_NAME, migrate_schema=False)
     try:
-        return registry.assignments(db).get(registry.ALL)
-    except sqlite3.OperationalError:  # a store from before the model registry: none rolled out
-        return None
+        return registry.rolled_out_to_all(db)
     finally:
         db.close()
 
