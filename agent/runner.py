@@ -87,6 +87,7 @@ class Runner:
         self.pipeline: PipelineLike | None = None
         self.final_depth: int | None = None  # set at shutdown, for the summary
         self.unreadable = 0  # files a folder source could not read, for the summary
+        self.skipped_videos = 0  # video files a folder source named and left unread
         self.final_drops: dict[str, int] = {}
 
     @property
@@ -172,6 +173,7 @@ class Runner:
         finally:
             source.close()
             self.unreadable = int(getattr(source, "skipped", 0))
+            self.skipped_videos = int(getattr(source, "skipped_videos", 0))
         if self.publisher.fatal:
             return RunResult(EXIT_UNDELIVERED, "refused", self._kept(self.publisher.fatal))
         if ended and (self.drain_only or not is_live(cfg.source.spec)):
@@ -317,6 +319,7 @@ class Runner:
             "frames": counters.frames if counters else 0,
             "faces": counters.faces if counters else 0,
             "unreadable_files": self.unreadable,
+            "skipped_videos": self.skipped_videos,
             "samples_accepted": self.stats.accepted,
             "samples_sent": self.publisher.sent if self.publisher else 0,
             "outbox_depth": self.final_depth,

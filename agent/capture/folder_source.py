@@ -11,7 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetrove.agent.capture.source import IMAGE_SUFFIXES, Frame, Pacer, SourceError, resize
+from facetrove.agent.capture.source import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    Frame,
+    Pacer,
+    SourceError,
+    resize,
+)
 from facetrove.agent.closing import Closing
 from facetrove.agent.config.capture import SourceConfig
 
@@ -31,8 +38,10 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
 class FolderSource(Closing):
     """Images under a folder, recursively, in sorted order (or a single image file).
 
-    Unreadable images are skipped with a warning and counted in ``skipped``. An image inside a
-    first-level sub-folder carries that folder's name as ``provided_label`` (class folders).
+    Unreadable images are skipped with a warning and counted in ``skipped``. Video files are not
+    read: each is named in one warning (run it as its own source) and counted in
+    ``skipped_videos``. An image inside a first-level sub-folder carries that folder's name as
+    ``provided_label`` (class folders).
     """
 
     def __init__(self, path: Path, config: SourceConfig | None = None) -> None:
@@ -41,19 +50,32 @@ class FolderSource(Closing):
         kind = "folder" if self.root.is_dir() else "image"
         self.label = f"{kind}:{self.root.name}"
         self.skipped = 0
+        self.skipped_videos = 0
         if not self.root.exists():
             raise SourceError(f"{self.label}: {self.root} does not exist")
 
-    def files(self) -> list[Path]:
-        """The image files this source will read, in order."""
+    def files(self, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+        """The image files this source will read (or others by suffix), in order."""
         if self.root.is_file():
-            return [self.root]
+            return [self.root] if suffixes is IMAGE_SUFFIXES else []
         found = [
             p
             for p in self.root.rglob("*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
+            if p.suffix.lower() in suffixes and p.is_file() and not p.name.startswith(".")
         ]
         return sorted(found, key=lambda p: p.relative_to(self.root).as_posix())
+
+    def _skip_videos(self) -> None:
+        """Name every video file once: a folder source reads images only."""
+        for path in self.files(VIDEO_SUFFIXES):
+            self.skipped_videos += 1
+            log.warning(
+                "%s: skipped video file %s: a folder source reads images only; run the agent "
+                "with --source %s for its frames",
+                self.label,
+                path.relative_to(self.root).as_posix(),
+                path,
+            )
 
     def label_of(self, path: Path) -> str | None:
         """The class-folder label of an image, or None for images at the top level."""
@@ -69,6 +91,7 @@ class FolderSource(Closing):
         return name
 
     def __iter__(self) -> Iterator[Frame]:
+        self._skip_videos()
         files = self.files()
         if not files:
             log.warning("%s: no images (%s) found", self.label, ", ".join(sorted(IMAGE_SUFFIXES)))

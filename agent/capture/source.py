@@ -22,6 +22,11 @@ import numpy as np
 from facetrove.agent.closing import Closing
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+#: Video files a folder source names and counts but does not read (give one as its own source).
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
+     ".ts", ".mts", ".m2ts", ".h264", ".h265"}
+)  # fmt: skip
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 
 

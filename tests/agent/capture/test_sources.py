@@ -92,6 +92,27 @@ def test_folder_labels_can_be_switched_off(tmp_path: Path) -> None:
     assert {f.provided_label for f in frames} == {None}
 
 
+def test_videos_in_a_folder_are_named_once_each_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tried: two real videos (one in a class folder, one with an upper-case suffix) beside the
+    photos of a folder source. Before: not a word, not a count; a user thought the clip had no
+    faces. Kept: one warning per video, naming it and saying how to read it; counted in
+    skipped_videos (not in skipped, the unreadable images); the photos read as before."""
+    _class_tree(tmp_path)
+    shutil.copy(face_file("single_face.mp4"), tmp_path / "happy" / "clip.mp4")
+    shutil.copy(face_file("no_face.mp4"), tmp_path / "street.MOV")
+    src = FolderSource(tmp_path)
+    caplog.set_level("WARNING", logger="facetrove.agent.capture.folder_source")
+    frames = list(src)
+    assert len(frames) == 4 and all(f.still for f in frames)
+    assert src.skipped == 1 and src.skipped_videos == 2
+    videos = [r.getMessage() for r in caplog.records if "skipped video file" in r.getMessage()]
+    assert len(videos) == 2, videos
+    assert any("happy/clip.mp4" in m for m in videos) and any("street.MOV" in m for m in videos)
+    assert all("--source" in m and "reads images only" in m for m in videos), videos
+
+
 def test_single_image_file(tmp_path: Path) -> None:
     src = open_source(str(face_file("single_face.jpg")))
     frames = list(src)
