@@ -19,6 +19,7 @@ area, so that a server database or an object store can replace them later:
 - ``device_logins``: devices' MQTT logins; ``integrity``: the damaged-store check
 - ``outbox``: reading an agent's outbox file (the importer runs the agent)
 - ``backup``: a consistent copy while ingest runs
+- ``models``: the model registry and rollouts; ``train_jobs``: trainings started from the web
 """
 
 from facetrove.collector.store.blobs import BlobStore

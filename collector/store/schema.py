@@ -312,6 +312,18 @@ def _m008_web_sessions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_login_failures_addr ON login_failures (address, at)")
 
 
+def _m009_train_jobs(db: sqlite_utils.Database) -> None:
+    """Trainings started from the web app, kept across restarts (store/train_jobs.py)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS train_jobs (id TEXT PRIMARY KEY, version_id TEXT NOT NULL,"
+        " name TEXT NOT NULL, epochs INTEGER NOT NULL, status TEXT NOT NULL,"
+        " epoch INTEGER NOT NULL DEFAULT 0, loss REAL, valid_acc TEXT NOT NULL DEFAULT '-',"
+        " pid INTEGER, returncode INTEGER, error TEXT, log_tail TEXT NOT NULL DEFAULT '[]',"
+        " created_at TEXT NOT NULL, finished_at TEXT)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_train_jobs_status ON train_jobs (status)")
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
@@ -322,6 +334,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_clock_skew", _m006_clock_skew),
     ("007_models", _m007_models),
     ("008_web_sessions", _m008_web_sessions),
+    ("009_train_jobs", _m009_train_jobs),
 ]
 
 

@@ -13,6 +13,7 @@ from flask_login import current_user
 from facetrove import wire
 from facetrove.collector import rollout as rollouts
 from facetrove.collector.store import models as registry
+from facetrove.collector.store import train_jobs as train_rows
 from facetrove.collector.store import versions as version_rows
 from facetrove.collector.train import folder
 from facetrove.collector.web.db import data_dir, get_db
@@ -61,7 +62,8 @@ def index() -> Any:
         }
         for m in registry.list_models(db)
     ]
-    return render_template("models/index.html", rows=rows)
+    jobs()
+    return render_template("models/index.html", rows=rows, jobs=train_rows.recent(db))
 
 
 @bp.get("/<model_id>")
@@ -105,12 +107,14 @@ def compare() -> Any:
 
 
 def jobs() -> TrainJobs:
-    """The app's training jobs."""
+    """The app's training jobs; the first call marks those a dead process left interrupted."""
     from flask import current_app
 
     found = current_app.extensions.get("facetrove.train_jobs")
     if found is None:
-        found = current_app.extensions["facetrove.train_jobs"] = TrainJobs(job_registry())
+        found = TrainJobs(job_registry(), data_dir())
+        found.recover(get_db())
+        current_app.extensions["facetrove.train_jobs"] = found
     return cast(TrainJobs, found)
 
 
@@ -143,7 +147,7 @@ def train() -> Any:
         flash(f"Version {version_id} is {row['status']}; only a ready version trains.", "error")
         return back
     try:
-        job = jobs().start(data_dir(), version_id, name, epochs)
+        job = jobs().start(get_db(), version_id, name, epochs)
     except TooManyJobs as exc:
         flash(str(exc), "error")
         return back
@@ -153,7 +157,8 @@ def train() -> Any:
 @bp.get("/jobs/<job_id>")
 def job(job_id: str) -> Any:
     """A training job's progress (the page refreshes itself while it runs)."""
-    found = jobs().get(job_id)
+    jobs()
+    found = train_rows.get(get_db(), job_id)
     if found is None:
         abort(404)
     return render_template("models/job.html", job=found)

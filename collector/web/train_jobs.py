@@ -5,107 +5,135 @@ are plenty busy).
 The subprocess is the same command a user types, so the page and the CLI share one code path,
 the web process never imports PyTorch, and a missing ``train`` extra shows the command's own
 install hint as the job's error.
+
+Each job is a row of the store (store/train_jobs.py), so it outlives the process: a job whose
+process died (the collector was killed or stopped mid-training) is marked ``interrupted`` when
+the next app on this store looks at its jobs. Which jobs are still alive is told by a lock: the
+thread that runs a job holds an exclusive ``flock`` on ``models/.jobs/<id>.lock`` from before
+its row exists until it ends. The kernel drops it when the process dies, whatever the signal;
+a job of another live process (a second web app on the same store) keeps its lock and stays
+running.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 import re
 import subprocess
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from facetrove.collector.store import DB_NAME, Database, connect
+from facetrove.collector.store import train_jobs as rows
+from facetrove.collector.train.folder import models_root
 from facetrove.collector.web.job_registry import JobRegistry
 from facetrove.collector.web.jobs import facetrove_command, new_job_id
 
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+): loss ([0-9.]+), valid acc ([0-9.]+%|-)")
 LOG_TAIL = 30
+INTERRUPTED = "interrupted: the collector stopped while this training ran; nothing was registered"
 
 
-@dataclass
-class TrainJob:
-    """One training run started from a version's page."""
+class JobLock:
+    """An exclusive lock that says a job's process is alive."""
 
-    id: str
-    version_id: str
-    name: str
-    epochs: int
-    status: str = "running"  # running | done | failed
-    epoch: int = 0
-    loss: float | None = None
-    valid_acc: str = "-"
-    created_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
-    returncode: int | None = None
-    log_tail: list[str] = field(default_factory=list)
-    error: str | None = None
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd, self.path = fd, path
 
-    def to_json(self) -> dict[str, Any]:
-        """What the page shows."""
-        return {k: v for k, v in vars(self).items()}
+    @classmethod
+    def take(cls, data_dir: Path, job_id: str) -> JobLock | None:
+        """The job's lock, or None if a live process holds it."""
+        path = models_root(data_dir) / ".jobs" / f"{job_id}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by the subprocess
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return cls(fd, path)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
 
 
 class TrainJobs:
-    """The app's training jobs (in memory)."""
+    """The app's training jobs: started here, read from the store."""
 
-    def __init__(self, registry: JobRegistry) -> None:
-        self._jobs: dict[str, TrainJob] = {}
-        self._lock = threading.Lock()
+    def __init__(self, registry: JobRegistry, data_dir: Path) -> None:
         self._registry = registry
+        self.data_dir = Path(data_dir)
 
-    def get(self, job_id: str) -> TrainJob | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+    def recover(self, db: Database) -> list[str]:
+        """Mark ``interrupted`` the running jobs whose process is gone; their ids."""
+        found = []
+        for job in rows.running(db):
+            lock = JobLock.take(self.data_dir, job.id)
+            if lock is None:
+                continue  # alive, in this process or another
+            job.error = INTERRUPTED
+            if (models_root(self.data_dir) / job.name).exists():
+                job.error += f"; its model folder {job.name} was written before the stop"
+            rows.finish(db, job, "interrupted")
+            lock.release()
+            found.append(job.id)
+        return found
 
-    def start(self, data_dir: Path, version_id: str, name: str, epochs: int) -> TrainJob:
+    def start(self, db: Database, version_id: str, name: str, epochs: int) -> rows.TrainJob:
         """Start ``collector train`` for ``version_id`` as a ``trains`` job of the app's job
         registry; TooManyJobs when web.jobs.max_trains are running."""
         slot = self._registry.reserve("trains", label=f"model {name}", job_id=new_job_id())
-        job = TrainJob(slot.id, version_id, name, epochs)
-        with self._lock:
-            self._jobs[job.id] = job
+        try:
+            lock = JobLock.take(self.data_dir, slot.id)
+            assert lock is not None, "a new job id is locked already"
+            job = rows.add(db, slot.id, version_id, name, epochs)
+        except BaseException:
+            self._registry.cancel(slot)
+            raise
         argv = [*facetrove_command(), "collector", "train", version_id, "--name", name,
-                "--epochs", str(epochs), "--data-dir", str(data_dir)]  # fmt: skip
-        self._registry.start(slot, functools.partial(self._run, job, argv))
+                "--epochs", str(epochs), "--data-dir", str(self.data_dir)]  # fmt: skip
+        self._registry.start(slot, functools.partial(self._run, job, argv, lock))
         return job
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for every started job (tests, shutdown)."""
         self._registry.wait(timeout)
 
+    def _run(self, job: rows.TrainJob, argv: list[str], lock: JobLock) -> None:
+        db = connect(self.data_dir / DB_NAME, migrate_schema=False)
+        try:
+            self._follow(db, job, argv)
+            if job.returncode == 0:
+                rows.finish(db, job, "done")
+            else:
+                errors = [line for line in job.log_tail if line.startswith("Error:")]
+                job.error = job.error or (errors[-1] if errors else "\n".join(job.log_tail[-5:]))
+                rows.finish(db, job, "failed")
+        finally:
+            db.close()
+            lock.release()
+
     @staticmethod
-    def _run(job: TrainJob, argv: list[str]) -> None:
+    def _follow(db: Database, job: rows.TrainJob, argv: list[str]) -> None:
         try:
             proc = subprocess.Popen(
                 argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                env={"COLUMNS": "160", **_env()},
+                env={"COLUMNS": "160", **os.environ},
             )  # fmt: skip
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                line = line.rstrip()
-                if not line:
-                    continue
-                job.log_tail = [*job.log_tail[-LOG_TAIL:], line]
-                m = _EPOCH.match(line)
-                if m:
-                    job.epoch, job.loss, job.valid_acc = int(m[1]), float(m[3]), m[4]
-            job.returncode = proc.wait()
         except OSError as exc:
-            job.error = f"cannot run the training: {exc}"
-            job.returncode = -1
-        job.finished_at = time.time()
-        if job.returncode == 0:
-            job.status = "done"
-        else:
-            job.status = "failed"
-            errors = [line for line in job.log_tail if line.startswith("Error:")]
-            job.error = job.error or (errors[-1] if errors else "\n".join(job.log_tail[-5:]))
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
+            job.error, job.returncode = f"cannot run the training: {exc}", -1
+            return
+        rows.started(db, job.id, proc.pid)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            if not line:
+                continue
+            job.log_tail = [*job.log_tail[-LOG_TAIL:], line]
+            m = _EPOCH.match(line)
+            if m:
+                job.epoch, job.loss, job.valid_acc = int(m[1]), float(m[3]), m[4]
+            rows.progress(db, job)
+        job.returncode = proc.wait()
