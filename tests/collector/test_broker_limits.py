@@ -27,6 +27,7 @@ from facetrove.collector.store import DB_NAME, connect
 from facetrove.collector.store.samples import SampleNotFound, get_sample
 from tests.collector.ingest_helpers import counter_sum, wait_rows
 from tests.collector.serve_helpers import Serve, start_serve, stop_serve
+from tests.support.procs import alive
 from tests.support.samples import build_sample, many_samples
 
 pytestmark = pytest.mark.slow
@@ -76,17 +77,17 @@ def test_broker_child_dies_with_a_killed_collector(tmp_path: Path) -> None:
         serve.proc.send_signal(signal.SIGKILL)
         serve.proc.wait(10)
         killed = time.monotonic()
-        while _alive(child) and time.monotonic() - killed < 5:
+        while alive(child) and time.monotonic() - killed < 5:
             time.sleep(0.01)
         gone_after = time.monotonic() - killed
         agent.close()
-        assert not _alive(child), "the broker child outlived its collector by 5 s"
+        assert not alive(child), "the broker child outlived its collector by 5 s"
         assert gone_after < 0.5, f"the broker child lived {gone_after:.2f}s after its collector"
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", serve.port)) != 0, "someone still listens"
     finally:
         stop_serve(serve)
-        if _alive(locals().get("child", -1)):
+        if alive(locals().get("child", -1)):
             os.kill(child, signal.SIGKILL)
 
 
@@ -155,14 +156,6 @@ def test_retained_sample_is_refused_and_retained_messages_do_not_leak(serve: Ser
     finally:
         quiet.close()
         late.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _stored(data: Path, sample_id: str) -> bool:

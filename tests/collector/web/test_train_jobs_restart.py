@@ -22,6 +22,7 @@ from tests.collector.train.helpers import need_train_extra, store_with_version
 from tests.collector.web.conftest import PASSWORD
 from tests.collector.web.test_first_run import Browser
 from tests.support.broker import free_port, wait_port
+from tests.support.procs import alive
 
 
 class Web:
@@ -73,15 +74,6 @@ def _page(browser: Browser, path: str) -> str:
     return str(browser.get(path).read().decode())
 
 
-def _alive(pid: int) -> bool:
-    """The process runs (a zombie waiting for whoever adopted it does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def test_jobs_survive_a_kill_of_the_collector(tmp_path: Path) -> None:
     need_train_extra()
     data = tmp_path / "data"
@@ -105,7 +97,7 @@ def test_jobs_survive_a_kill_of_the_collector(tmp_path: Path) -> None:
 
         web.kill()  # kill -9: no chance to write anything
         # the training child loses its output pipe and ends at its next line
-        assert wait_until(lambda: not _alive(orphan), 120), "the training outlived its collector"
+        assert wait_until(lambda: not alive(orphan), 120), "the training outlived its collector"
         time.sleep(0.5)
 
         browser = web.start()
@@ -122,5 +114,5 @@ def test_jobs_survive_a_kill_of_the_collector(tmp_path: Path) -> None:
         assert wait_until(lambda: "done" in _page(browser, again), 300), _page(browser, again)
     finally:
         web.kill()
-        if orphan is not None and _alive(orphan):
+        if orphan is not None and alive(orphan):
             os.kill(orphan, signal.SIGKILL)
