@@ -20,7 +20,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.collector.web.test_browser import ARGS, CHROMIUM
+from tests.collector.web.browser_support import ARGS, CHROMIUM
 
 FACETROVE = str(Path(sys.executable).parent / "facetrove")
 

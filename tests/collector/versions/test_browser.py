@@ -14,8 +14,8 @@ from pycocotools.coco import COCO
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.store.users import create_user
 from tests.collector.versions.factory import FactoryStore
+from tests.collector.web.browser_support import page, serving, shot
 from tests.collector.web.conftest import PASSWORD
-from tests.collector.web.test_browser import page, serving, shot
 
 __all__ = ["page"]  # the Chromium fixture, shared with the web app's browser tests
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -16,9 +16,9 @@ from facetrove.collector.config import load_config
 from facetrove.collector.store.blobs import BlobStore
 from facetrove.collector.store.db import DB_NAME, connect
 from facetrove.collector.store.users import create_user
+from tests.collector.web.browser_support import serving
 from tests.collector.web.conftest import PASSWORD
 from tests.collector.web.factory import insert_samples, real_faces, sample_rows
-from tests.collector.web.test_browser import serving
 
 
 def test_relative_data_dir_is_made_absolute_where_the_config_is_loaded(tmp_path, monkeypatch):

