@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from facetrove.agent.capture import native_libs
+from facetrove.agent.capture import cpu_features, native_libs
 from facetrove.agent.closing import Closing
 from facetrove.agent.config.capture import DetectorConfig
 
@@ -35,7 +35,8 @@ class BackendMissing(DetectorError):
 
 class BackendUnloadable(DetectorError):
     """MediaPipe is installed but cannot load or run here: a missing system library (the
-    message names its Debian package), a broken install, or a bundled model it refuses."""
+    message names its Debian package), a CPU its build does not support (aarch64 before
+    ARMv8.2, e.g. a Raspberry Pi 4), a broken install, or a bundled model it refuses."""
 
 
 # The failures ``fallback_to_haar`` covers; another DetectorError subclass added here falls back
@@ -119,6 +120,10 @@ class MediaPipeDetector(Closing):
         self.name = f"mediapipe-{self.config.model.replace('_', '-')}"
         if importlib.util.find_spec("mediapipe") is None:
             raise BackendMissing("mediapipe is not installed")
+        # Checked before loading: on a CPU it was not built for, MediaPipe kills the process.
+        lacking = cpu_features.missing_for_mediapipe()
+        if lacking:
+            raise BackendUnloadable(f"MediaPipe cannot run here: {cpu_features.explain(lacking)}")
         # MediaPipe loads its native library (and libEGL, libGLESv2) with ctypes on first use:
         # a missing system library is an OSError, or an ImportError from an extension module.
         try:

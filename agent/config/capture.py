@@ -94,7 +94,8 @@ class DetectorConfig(Section):
     fallback_to_haar: bool = Field(
         default=True,
         description="use the Haar detector (with a warning) when MediaPipe is not installed or "
-        "cannot load (e.g. a missing libEGL/libGLESv2)",
+        "cannot load (e.g. a missing libEGL/libGLESv2, or an arm64 CPU before ARMv8.2 such as a "
+        "Raspberry Pi 4's)",
     )
     min_confidence: float = Field(
         default=0.5, ge=0.0, le=1.0, description="detections scoring lower are ignored"
