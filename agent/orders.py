@@ -71,6 +71,7 @@ class Orders:
         self.revision: int | None = None  # the config revision applied
         self._accepted_revision: int | None = None  # the newest one checked and accepted
         self.announced_model: str | None = None
+        self._rename: str | None = None  # the collector's name for the model in use
         self._pending_cfg: wire.AgentConfig | None = None
         self._cfg_lock = threading.Lock()
 
@@ -126,6 +127,15 @@ class Orders:
         if not self.config.model_updates.enabled or classifier is None:
             log.info("model %s announced; ignored (model updates or pre-label off)", ann.model_id)
             return
+        if ann.sha256 == classifier.model_sha256:
+            # The file in use, under the collector's name (a rollback to the model this device
+            # kept): no download; its samples take that name, and a refusal reported before
+            # no longer stands.
+            log.info("model %s announced: the file in use, now named so", ann.model_id)
+            with self._cfg_lock:
+                self._rename = ann.model_id
+            self.updater.error = None
+            return
         log.info("model %s announced; fetching %s", ann.model_id, ann.url)
         self.updater.announce(ann, classifier.model_sha256)
 
@@ -171,6 +181,15 @@ class Orders:
                 publisher.publish_status()
         new = self.updater.take()
         pipeline = self._pipeline()
+        with self._cfg_lock:
+            rename, self._rename = self._rename, None
+        current = pipeline.classifier if pipeline is not None else None
+        if rename and new is None and current is not None and current.model_id != rename:
+            current.model_id = rename
+            log.info("pre-label model is now named %s", rename)
+            if publisher is not None:
+                publisher.status_extra["model_id"] = rename
+                publisher.publish_status()
         if new is None or pipeline is None:
             return
         pipeline.swap_classifier(new)

