@@ -47,6 +47,13 @@ from facetrove.collector.store.db import DB_NAME, StoreError
 )
 @click.option("--add-classes", is_flag=True, help="Add labels that are not classes yet.")
 @click.option(
+    "--subject-from",
+    metavar="parent|regex:PATTERN",
+    help="Record who each face shows, for versions split with group_by: subject. parent: the "
+    "folder above the class folder (alice/happy/1.jpg); regex:PATTERN: the pattern's first group "
+    "in the file name ('regex:^([A-Z]+)[.]' gives KA for KA.AN1.39.png).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -68,6 +75,7 @@ def import_cmd(
     tag: str | None,
     faces: str,
     add_classes: bool,
+    subject_from: str | None,
     as_json: bool,
     agent_command: str | None,
     quiet: bool,
@@ -84,6 +92,7 @@ def import_cmd(
     Example:
       facetrove collector import ./fer-faces --data-dir ./data --tag "FER sample, CC0"
       facetrove collector import export.zip --format yolo --as pending
+      facetrove collector import ./jaffe --subject-from 'regex:^([A-Z]+)[.]' --tag JAFFE
     """
     from facetrove.collector.importer.base import ImportRefused
     from facetrove.collector.importer.registry import FORMAT_CHOICES
@@ -103,6 +112,7 @@ def import_cmd(
         add_classes,
         user_id=user_id,
         agent_command=shlex.split(agent_command) if agent_command else None,
+        subject_from=subject_from,
     )
     new_store = _NewStore(config.data_dir)
     try:

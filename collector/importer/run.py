@@ -21,8 +21,10 @@ from facetrove.collector.export.registry import CLASSES_FILE
 from facetrove.collector.importer import images as img
 from facetrove.collector.importer.base import ImportRefused, Item
 from facetrove.collector.importer.detect import detect_faces, fills_image
+from facetrove.collector.importer.labels import resolve_labels
 from facetrove.collector.importer.registry import detect_format, get_reader
 from facetrove.collector.importer.rows import Provenance, crop_row, detected_row, frame_row
+from facetrove.collector.importer.subjects import parse_subject_rule, with_subjects
 from facetrove.collector.importer.summary import ImportSummary
 from facetrove.collector.importer.tree import (
     MAX_TOTAL_BYTES,
@@ -32,11 +34,9 @@ from facetrove.collector.importer.tree import (
     open_tree,
 )
 from facetrove.collector.store.blobs import BlobStore, FileSystem
-from facetrove.collector.store.classes import add_class, class_name_problem
 from facetrove.collector.store.db import Database, now_iso
-from facetrove.collector.store.errors import ReviewError
 from facetrove.collector.store.imports import (
-    class_lookup,
+    fill_subjects,
     known_crops,
     known_import_keys,
     store_imported,
@@ -60,6 +60,7 @@ class ImportOptions:
     user_id: int | None = None
     agent_command: Sequence[str] | None = None  # argv prefix of `facetrove agent`
     max_total_bytes: int = MAX_TOTAL_BYTES  # what a zip may unpack to, in all
+    subject_from: str | None = None  # "parent" or "regex:PATTERN" (importer/subjects.py)
 
 
 @dataclass
@@ -111,10 +112,12 @@ class Importer:
         self.seen_keys: set[str] = set()
         self._seen_crops: set[str] = set()
         self.labels: dict[str, str] = {}
+        self.subjects: dict[str, str | None] = {}  # image path -> subject
 
     def run(self, path: Path) -> ImportSummary:
         """Import ``path`` (a folder or a zip). Raises ImportRefused with nothing written."""
         tag = check_tag(self.options.tag)
+        parse_subject_rule(self.options.subject_from)  # a bad rule is refused before any reading
         tree = open_tree(path, max_total_bytes=self.options.max_total_bytes)
         try:
             return self._run(tree, tag)
@@ -134,7 +137,11 @@ class Importer:
                 continue
             if Path(path).suffix.lower() in TEXT_SUFFIXES and path not in read.used:
                 summary.skip(path, "not-an-image")
-        self.labels = self._resolve_labels(read.items, summary)
+        # both before any write: a refused import adds no class
+        read.items, self.subjects = with_subjects(self.options.subject_from, read.items, summary)
+        self.labels = resolve_labels(
+            self.db, read.items, summary, self.options.add_classes, self.options.user_id
+        )
         prov = Provenance(tree.name, tag, now_iso())
         photos: list[_Photo] = []
         total = len(read.items)
@@ -152,43 +159,6 @@ class Importer:
             if self.progress:
                 self.progress(summary, total, total)
         return summary
-
-    # -- labels ----------------------------------------------------------------------------
-
-    def _resolve_labels(self, items: Sequence[Item], summary: ImportSummary) -> dict[str, str]:
-        """Source label -> class name; unknown ones are added or refuse the import."""
-        lookup = class_lookup(self.db)
-        unknown: dict[str, int] = {}
-        for item in items:
-            for label in item.labels:
-                if label is not None and label.strip().lower() not in lookup:
-                    unknown[label.strip()] = unknown.get(label.strip(), 0) + 1
-        if unknown and not self.options.add_classes:
-            listed = ", ".join(f"{k[:64]!r} ({n})" for k, n in sorted(unknown.items())[:10])
-            if len(unknown) > 10:
-                listed += f" and {len(unknown) - 10} more"
-            raise ImportRefused(
-                f"unknown classes {listed}: add them with --add-classes, or rename the folders "
-                f"to known classes ({', '.join(sorted(set(lookup.values())))})"
-            )
-        bad = [p for p in map(class_name_problem, sorted(unknown)) if p]
-        if bad:  # checked before any is added: a refused import adds no class
-            raise ImportRefused(f"cannot add {len(bad)} class(es): {bad[0]}")
-        for name in sorted(unknown):
-            try:
-                add_class(self.db, name, self.options.user_id)
-            except ReviewError as exc:
-                raise ImportRefused(f"cannot add class {name!r}: {exc}") from None
-            summary.new_classes.append(name)
-        if unknown:
-            lookup = class_lookup(self.db)
-        labels = {i.strip(): c for i, c in lookup.items()}
-        return {
-            label: labels[label.strip().lower()]
-            for item in items
-            for label in item.labels
-            if label is not None
-        }
 
     # -- one batch -------------------------------------------------------------------------
 
@@ -250,10 +220,19 @@ class Importer:
         return out
 
     def _new_units(self, units: list[_Unit], summary: ImportSummary) -> list[_Unit]:
-        return self._fresh(units, lambda u: u.key, summary)
+        return self._fresh(
+            units, lambda u: u.key, summary, lambda u: self.subjects.get(u.item.path)
+        )
 
-    def _fresh(self, things: list[T], key: Callable[[T], str], summary: ImportSummary) -> list[T]:
-        """Drop what was seen earlier in this import (duplicate) or stored before (already)."""
+    def _fresh(
+        self,
+        things: list[T],
+        key: Callable[[T], str],
+        summary: ImportSummary,
+        subject: Callable[[T], str | None],
+    ) -> list[T]:
+        """Drop what was seen earlier in this import (duplicate) or stored before (already).
+        A stored one without a subject gets the one the rule gives it now."""
         fresh = []
         for thing in things:
             if key(thing) in self.seen_keys:
@@ -263,6 +242,9 @@ class Importer:
             fresh.append(thing)
         known = known_import_keys(self.db, [key(t) for t in fresh])
         summary.outcomes["already-imported"] += sum(1 for t in fresh if key(t) in known)
+        if self.subjects and known:
+            wanted = {key(t): subject(t) for t in fresh if key(t) in known}
+            summary.subjects_filled += fill_subjects(self.db, wanted)
         return [t for t in fresh if key(t) not in known]
 
     def _make_rows(
@@ -281,6 +263,7 @@ class Importer:
                 if pixels is None:
                     pixels = decoded[unit.item.path] = img.decode(raw)
                 blobs, row = self._unit_row(unit, raw, pixels, prov)
+                row["subject"] = self.subjects.get(unit.item.path)
             except img.BadImage as exc:
                 summary.skip(unit.item.path, exc.reason, str(exc))
                 continue
@@ -382,7 +365,13 @@ class Importer:
             else:
                 label = photo.item.labels[0]
                 label = self.labels.get(label) if label else None
-                rows += [detected_row(prov, photo.item.path, label, photo.sha, s) for s in samples]
+                subject = self.subjects.get(path)
+                for s in samples:
+                    row, blobs = detected_row(prov, path, label, photo.sha, s)
+                    rows.append(({**row, "subject": subject}, blobs))
         for start in range(0, len(whole), BATCH):
             self._batch(tree, whole[start : start + BATCH], prov, summary, whole=True)
-        self.store(self._fresh(rows, lambda r: str(r[0]["import_key"]), summary), summary)
+        fresh = self._fresh(
+            rows, lambda r: str(r[0]["import_key"]), summary, lambda r: r[0]["subject"]
+        )
+        self.store(fresh, summary)

@@ -18,6 +18,7 @@ _FACES = {"annotation": "annotated", "import": "cropped"}
 HELD_BACK = (
     "byte-identical to an earlier sample's crop: kept as a copy of it, never queued or counted"
 )
+SUBJECTS_LISTED = 12
 
 
 @dataclass
@@ -35,6 +36,8 @@ class ImportSummary:
     new_classes: list[str] = field(default_factory=list)
     labels: Counter[str] = field(default_factory=Counter)  # imported samples per label
     held_back: list[str] = field(default_factory=list)  # examples: "path (copy of <id>)"
+    subjects: Counter[str] = field(default_factory=Counter)  # imported samples per subject
+    subjects_filled: int = 0  # already imported samples given the subject they lacked
     stage: str = ""  # what a long step is doing now (progress displays show it)
 
     def skip(self, path: str, reason: str, detail: str = "") -> None:
@@ -65,6 +68,8 @@ class ImportSummary:
             elif row["id"] in inserted:
                 self.faces[_FACES.get(row["detector"], "detected")] += 1
                 self.labels[row["provided_label"] or "(none)"] += 1
+                if row.get("subject"):
+                    self.subjects[row["subject"]] += 1
 
     def nothing_imported(self) -> str | None:
         """Why the import failed when every face it looked at was skipped (none imported,
@@ -97,6 +102,8 @@ class ImportSummary:
                 "reason": HELD_BACK,
                 "examples": self.held_back,
             },
+            "subjects": dict(sorted(self.subjects.items())),
+            "subjects_filled": self.subjects_filled,
         }
 
     def lines(self) -> list[str]:
@@ -115,6 +122,15 @@ class ImportSummary:
             out.append("new classes: " + ", ".join(self.new_classes))
         if o["held-back"]:
             out.append(f"held back {o['held-back']} ({HELD_BACK}): " + "; ".join(self.held_back))
+        if self.subjects:
+            named = sorted(self.subjects.items())
+            listed = ", ".join(f"{k} {v}" for k, v in named[:SUBJECTS_LISTED])
+            more = (
+                f" and {len(named) - SUBJECTS_LISTED} more" if len(named) > SUBJECTS_LISTED else ""
+            )
+            out.append(f"subjects: {len(named)} ({listed}{more})")
+        if self.subjects_filled:
+            out.append(f"subject set on {self.subjects_filled} samples imported before without one")
         for reason, n in self.reasons.most_common():
             out.append(f"skipped {n} {reason}: " + "; ".join(self.examples.get(reason, [])))
         return out

@@ -31,6 +31,21 @@ def known_crops(db: Database, shas: Sequence[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+def fill_subjects(db: Database, subjects: Mapping[str, str | None]) -> int:
+    """Give already imported samples (by import key) the subject they lack; a subject they
+    have is kept. Returns how many samples got one."""
+    changed = 0
+    with write_transaction(db):
+        for key, subject in subjects.items():
+            if subject:
+                cur = db.execute(
+                    "UPDATE samples SET subject = ? WHERE import_key = ? AND subject IS NULL",
+                    [subject, key],
+                )
+                changed += cur.rowcount
+    return changed
+
+
 def class_lookup(db: Database) -> dict[str, str]:
     """Lower-case class name (active ones and old names) -> the active class name."""
     out = {old.lower(): new for old, new in class_aliases(db).items()}

@@ -63,6 +63,7 @@ SAMPLE_COLUMNS = (
     "tag",
     "import_key",
     "clock_skew_s",
+    "subject",
 )
 
 _INSERT_SQL = (

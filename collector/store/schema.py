@@ -324,6 +324,14 @@ def _m009_train_jobs(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_train_jobs_status ON train_jobs (status)")
 
 
+def _m010_subject(db: sqlite_utils.Database) -> None:
+    """``subject``: the person an imported face shows (``collector import --subject-from``), so
+    a version split with ``group_by: subject`` keeps every face of one person in one split;
+    NULL when unknown (agents' samples, imports without a subject rule)."""
+    db.execute("ALTER TABLE samples ADD COLUMN subject TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_samples_subject ON samples (subject)")
+
+
 #: Ordered migrations; the name is recorded in ``_migrations`` once applied.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
@@ -335,6 +343,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("007_models", _m007_models),
     ("008_web_sessions", _m008_web_sessions),
     ("009_train_jobs", _m009_train_jobs),
+    ("010_subject", _m010_subject),
 ]
 
 

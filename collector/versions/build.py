@@ -40,11 +40,19 @@ from facetrove.collector.versions.recipe import (
     recipe_sha256,
 )
 from facetrove.collector.versions.recipe_checks import raw_lists, store_problems
-from facetrove.collector.versions.split import SplitResult, SplitSample, split_samples
+from facetrove.collector.versions.split import (
+    SplitError,
+    SplitResult,
+    SplitSample,
+    check_subjects,
+    split_samples,
+)
 from facetrove.collector.versions.work import Done, Job, Worker, describe, init_worker, run_chunk
 
 MANIFEST = "manifest.jsonl"
-_SPLIT_FIELDS = ("id", "label", "device_id", "track_id", "crop_sha256", "frame_sha256")
+_SPLIT_FIELDS = (
+    "id", "label", "device_id", "track_id", "crop_sha256", "frame_sha256", "subject"
+)  # fmt: skip
 CHUNK = 64
 
 
@@ -153,14 +161,14 @@ def prepare_version(
         if recipe.selection:
             tagged += f" and a selection in: {', '.join(recipe.selection)}"
         raise VersionError(f"no confirmed samples with a label in: {', '.join(classes)}{tagged}")
+    to_split = [SplitSample(*(s[k] for k in _SPLIT_FIELDS)) for s in samples]
+    try:
+        check_subjects(to_split, recipe.split)
+    except SplitError as exc:
+        raise VersionError(str(exc)) from None
     version_id = next_version_id(db, name or recipe.name)
 
-    split = split_samples(
-        [SplitSample(*(s[k] for k in _SPLIT_FIELDS)) for s in samples],
-        recipe.split,
-        recipe.seed,
-        classes,
-    )
+    split = split_samples(to_split, recipe.split, recipe.seed, classes)
     final = versions_root(data_dir) / version_id
     partial = final.with_name(version_id + ".partial")
     if final.exists():

@@ -13,6 +13,7 @@ from typing import Any
 from facetrove.collector.versions.recipe import SPLITS, Recipe
 from facetrove.collector.versions.split import SplitResult
 
+SUBJECTS_IN_MARKDOWN = 30
 PROVENANCE = (
     "Images were captured by facetrove agents on the devices listed, cropped and pre-labelled "
     "automatically, and every label here was confirmed or corrected by a human reviewer. Faces "
@@ -99,12 +100,13 @@ def card_markdown(card: dict[str, Any]) -> str:
     lk = card["leakage"]
     lines += ["", "## Leakage report", ""]
     lines += [
-        f"- groups (tracks/devices joined with identical images): {lk['groups']}",
+        f"- groups (tracks/devices/subjects joined with identical images): {lk['groups']}",
         f"- tracks straddling splits: {lk['tracks_straddling_splits']}",
         f"- identical images in several splits: {lk['identical_images_across_splits']}",
         f"- devices in several splits: {lk['devices_in_several_splits']}"
         f" (split.group_by: {card['recipe']['split']['group_by']})",
         f"- samples without a track id: {lk['samples_without_track']}",
+        *_subject_lines(lk),
     ]
     r = card["recipe"]
     aug = [k for k, v in r["augmentations"].items() if v is not None]
@@ -123,6 +125,34 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _subject_lines(lk: dict[str, Any]) -> list[str]:
+    """The leakage report's subjects (people): how many, which split holds whom, and any
+    person in several splits. Cards of versions built before subjects existed have none."""
+    if "subjects" not in lk:
+        return []
+    if not lk["subjects"]:
+        return ["- subjects (people): none recorded (collector import --subject-from)"]
+    lines = [
+        f"- subjects (people): {lk['subjects']}; in several splits:"
+        f" {lk['subjects_straddling_splits']}"
+        + (
+            f" ({', '.join(lk['subjects_straddling_examples'])})"
+            if lk["subjects_straddling_examples"]
+            else ""
+        )
+    ]
+    for split in SPLITS:
+        per = lk["subjects_per_split"][split]
+        names = per["names"][:SUBJECTS_IN_MARKDOWN]
+        more = per["count"] - len(names)
+        lines.append(
+            f"  - {split} ({per['count']}): {', '.join(names) or '-'}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    lines.append(f"- samples without a subject: {lk['samples_without_subject']}")
+    return lines
 
 
 def _pct(v: float | None) -> str:

@@ -28,9 +28,10 @@ class SplitSpec(_Model):
     train: float = Field(default=0.7, ge=0, le=1, description="fraction of groups for training")
     valid: float = Field(default=0.2, ge=0, le=1, description="fraction of groups for validation")
     test: float = Field(default=0.1, ge=0, le=1, description="fraction of groups for testing")
-    group_by: Literal["track", "device", "none"] = Field(
+    group_by: Literal["track", "device", "subject", "none"] = Field(
         default="track",
-        description="keep all samples of one track (or one device) in the same split",
+        description="keep all samples of one track (or one device, or one subject: the person "
+        "an import recorded with --subject-from) in the same split",
     )
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """Train/valid/test split: stratified by class, grouped so that a group never straddles splits.
 
-A group is every sample of one track (or one device), joined with every sample whose crop bytes are
-identical, so near-identical frames of one person never sit in both train and test. Groups are
+A group is every sample of one track (or one device, or one subject: the person an import
+recorded), joined with every sample whose crop bytes are identical, so near-identical frames of
+one person never sit in both train and test; by subject, no person does. Groups are
 assigned class by class, largest first, to the split furthest below its share of that class plus
 its share of everything placed so far; the order among equal-sized groups comes from a seeded
 shuffle, so the same seed gives the same split.
@@ -17,6 +18,9 @@ from typing import Any
 
 from facetrove.collector.versions.recipe import SPLITS, SplitSpec
 
+#: subjects named per split in the leakage report (all are counted)
+SUBJECTS_NAMED = 200
+
 
 @dataclass(frozen=True)
 class SplitSample:
@@ -28,6 +32,7 @@ class SplitSample:
     track_id: int | None
     crop_sha256: str
     frame_sha256: str | None = None
+    subject: str | None = None  # the person (collector import --subject-from)
 
 
 @dataclass
@@ -54,25 +59,55 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _group_key(s: SplitSample, group_by: str) -> tuple[str, ...] | None:
+class SplitError(ValueError):
+    """Samples that cannot be split as the recipe asks (message for the user)."""
+
+
+def _group_keys(s: SplitSample, group_by: str) -> list[tuple[str, ...]]:
     if group_by == "device":
-        return ("device", s.device_id)
-    if group_by == "track" and s.track_id is not None:
-        return ("track", s.device_id, str(s.track_id))
-    return None
+        return [("device", s.device_id)]
+    keys: list[tuple[str, ...]] = []
+    if group_by == "subject" and s.subject:
+        keys.append(("subject", s.subject))
+    # by subject, a sample without one (an agent's) is kept with its track
+    if group_by in ("track", "subject") and s.track_id is not None:
+        keys.append(("track", s.device_id, str(s.track_id)))
+    return keys
+
+
+def check_subjects(samples: Sequence[SplitSample], spec: SplitSpec) -> None:
+    """``group_by: subject`` needs a subject for every split with a share.
+
+    Raises:
+        SplitError: none of the samples has a subject, or fewer subjects than such splits.
+    """
+    if spec.group_by != "subject":
+        return
+    subjects = sorted({s.subject for s in samples if s.subject})
+    wanted = [name for name, ratio in spec.ratios().items() if ratio > 0]
+    if not subjects:
+        raise SplitError(
+            f"split.group_by: subject, but none of the {len(samples)} samples has a subject:"
+            " import them with --subject-from (docs/import.md), or group by track"
+        )
+    if len(subjects) < len(wanted):
+        raise SplitError(
+            f"split.group_by: subject needs a subject for each split with a share"
+            f" ({', '.join(wanted)}: {len(wanted)}); the samples have {len(subjects)}"
+            f" ({', '.join(subjects)}): add people, or give a split a share of 0"
+        )
 
 
 def build_groups(samples: Sequence[SplitSample], group_by: str) -> list[list[int]]:
-    """Indices of ``samples`` grouped by track/device, identical crop bytes and shared frames."""
+    """Indices of ``samples`` grouped by track/device/subject, identical crop bytes and shared
+    frames."""
     uf = _UnionFind(len(samples))
     first: dict[tuple[str, ...], int] = {}
     for i, s in enumerate(samples):
         keys: list[tuple[str, ...]] = [("crop", s.crop_sha256)]
         if s.frame_sha256:  # faces cut from one frame end up in one detection image
             keys.append(("frame", s.frame_sha256))
-        key = _group_key(s, group_by)
-        if key is not None:
-            keys.append(key)
+        keys += _group_keys(s, group_by)
         for k in keys:
             if k in first:
                 uf.union(first[k], i)
@@ -152,6 +187,11 @@ def leakage_report(
     )
     crops = straddling(lambda s: s.crop_sha256)
     devices = straddling(lambda s: s.device_id)
+    subjects = straddling(lambda s: s.subject)
+    per_split: dict[str, set[str]] = {split: set() for split in SPLITS}
+    for s in samples:
+        if s.subject:
+            per_split[assignment[s.id]].add(s.subject)
     return {
         "groups": len(groups),
         "largest_group": max((len(g) for g in groups), default=0),
@@ -160,4 +200,12 @@ def leakage_report(
         "identical_images_across_splits": len(crops),
         "devices_in_several_splits": len(devices),
         "samples_without_track": sum(1 for s in samples if s.track_id is None),
+        "subjects": len({s.subject for s in samples if s.subject}),
+        "subjects_straddling_splits": len(subjects),
+        "subjects_straddling_examples": subjects[:10],
+        "subjects_per_split": {
+            split: {"count": len(names), "names": sorted(names)[:SUBJECTS_NAMED]}
+            for split, names in per_split.items()
+        },
+        "samples_without_subject": sum(1 for s in samples if not s.subject),
     }

@@ -125,6 +125,7 @@ def sample_detail(sample_id: str) -> dict[str, Any]:
         sample=s,
         source=s.get("source"),
         tag=s.get("tag"),  # an import's --tag (data set, licence), as the page shows it
+        subject=s.get("subject"),  # the person, from an import's --subject-from
         probs=dict(sorted(probs.items(), key=lambda kv: -kv[1])),
         frame=frame,
         track=[card(t, aliases) for t in track],

@@ -66,3 +66,27 @@ def crop_bytes(size: int = 48) -> bytes:
 def crops48(tmp_path: Path) -> tuple[Path, int]:
     root = tmp_path / "expressions"
     return root, write_crops(root)
+
+
+def write_people(root: Path, per_face: int = 4, layout: str = "name") -> dict[str, int]:
+    """Each face of ``face_boxes()`` as one person (``p0`` ... ``p7``: different real people),
+    ``per_face`` shifted 48 px crops each, alternating between the face's posed class and
+    ``neutral`` so that a person has several classes. ``layout`` ``name``:
+    ``<class>/<person>.<class>.<n>.png`` (the JAFFE naming); ``parent``:
+    ``<person>/<class>/<n>.png``. Returns the number of images per person."""
+    counts: dict[str, int] = {}
+    for i, (photo, label, (x0, y0, x1, y1)) in enumerate(face_boxes()):
+        person = f"p{i}"
+        grey = cv2.imread(str(pyfeat_data() / photo), cv2.IMREAD_GRAYSCALE)
+        for j in range(per_face):
+            face = grey[y0 + j : y1 + j, x0 + j : x1 + j]
+            crop = cv2.resize(face, (48, 48), interpolation=cv2.INTER_AREA)
+            cls = label if j % 2 == 0 else "neutral"
+            if layout == "name":
+                path = root / cls / f"{person}.{cls}.{j:03d}.png"
+            else:
+                path = root / person / cls / f"{j:03d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            assert cv2.imwrite(str(path), crop)
+        counts[person] = per_face
+    return counts

@@ -11,7 +11,7 @@ import pytest
 from facetrove.collector.importer.run import Importer, ImportOptions
 from facetrove.collector.versions.build import create_version
 from facetrove.collector.versions.recipe import RecipeError
-from tests.collector.importer.conftest import write_crops
+from tests.collector.importer.conftest import write_crops, write_people
 
 
 def _import(app, store, folder: Path, **options: object):  # type: ignore[no-untyped-def]
@@ -58,3 +58,21 @@ def test_import_decisions_are_not_reviewer_throughput(app, client, auth, store, 
     auth.login()
     data = client.get("/api/dashboard").get_json()
     assert all(row["reviewer"] != "alice" for row in data["throughput"]), data["throughput"]
+
+
+def test_subject_in_the_detail_page_and_json(app, client, auth, store, tmp_path):
+    write_people(tmp_path / "posed", per_face=2)
+    summary = _import(app, store, tmp_path / "posed", subject_from=r"regex:^(p[0-9]+)[.]")
+    assert summary.imported == 16
+    auth.login()
+    row = store.execute("select id, subject from samples order by id limit 1").fetchone()
+    info = client.get(f"/api/samples/{row[0]}").get_json()
+    assert info["subject"] == row[1] and row[1].startswith("p")
+    detail = client.get(f"/review/sample/{row[0]}").get_data(as_text=True)
+    assert "<dt>Subject</dt>" in detail and f'<dd class="subject">{row[1]}</dd>' in detail
+    # a sample without one has null, and the page no Subject line
+    write_crops(tmp_path / "plain", per_face=1, size=64)  # other bytes than the posed crops
+    _import(app, store, tmp_path / "plain")
+    plain = store.execute("select id from samples where subject is null limit 1").fetchone()[0]
+    assert client.get(f"/api/samples/{plain}").get_json()["subject"] is None
+    assert "<dt>Subject</dt>" not in client.get(f"/review/sample/{plain}").get_data(as_text=True)
