@@ -195,7 +195,8 @@ def uploads() -> Any:
 
 @bp.post("/uploads")
 def create_upload() -> Any:
-    """Upload images or one zip (multipart field ``files``, optional ``as`` and ``tag``);
+    """Upload images or one zip (multipart field ``files``, optional ``as``, ``tag`` and
+    ``subject_from``);
     starts an import of them."""
     try:
         job = upload.start_from_files(request.files.getlist("files"), current_user.id, request.form)

@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,6 +23,7 @@ from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from facetrove.collector.importer.subjects import SubjectRuleError, parse_subject_rule
 from facetrove.collector.web.auth import admin_required
 from facetrove.collector.web.db import data_dir
 from facetrove.collector.web.job_registry import Job, TooManyJobs, registry
@@ -108,21 +110,35 @@ def _save_images(files: list[FileStorage], dest: Path) -> tuple[int, list[str]]:
     return count, skipped
 
 
-def _options(form: Any) -> tuple[str, str | None]:
+@dataclass(frozen=True)
+class _Options:
+    """The page's import options, checked: ``--as``, ``--tag``, ``--subject-from``."""
+
+    state: str
+    tag: str | None
+    subject_from: str | None
+
+
+def _options(form: Any) -> _Options:
     state = (form.get("as") or "confirmed").strip()
     if state not in STATES:
         raise UploadError(f"'as' must be one of {', '.join(STATES)}")
     tag = (form.get("tag") or "").strip() or None
     if tag is not None and (len(tag) > 200 or not tag.isprintable()):
         raise UploadError("the tag must be 1-200 printable characters")
-    return state, tag
+    subject = (form.get("subject_from") or "").strip() or None
+    try:  # a bad rule is refused here, not as a failed job
+        parse_subject_rule(subject)
+    except SubjectRuleError as exc:
+        raise UploadError(str(exc)) from None
+    return _Options(state, tag, subject)
 
 
 def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -> UploadJob:
     """Import uploaded images, or one zip (any format `collector import` reads)."""
     if not files:
         raise UploadError("no files in the upload (multipart field 'files')")
-    state, tag = _options(form or {})
+    options = _options(form or {})
     zips = [f for f in files if (f.filename or "").lower().endswith(".zip")]
     if zips and len(files) > 1:
         raise UploadError("upload one zip on its own, or images without a zip")
@@ -138,7 +154,7 @@ def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -
                 raise UploadError(f"{zips[0].filename} is not a readable zip file")
             with zipfile.ZipFile(target) as zf:
                 count = sum(1 for i in zf.infolist() if not i.is_dir())
-            return _launch("zip", target, count, user_id, slot, state, tag, cleanup=work)
+            return _launch("zip", target, count, user_id, slot, options, cleanup=work)
         count, skipped = _save_images(files, work / "files")
         if count == 0:
             raise UploadError(
@@ -147,7 +163,7 @@ def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -
                 + ", .zip)"
                 + (f"; skipped {', '.join(skipped[:5])}" if skipped else "")
             )
-        return _launch("files", work / "files", count, user_id, slot, state, tag, cleanup=work)
+        return _launch("files", work / "files", count, user_id, slot, options, cleanup=work)
     except BaseException:
         registry().cancel(slot)
         shutil.rmtree(work, ignore_errors=True)
@@ -156,7 +172,7 @@ def start_from_files(files: list[FileStorage], user_id: int, form: Any = None) -
 
 def start_from_folder(path: str, user_id: int, form: Any = None) -> UploadJob:
     """Import a folder on the server where it is (class folders give the labels)."""
-    state, tag = _options(form or {})
+    options = _options(form or {})
     folder = Path(path).expanduser()
     if not folder.is_absolute():
         raise UploadError(f"{path!r} is not an absolute path: give the folder's full path")
@@ -168,7 +184,7 @@ def start_from_folder(path: str, user_id: int, form: Any = None) -> UploadJob:
     if count == 0:
         raise UploadError(f"no images under {folder}")
     slot = registry().reserve("uploads", job_id=new_job_id())
-    return _launch("folder", folder, count, user_id, slot, state, tag, cleanup=None)
+    return _launch("folder", folder, count, user_id, slot, options, cleanup=None)
 
 
 def _launch(
@@ -177,20 +193,21 @@ def _launch(
     files: int,
     user_id: int,
     slot: Job,
-    state: str,
-    tag: str | None,
+    options: _Options,
     *,
     cleanup: Path | None,
 ) -> UploadJob:
     web = current_app.config["FACETROVE_WEB"]
     argv = [
         *facetrove_command(), "collector", "import", str(path), "--data-dir", str(data_dir()),
-        "--json", "--as", state, "--user-id", str(user_id),
+        "--json", "--as", options.state, "--user-id", str(user_id),
     ]  # fmt: skip
     if web.agent_command:  # else the import finds the agent next to itself, or says it is missing
         argv += ["--agent-command", shlex.join(web.agent_command)]
-    if tag:
-        argv += ["--tag", tag]
+    if options.tag:
+        argv += ["--tag", options.tag]
+    if options.subject_from:
+        argv += ["--subject-from", options.subject_from]
     job = UploadJob(slot.id, user_id, kind, path, files)
     jobs().start(job, argv, cleanup, slot)
     return job

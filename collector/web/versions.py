@@ -41,6 +41,7 @@ login_required = cast(Callable[[F], F], flask_login.login_required)
 DEFAULT_RECIPE = """\
 # A version recipe: see docs/versions.md for every key.
 seed: 0
+# group_by: track | device | subject (each person in one split) | none
 split: {train: 0.7, valid: 0.2, test: 0.1, group_by: track}
 preprocess:
   resize: {width: 224, height: 224, mode: fit}

@@ -41,6 +41,7 @@
     Array.prototype.forEach.call(files, function (f) { form.append("files", f, f.name); });
     form.append("as", document.getElementById("import-as").value);
     form.append("tag", document.getElementById("import-tag").value);
+    form.append("subject_from", document.getElementById("import-subject").value);
     say("Uploading " + files.length + " file(s)…");
     fetch("/api/uploads", { method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRFToken": csrf } })
       .then(function (r) { return r.json().then(function (d) { if (!r.ok) throw new Error(d.error || r.statusText); return d; }); })
@@ -58,6 +59,7 @@
     folderForm.addEventListener("submit", function () {
       folderForm.elements["as"].value = document.getElementById("import-as").value;
       folderForm.elements["tag"].value = document.getElementById("import-tag").value;
+      folderForm.elements["subject_from"].value = document.getElementById("import-subject").value;
     });
   }
   if (drop) {

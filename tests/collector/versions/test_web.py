@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import threading
 import zipfile
 from pathlib import Path
@@ -195,3 +196,24 @@ def test_a_name_in_use_is_a_409_conflict_on_the_form_and_the_api(client: FlaskCl
     assert "'taken-1' already exists" in api.json["error"] and "another name" in api.json["error"]
     versions = client.get("/api/versions").json["versions"]
     assert [(v["id"], v["status"]) for v in versions] == [("taken-1", "ready")]
+
+
+def test_split_by_subject_on_the_form(client: FlaskClient) -> None:
+    """Without subjects: the form shows why, with the text kept. With them (here set on the
+    factory's samples, one person per few tracks): the page names who is in which split."""
+    auth = AuthActions(client)
+    auth.login()
+    assert "subject (each person in one split" in client.get("/versions/new").get_data(as_text=True)
+    recipe = "split: {train: 0.6, valid: 0.2, test: 0.2, group_by: subject}\n"
+    form = {"recipe": recipe, "name": "people", "csrf_token": auth.token}
+    resp = client.post("/versions/new", data=form)
+    assert resp.status_code == 400
+    assert "none of the 30 samples has a subject" in resp.get_data(as_text=True)
+    db = client.application.config["FACETROVE"].data_dir / "facetrove.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE samples SET subject = 'person-' || (track_id % 5)")
+    assert client.post("/versions/new", data=form).status_code == 302
+    client.application.extensions["facetrove.job_registry"].wait(120)
+    show = client.get("/versions/people").get_data(as_text=True)
+    assert "subjects (people): 5; in several splits: <strong>0</strong>" in show, show
+    assert "<li>test (" in show and "person-" in show

