@@ -5,7 +5,8 @@ recorded), joined with every sample whose crop bytes are identical, so near-iden
 one person never sit in both train and test; by subject, no person does. Groups are
 assigned class by class, largest first, to the split furthest below its share of that class plus
 its share of everything placed so far; the order among equal-sized groups comes from a seeded
-shuffle, so the same seed gives the same split.
+shuffle, so the same seed gives the same split. By subject, people are drawn in a seeded order
+instead (see ``_by_subject``), so the seed chooses who is held out.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ def split_samples(
     class_rank = {c: i for i, c in enumerate(classes)}
     groups = build_groups(ordered, spec.group_by)
     ratios = spec.ratios()
+    if spec.group_by == "subject":
+        people = _by_subject(ordered, groups, ratios, seed)
+        return SplitResult(people, leakage_report(ordered, people, groups))
 
     by_class: dict[str, list[list[int]]] = defaultdict(list)
     for g in groups:
@@ -159,6 +163,36 @@ def split_samples(
             for i in g:
                 assignment[ordered[i].id] = split
     return SplitResult(assignment, leakage_report(ordered, assignment, groups))
+
+
+def _by_subject(
+    samples: Sequence[SplitSample], groups: list[list[int]], ratios: dict[str, float], seed: int
+) -> dict[str, str]:
+    """People in a seeded random order; each goes to the split furthest below its share of the
+    faces, a split with a share and nobody yet first. Not stratified by class: a person is one
+    group holding several classes (a posed set has every class per person), and with a few
+    people of unequal sizes the class-by-class order put the same ones in the same splits
+    whatever the seed, and could leave the test split empty."""
+    order = list(groups)
+    random.Random(seed).shuffle(order)
+    have = dict.fromkeys(SPLITS, 0)
+    people = dict.fromkeys(SPLITS, 0)
+    assignment: dict[str, str] = {}
+    for g in order:
+        split = max(
+            (s for s in SPLITS if ratios[s] > 0),
+            key=lambda s: (
+                people[s] == 0,
+                _shortfall(s, ratios, have),
+                ratios[s],
+                -SPLITS.index(s),
+            ),
+        )
+        have[split] += len(g)
+        people[split] += 1
+        for i in g:
+            assignment[samples[i].id] = split
+    return assignment
 
 
 def _shortfall(split: str, ratios: dict[str, float], have: dict[str, int]) -> float:
