@@ -24,7 +24,13 @@ def _cutoff(value: str | None) -> str | None:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat()
+    try:
+        return when.astimezone(timezone.utc).isoformat()
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise click.BadParameter(
+            f"{value!r} is out of range: in UTC it falls outside the years 1 to 9999",
+            param_hint="--before",
+        ) from None
 
 
 @click.command("forget")
@@ -55,6 +61,7 @@ def forget_cmd(
       facetrove collector forget --device kitchen-pi --before 2026-01-01 --data-dir ./data
     """
     from facetrove.collector.store.blobs import BlobStore
+    from facetrove.collector.store.device_logins import active_hash, list_logins
     from facetrove.collector.store.devices import get_device
     from facetrove.collector.store.forget import device_sample_ids, forget_device, versions_holding
     from facetrove.collector.versions.build import delete_version
@@ -64,7 +71,8 @@ def forget_cmd(
     db = open_existing(config)
     try:
         ids = device_sample_ids(db, device_id, cutoff)
-        if not ids and get_device(db, device_id) is None and cutoff is None:
+        known = get_device(db, device_id) is not None or device_sample_ids(db, device_id)
+        if not known and device_id not in {login.device_id for login in list_logins(db)}:
             raise click.ClickException(f"no device {device_id!r} and no samples from it")
         held = versions_holding(db, ids)
         if held and not delete_versions:
@@ -78,10 +86,18 @@ def forget_cmd(
         blobs = BlobStore(Path(config.data_dir) / "blobs")
         for sha in done.unused_images:
             blobs.path(sha).unlink(missing_ok=True)
+        still_in = active_hash(db, device_id) is not None
     finally:
         db.close()
     summary = done.summary() | {"versions_deleted": held}
     click.echo(json.dumps(summary))
+    if still_in:
+        click.echo(
+            f"warning: {device_id} can still log in: what its agent sends from now on is stored "
+            f"again. Stop it with `facetrove collector device revoke {device_id}` (then forget "
+            "once more for what arrived meanwhile).",
+            err=True,
+        )
 
 
 COMMANDS: list[click.Command] = [forget_cmd]
