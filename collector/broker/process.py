@@ -5,14 +5,12 @@ GIL; alone in a process it runs at its own speed (docs/benchmarks.md). The child
 ``EmbeddedBroker`` class, started by ``python -m facetrove.collector.broker.process``; it stops
 on SIGTERM, and dies with its parent: a broker that outlives its collector would go on
 acknowledging samples that nobody stores. On Linux the kernel kills it when the parent dies
-(``prctl(PR_SET_PDEATHSIG, SIGKILL)``); elsewhere, and as a fallback, it watches its parent pid
-five times a second and exits at once when it changes.
+(``prctl(PR_SET_PDEATHSIG, SIGKILL)``, collector/lifeline.py); elsewhere, and as a fallback, it
+watches its parent pid five times a second and exits at once when it changes.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -22,10 +20,10 @@ import threading
 from pathlib import Path
 
 from facetrove.collector.broker.embedded import EmbeddedBroker, EmbeddedBrokerError
+from facetrove.collector.lifeline import die_with_parent
 
 log = logging.getLogger("facetrove.broker")
 READY = "facetrove-broker-ready"
-PR_SET_PDEATHSIG = 1
 PARENT_POLL_S = 0.2
 
 
@@ -130,17 +128,6 @@ def main(argv: list[str]) -> int:
     finally:
         broker.stop()
     return 0
-
-
-def die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies; exit now if it already has."""
-    libc_name = ctypes.util.find_library("c")
-    if sys.platform.startswith("linux") and libc_name:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from facetrove.collector import lifeline
 from facetrove.collector.cli.common import config_option, data_dir_option, load
 
 INSTALL_HINT = (
@@ -214,6 +215,9 @@ def train_cmd(
     from facetrove.collector.train.report import class_table, summary_table
     from facetrove.collector.train.run import TrainError, TrainSettings, train
 
+    parent = lifeline.parent_from_env()
+    if parent is not None:  # started by a collector (a web job): die with it
+        lifeline.die_with_parent(parent)
     config = load(config_path, data_dir=data_dir)
     settings = TrainSettings(augment=not no_augment, benchmarks=benchmarks, **options)
     console = Console()
@@ -225,13 +229,20 @@ def train_cmd(
         stop.set()
         console.print("[yellow]stopping after this batch; Ctrl-C again to abort[/]")
 
+    def parent_check() -> None:
+        if parent is not None and not lifeline.parent_alive(parent):
+            raise TrainError(
+                "the collector that started this training stopped: nothing was written"
+            )
+
     _refuse_registered(config, name)
     previous = signal.signal(signal.SIGINT, on_sigint)
     progress = _RichProgress(console)
     try:
         trained = train(
-            Path(config.data_dir), version_id, name, settings, progress=progress, stop=stop
-        )
+            Path(config.data_dir), version_id, name, settings, progress=progress, stop=stop,
+            before_commit=parent_check,
+        )  # fmt: skip
     except (TrainError, DataError, ModelFolderError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
@@ -239,6 +250,7 @@ def train_cmd(
     finally:
         progress.stop()
         signal.signal(signal.SIGINT, previous)
+    _register(config, trained.id)  # before any output: a closed pipe cannot come in between
     console.print(summary_table(trained.report))
     for evaluation in trained.report["evaluations"]:
         console.print(class_table(evaluation))
@@ -252,7 +264,6 @@ def train_cmd(
         f"model {trained.id}: {how}; kept epoch {fit.best_epoch}; {fit.seconds:.1f} s,"
         f" {fit.images_per_s:.0f} images/s\nwrote {trained.path}"
     )
-    _register(config, trained.id)
     console.print(
         f"registered {trained.id} as a candidate; roll it out with 'facetrove collector model"
         f" rollout {trained.id} --devices DEVICE' (canary) or '--all'"

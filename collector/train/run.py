@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,8 +116,12 @@ def train(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     on_step: Any = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> TrainedModel:
     """Train a model on a version and write ``<data_dir>/models/<name>/``.
+
+    ``before_commit`` is called once everything is written in the hidden partial folder, just
+    before it gets its final name: raising there (TrainError) leaves nothing behind.
 
     Raises:
         TrainError, DataError, folder.ModelFolderError: with a message meant for the user;
@@ -205,6 +210,8 @@ def train(
         (partial.path / folder.CARD_MD).write_text(
             report.card_markdown(card, rep), encoding="utf-8"
         )
+        if before_commit is not None:
+            before_commit()
         final = partial.commit()
     return TrainedModel(name, final, card, rep, result)
 

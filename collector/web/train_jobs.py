@@ -13,6 +13,12 @@ thread that runs a job holds an exclusive ``flock`` on ``models/.jobs/<id>.lock`
 its row exists until it ends. The kernel drops it when the process dies, whatever the signal;
 a job of another live process (a second web app on the same store) keeps its lock and stays
 running.
+
+The training dies with the collector: the thread that starts it names its process in
+``FACETROVE_PARENT_PID`` and waits for it to end, and the child asks the kernel to kill it when
+that thread goes (collector/lifeline.py); before its folder gets its final name it checks that
+its parent is still there. Killed mid-write, it leaves only ``models/.<name>.partial``, which
+``recover`` removes.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ import fcntl
 import functools
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
+from facetrove.collector import lifeline
 from facetrove.collector.store import DB_NAME, Database, connect
 from facetrove.collector.store import train_jobs as rows
 from facetrove.collector.train.folder import models_root
@@ -74,6 +82,8 @@ class TrainJobs:
             if lock is None:
                 continue  # alive, in this process or another
             job.error = INTERRUPTED
+            # what a run killed while it wrote its hidden folder left (the kernel's SIGKILL)
+            shutil.rmtree(models_root(self.data_dir) / f".{job.name}.partial", ignore_errors=True)
             if (models_root(self.data_dir) / job.name).exists():
                 job.error += f"; its model folder {job.name} was written before the stop"
             rows.finish(db, job, "interrupted")
@@ -120,7 +130,7 @@ class TrainJobs:
         try:
             proc = subprocess.Popen(
                 argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                env={"COLUMNS": "160", **os.environ},
+                env={"COLUMNS": "160", **lifeline.child_env()},
             )  # fmt: skip
         except OSError as exc:
             job.error, job.returncode = f"cannot run the training: {exc}", -1

@@ -58,6 +58,24 @@ def test_without_pytorch_the_command_says_how_to_install_it(store: FactoryStore)
     assert not (store.data_dir / "models" / "nt").exists()
 
 
+def test_started_by_a_collector_that_is_gone_it_does_nothing(store: FactoryStore) -> None:
+    # a web job names its collector in FACETROVE_PARENT_PID; this one's parent is pytest
+    proc = subprocess.run(
+        [sys.executable, "-c", "from facetrove.cli import main; main()", "collector", "train",
+         "v1", "--name", "orphan", "--data-dir", str(store.data_dir)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        env={**os.environ, "FACETROVE_PARENT_PID": str(_dead_pid())},
+    )  # fmt: skip
+    assert (proc.stdout, proc.stderr) == ("", "")
+    assert not (store.data_dir / "models" / "orphan").exists()
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
 def _start(store: FactoryStore, name: str) -> subprocess.Popen[str]:
     args = ["train", "v1", "--name", name, "--epochs", "400", "--patience", "400"]
     return subprocess.Popen(

@@ -223,3 +223,21 @@ def test_a_version_with_a_missing_crop_is_refused(store: FactoryStore) -> None:
     code, out = _cli(store, "broken", "--name", "x10")
     assert code == 1 and "cannot read crops/train/" in out and "Traceback" not in out
     assert not (store.data_dir / "models" / "x10").exists()
+
+
+def test_a_run_told_to_stop_before_its_folder_is_named_leaves_nothing(store: FactoryStore) -> None:
+    # what the CLI does when the collector that started it is gone (collector/lifeline.py)
+    from facetrove.collector.train.run import TrainError
+
+    seen = []
+
+    def collector_gone() -> None:
+        seen.extend(p.name for p in (store.data_dir / "models").iterdir())
+        raise TrainError("the collector that started this training stopped: nothing was written")
+
+    with pytest.raises(TrainError, match="nothing was written"):
+        train(store.data_dir, "v1", "orphan", TrainSettings(epochs=1, batch_size=16),
+              before_commit=collector_gone)  # fmt: skip
+    assert ".orphan.partial" in seen  # it was all written, in the hidden folder
+    names = [p.name for p in (store.data_dir / "models").iterdir()]
+    assert "orphan" not in names and ".orphan.partial" not in names

@@ -1,7 +1,8 @@
 """Training jobs outlive the web process that ran them: `facetrove collector web` as a real
 process, a real HTTP client through the login form, a real training (PyTorch), kill -9 in the
 middle of a second one, a restart. The finished job and its model stay listed; the one that
-was running shows as interrupted, neither vanished nor running forever."""
+was running shows as interrupted, neither vanished nor running forever; its training process
+died with the collector and wrote nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from facetrove.collector.store import DB_NAME, connect
+from facetrove.collector.store import models as registry
 from facetrove.collector.store import train_jobs as rows
 from facetrove.collector.store.users import create_user
 from tests.collector.identity_helpers import wait_until
@@ -95,10 +97,18 @@ def test_jobs_survive_a_kill_of_the_collector(tmp_path: Path) -> None:
         assert job is not None and job.status == "running" and job.pid
         orphan = job.pid
 
+        # A stopped child stands for one in a long stretch without output (loading, the final
+        # export and report): only the kernel can end it. SIGKILL ends a stopped process too.
+        os.kill(orphan, signal.SIGSTOP)
         web.kill()  # kill -9: no chance to write anything
-        # the training child loses its output pipe and ends at its next line
-        assert wait_until(lambda: not alive(orphan), 120), "the training outlived its collector"
-        time.sleep(0.5)
+        assert wait_until(lambda: not alive(orphan), 10), "the training outlived its collector"
+        assert not (data / "models" / "long").exists()
+        db = connect(data / DB_NAME)
+        assert "long" not in [m.id for m in registry.list_models(db)]
+        db.close()
+        # what a SIGKILL in the middle of writing the hidden folder leaves
+        (data / "models" / ".long.partial").mkdir()
+        (data / "models" / ".long.partial" / "model.onnx").write_bytes(b"half")
 
         browser = web.start()
         page = _page(browser, running)
@@ -109,6 +119,7 @@ def test_jobs_survive_a_kill_of_the_collector(tmp_path: Path) -> None:
         assert "/models/quick" in models  # the finished model: registry row and files
         assert "long" in models and "interrupted" in models  # the jobs, listed
         assert not (data / "models" / "long").exists()
+        assert not (data / "models" / ".long.partial").exists()  # removed with the job's end
         # the name of the interrupted model can be used again
         again = _train(browser, "long", 1)
         assert wait_until(lambda: "done" in _page(browser, again), 300), _page(browser, again)
@@ -116,3 +127,4 @@ def test_jobs_survive_a_kill_of_the_collector(tmp_path: Path) -> None:
         web.kill()
         if orphan is not None and alive(orphan):
             os.kill(orphan, signal.SIGKILL)
+            os.kill(orphan, signal.SIGCONT)
