@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -28,12 +29,20 @@ data_dir_option = click.option(
 )
 
 
+class ConfigExit(click.ClickException):
+    """A configuration error: exit code 2, as the agent's (the systemd units do not restart a
+    service that exits 2: a restart cannot fix its config)."""
+
+    exit_code = 2
+
+
 def load(config_path: Path | None, **overrides: Any) -> CollectorConfig:
-    """The config from ``--config`` with CLI ``overrides``; errors become one-line messages."""
+    """The config from ``--config`` with CLI ``overrides``; errors become one-line messages and
+    exit code 2."""
     try:
         return load_config(config_path, **overrides)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise ConfigExit(str(exc)) from None
 
 
 broker_option = click.option(
@@ -53,6 +62,15 @@ def open_existing(config: CollectorConfig) -> Database:
     try:
         return connect(path)
     except (OSError, StoreError) as exc:
+        try:
+            free = shutil.disk_usage(path.parent).free
+        except OSError:
+            free = None
+        if free is not None and free < 1024 * 1024:  # SQLite could not make its WAL or -shm
+            raise click.ClickException(
+                f"cannot open {path}: the disk is full ({free} bytes free; {exc}): free some "
+                "space, then try again"
+            ) from None
         raise click.ClickException(f"cannot open {path}: {exc}") from None
 
 

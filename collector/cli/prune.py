@@ -22,7 +22,8 @@ def _doomed(
         old = [r["id"] for r in rows if str(r["received_at"]) < cutoff]
     over: list[str] = []
     if max_mb is not None:
-        rest = [r for r in rows if r["id"] not in set(old)]
+        gone = set(old)
+        rest = [r for r in rows if r["id"] not in gone]
         sizes = [sum(_size(blobs, r[k]) for k in ("crop_sha256", "frame_sha256")) for r in rest]
         total, limit = sum(sizes), max_mb * 1024 * 1024
         for r, size in zip(rest, sizes, strict=True):
@@ -56,6 +57,7 @@ def prune_cmd(dry_run: bool, config_path: Path | None, data_dir: Path | None) ->
       facetrove collector prune --config collector.yaml --dry-run
     """
     from facetrove.collector.store.blobs import BlobStore
+    from facetrove.collector.store.db import StoreError, is_disk_full
     from facetrove.collector.store.retention import candidates, prune
 
     config = load(config_path, data_dir=data_dir)
@@ -73,9 +75,19 @@ def prune_cmd(dry_run: bool, config_path: Path | None, data_dir: Path | None) ->
         if dry_run:
             click.echo(json.dumps({k: len(v) for k, v in doomed.items()} | {"dry_run": True}))
             return
-        counts, unused = prune(db, doomed)
-        for sha in unused:
-            blobs.path(sha).unlink(missing_ok=True)
+
+        def delete_files(images: list[str]) -> None:
+            for sha in images:  # room on the disk for the next chunk
+                blobs.path(sha).unlink(missing_ok=True)
+
+        try:
+            counts, unused = prune(db, doomed, on_chunk=delete_files)
+        except StoreError as exc:
+            why = "the disk is full" if is_disk_full(exc) else str(exc)
+            raise click.ClickException(
+                f"prune stopped: {why} ({config.data_dir}); what was deleted before stays "
+                "deleted and counted (retention.* in `collector stats`)"
+            ) from None
     finally:
         db.close()
     click.echo(json.dumps({k: counts.get(k, 0) for k in doomed} | {"images": len(unused)}))

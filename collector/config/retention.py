@@ -7,14 +7,20 @@ from pydantic import Field
 
 from facetrove.config import Section
 
+MAX_DAYS = 36_500  # a hundred years; far more would put the cut-off date before year 1
+
 
 class RetentionConfig(Section):
     rejected_days: float | None = Field(
-        default=None, gt=0, description="delete rejected samples received longer ago; unset = keep"
+        default=None,
+        gt=0,
+        le=MAX_DAYS,
+        description="delete rejected samples received longer ago; unset = keep",
     )
     pending_days: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_DAYS,
         description="delete unreviewed (pending) samples received longer ago; unset = keep",
     )
     rejected_max_mb: float | None = Field(

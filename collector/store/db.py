@@ -70,8 +70,10 @@ def _journal_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             return
-        except sqlite3.OperationalError:
-            if time.monotonic() >= deadline:
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            busy = code is None or code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() >= deadline:  # e.g. a disk I/O error: at once
                 raise
             time.sleep(0.01)
 
