@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facetrove.agent.delivery.reserve import DiskReserve
+
 log = logging.getLogger("facetrove.agent.delivery.outbox")  # the outbox's log, as before
 CHUNK = 500  # ids per DELETE statement (SQLite's variable limit is far above)
 
@@ -45,6 +47,7 @@ class Eviction:
 
     path: Path
     min_free_bytes: int
+    reserve: DiskReserve
     max_rows: int
     max_bytes: int
     max_age_s: float
@@ -84,7 +87,9 @@ class Eviction:
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
                 raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
-            # The disk filled between the check and the write: make room, try once more.
+            # The disk filled between the check and the write (or another program filled
+            # it): the reserve gives SQLite room to evict; make room, try once more.
+            self._release_reserve_locked("a new sample")
             self._checkpoint_locked()
             evicted = self._evict_for_disk_locked(2 * size, value)
             dropped += evicted
@@ -110,7 +115,18 @@ class Eviction:
     def _evict_for_disk_locked(self, size: int, value: int) -> list[str]:
         """Delete the least valuable samples worth less than or as much as ``value`` (oldest
         first among equals) until ``size`` bytes are freed inside the file, which SQLite reuses
-        for the next insert. Returns their ids; never raises for a full disk."""
+        for the next insert. Returns their ids; never raises for a full disk (a delete needs
+        room in the WAL too: on a full disk the reserve is released for it)."""
+        try:
+            return self._evict_once_locked(size, value)
+        except sqlite3.Error as exc:
+            if is_full(exc) and self._release_reserve_locked("evicting"):
+                with contextlib.suppress(sqlite3.Error):
+                    return self._evict_once_locked(size, value)
+            log.warning("outbox disk nearly full and no room could be made: %s", exc)
+            return []
+
+    def _evict_once_locked(self, size: int, value: int) -> list[str]:
         gone: list[tuple[str, int]] = []
         freed = 0
         try:
@@ -137,10 +153,9 @@ class Eviction:
             except sqlite3.Error:
                 self._unsaved["dropped_disk"] = unsaved
                 raise
-        except sqlite3.Error as exc:
+        except sqlite3.Error:
             self._rollback()
-            log.warning("outbox disk nearly full and no room could be made: %s", exc)
-            return []
+            raise
         # Deleted pages sit in the WAL until a checkpoint: give the disk space back now.
         self._checkpoint_locked()
         for sid, vsize in gone:
@@ -161,6 +176,21 @@ class Eviction:
             self._bump(name, n)
         except OutboxError:
             self._unsaved[name] = self._unsaved.get(name, 0) + n
+
+    def _release_reserve_locked(self, why: str) -> bool:
+        """Delete the disk reserve and checkpoint (the WAL's pages go into the file): whether
+        there was a reserve to release. From then on deleted samples are no longer overwritten
+        with zeros (SQLite's secure_delete, on in Debian's build, which Raspberry Pi OS shares):
+        that costs as much room in the WAL as the sample took, and a full disk has none."""
+        if not self.reserve.release(why):
+            return False
+        self._secure_delete_locked(False)
+        self._checkpoint_locked()
+        return True
+
+    def _secure_delete_locked(self, on: bool) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(f"PRAGMA secure_delete={'ON' if on else 'FAST'}")
 
     def _checkpoint_locked(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -192,6 +222,16 @@ class Eviction:
             return self._expire_locked(time.time() if now is None else now)
 
     def _expire_locked(self, now: float) -> list[str]:
+        try:
+            return self._expire_once_locked(now)
+        except OutboxError as exc:
+            if not (isinstance(exc.__cause__, sqlite3.Error) and is_full(exc.__cause__)):
+                raise
+            if not self._release_reserve_locked("expiring old samples"):
+                raise
+            return self._expire_once_locked(now)
+
+    def _expire_once_locked(self, now: float) -> list[str]:
         cutoff = now - self.max_age_s
         try:
             # Rows are put in time order: looking at the oldest avoids a scan on every put.
@@ -209,10 +249,16 @@ class Eviction:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise OutboxError(f"cannot expire old samples in {self.path}: {exc}") from None
+            raise OutboxError(f"cannot expire old samples in {self.path}: {exc}") from exc
         for sid, size in old:
             self._rows -= 1
             self._bytes -= int(size)
             self._inflight.discard(sid)
             self._again.discard(sid)
         return [sid for sid, _ in old]
+
+
+def is_full(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the disk is full (by the error's code, not its text)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL

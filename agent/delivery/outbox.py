@@ -21,28 +21,11 @@ from pathlib import Path
 from typing import Literal
 
 from facetrove.agent.delivery.eviction import CHUNK as _CHUNK
-from facetrove.agent.delivery.eviction import SELECTION_VALUE, Eviction, OutboxError
+from facetrove.agent.delivery.eviction import SELECTION_VALUE, Eviction, OutboxError, is_full
+from facetrove.agent.delivery.outbox_file import open_outbox_file, reserve_size
+from facetrove.agent.delivery.reserve import RESERVE_SUFFIX, DiskReserve
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    sample_id TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL,
-    size INTEGER NOT NULL,
-    payload BLOB NOT NULL,
-    value INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS delivered (
-    sample_id TEXT PRIMARY KEY,
-    at REAL NOT NULL
-) WITHOUT ROWID;
-"""
 
 #: Persistent counters: samples put, confirmed by the collector (stored, or quarantined: refused
 #: for good), and dropped by the outbox's limits, by reason.
@@ -99,26 +82,25 @@ class Outbox(Eviction):
         self._inflight: set[str] = set()
         self._again: set[str] = set()  # released one by one: handed out again first
         self._cursor = 0  # seq of the newest row handed out by next_batch
+        self.reserve = DiskReserve(
+            self.path.with_name(self.path.name + RESERVE_SUFFIX), reserve_size(min_free_bytes)
+        )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(self.path), check_same_thread=False, isolation_level=None, timeout=10
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            if min_free_bytes > 0:
-                # A checkpoint copies the WAL into the file and needs that much free space: keep
-                # the WAL under half the margin so one always finds room (SQLite's default lets
-                # it reach 4 MB, which fills a small disk before any checkpoint runs).
-                pages = max(16, min(1000, min_free_bytes // 2 // 4096))
-                self._db.execute(f"PRAGMA wal_autocheckpoint={pages}")
-            self._db.executescript(SCHEMA)
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
-            if "value" not in columns:  # an outbox file from before disk-pressure eviction
-                self._db.execute("ALTER TABLE outbox ADD COLUMN value INTEGER NOT NULL DEFAULT 0")
-            row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+            self._db = open_outbox_file(self.path, min_free_bytes)
         except (sqlite3.Error, OSError) as exc:
+            if not self.reserve.release("opening the outbox"):  # the reserve of an earlier run
+                raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
+            try:
+                self._db = open_outbox_file(self.path, min_free_bytes)
+            except (sqlite3.Error, OSError) as again:
+                raise OutboxError(f"cannot open the outbox {self.path}: {again}") from None
+        try:
+            row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        except sqlite3.Error as exc:
             raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
+        if self.reserve.size and not self.reserve.ensure():  # a disk already full
+            self._secure_delete_locked(False)
         self._rows, self._bytes = int(row[0]), int(row[1])
 
     # -- writing -------------------------------------------------------------------------------
@@ -154,7 +136,11 @@ class Outbox(Eviction):
                 raise OutboxError(f"cannot read the outbox {self.path}: {exc}") from None
             if held is not None:
                 return []
-            dropped = self._expire_locked(created)
+            try:
+                dropped = self._expire_locked(created)
+            except OutboxError as exc:  # a full disk: they go at a later put
+                log.warning("%s", exc)
+                dropped = []
             if self.policy == "drop_newest" and (
                 self._rows + 1 > self.max_rows or self._bytes + size > self.max_bytes
             ):
@@ -168,6 +154,8 @@ class Outbox(Eviction):
             dropped += evicted
             if victims is None:  # the disk is full: not even the new sample fits
                 return [*dropped, sample_id]
+            if not self.reserve.held and self.reserve.ensure():  # the disk has room again
+                self._secure_delete_locked(True)
             for _, vid, vsize in victims:
                 self._rows -= 1
                 self._bytes -= vsize
@@ -212,39 +200,50 @@ class Outbox(Eviction):
         if not ids:
             return []
         counter = "quarantined" if quarantined else "confirmed"
-        gone: list[tuple[str, int]] = []
         with self._lock:
             for sid in ids:
                 self._inflight.discard(sid)
                 self._again.discard(sid)
             try:
-                # A delete lost to a power cut only means one re-send (the collector keeps a
-                # sample id once), so it skips the fsync; the next put's FULL commit syncs it.
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute("BEGIN IMMEDIATE")
-                for start in range(0, len(ids), _CHUNK):
-                    chunk = ids[start : start + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    sql = _DELETE.format(marks=marks)
-                    gone += self._db.execute(sql, chunk).fetchall()
-                if gone:
-                    self._count_in_tx(counter, len(gone))
-                    now = time.time()
-                    self._db.execute("DELETE FROM delivered WHERE at < ?", (now - self.max_age_s,))
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO delivered VALUES (?, ?)",
-                        [(sid, now) for sid, _ in gone],
-                    )
-                self._db.execute("COMMIT")
+                try:
+                    gone = self._confirm_locked(ids, counter)
+                except sqlite3.Error as exc:  # on a full disk a delete needs the reserve
+                    if not (is_full(exc) and self._release_reserve_locked("deleting confirmed")):
+                        raise
+                    gone = self._confirm_locked(ids, counter)
             except sqlite3.Error as exc:
-                self._rollback()
                 raise OutboxError(f"cannot delete confirmed samples: {exc}") from None
-            finally:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("PRAGMA synchronous=FULL")
             self._rows -= len(gone)
             self._bytes -= sum(int(size) for _, size in gone)
         return [str(sid) for sid, _ in gone]
+
+    def _confirm_locked(self, ids: list[str], counter: str) -> list[tuple[str, int]]:
+        """Delete ``ids`` and count them in one transaction (rolled back on error)."""
+        gone: list[tuple[str, int]] = []
+        try:
+            # A delete lost to a power cut only means one re-send (the collector keeps a
+            # sample id once), so it skips the fsync; the next put's FULL commit syncs it.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("BEGIN IMMEDIATE")
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                gone += self._db.execute(_DELETE.format(marks=",".join("?" * len(chunk))), chunk)
+            if gone:
+                self._count_in_tx(counter, len(gone))
+                now = time.time()
+                self._db.execute("DELETE FROM delivered WHERE at < ?", (now - self.max_age_s,))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO delivered VALUES (?, ?)",
+                    [(sid, now) for sid, _ in gone],
+                )
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._rollback()
+            raise
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA synchronous=FULL")
+        return gone
 
     # -- reading -------------------------------------------------------------------------------
 
