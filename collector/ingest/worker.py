@@ -233,6 +233,7 @@ class IngestWorker:
                     self._hello_due.clear()
                     self._say_subscribed(client, writer)
                     announce.announce_all(writer.db, self.config, self._publish_model)
+                    announce.announce_configs(writer.db, self._publish_config)
                 if time.monotonic() >= next_report:
                     now = (self.stats.stored, self.stats.rejected)
                     if now != reported:
@@ -368,6 +369,10 @@ class IngestWorker:
     def _publish_model(self, topic: str, payload: bytes) -> None:
         if self._client is not None:
             self._client.publish(topic, payload, qos=Kind.MODEL.qos, retain=Kind.MODEL.retain)
+
+    def _publish_config(self, topic: str, payload: bytes) -> None:
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=Kind.CONFIG.qos, retain=Kind.CONFIG.retain)
 
     def _say_subscribed(self, client: mqtt.Client, writer: Writer) -> None:
         if not self.cfg.receipts:

@@ -77,6 +77,12 @@ def device_config(db: Database, device_id: str) -> str | None:
     return row[0]  # type: ignore[no-any-return]
 
 
+def saved_configs(db: Database) -> list[tuple[str, str]]:
+    """(device id, config JSON) of every device with a saved config, by id."""
+    cur = db.execute("SELECT id, config FROM devices WHERE config IS NOT NULL ORDER BY id")
+    return [(str(r[0]), str(r[1])) for r in cur.fetchall()]
+
+
 def save_config(db: Database, device_id: str, payload: str, revision: int, user_id: int) -> None:
     """Store a device's new config JSON and its revision, with an audit row, in one commit."""
     with write_transaction(db):

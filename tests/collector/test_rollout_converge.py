@@ -53,14 +53,21 @@ class Collector:
     def add(self, device: str) -> dict[str, Any]:
         return add_device(self.data, device, "--config", str(self.cfg))
 
-    def retained(self) -> dict[str, str]:
-        """device -> model id of the retained announcements on the broker now."""
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+    def retained(self, kind: wire.Kind = wire.Kind.MODEL) -> dict[str, Any]:
+        """device -> model id of the retained announcements on the broker now (or the whole
+        message, for another kind)."""
         pw = json.loads((self.data / "broker" / "credentials.json").read_text())["collector"]
         sub = Mqtt(self.port, "collector", pw, "watcher-" + str(time.monotonic_ns()))
-        sub.subscribe(wire.subscription(wire.Kind.MODEL))
+        sub.subscribe(wire.subscription(kind))
         time.sleep(1.0)
         sub.close()
-        return {wire.parse_topic(t)[0]: json.loads(p)["model_id"] for t, p, _ in sub.messages}
+        found = {wire.parse_topic(t)[0]: json.loads(p) for t, p, _ in sub.messages if p}
+        return {d: m["model_id"] for d, m in found.items()} if kind is wire.Kind.MODEL else found
 
 
 def test_rollback_to_the_bundled_model_after_two_rollouts(tmp_path: Path) -> None:
@@ -122,3 +129,47 @@ def test_a_device_added_after_a_rollout_and_a_restart_get_the_current_model(
         for agent in agents:
             agent.stop()
         col.stop()
+
+
+def test_a_paused_device_stays_paused_after_the_collector_restarts(tmp_path: Path) -> None:
+    """A device config (pause) is a retained message too: serve announces every saved config
+    again as it starts, so an agent that starts after a kill -9 of the collector is paused."""
+    col = Collector(tmp_path)
+    login = col.add("cam-1")
+    subprocess.run([FACETROVE, "collector", "user", "add", "alice", "--role", "admin",
+                    "--password-stdin", "--config", str(col.cfg)],
+                   input="correct horse battery\n", text=True, check=True)  # fmt: skip
+    token = cli(col.cfg, "user", "token", "alice").strip()
+    clip = looped_clip(tmp_path / "clip.mp4", 60)
+    agents: list[Agent] = []
+    col.start()
+    try:
+        agents.append(run_agent(tmp_path / "cam-1", col.port, "cam-1", login, clip))
+        assert wait_until(lambda: models_of(col.data, "cam-1"), 120)  # a sample: a known device
+        url = f"http://127.0.0.1:{col.web}/api/devices/cam-1/config"
+        status, saved = _put(url, token, {"paused": True})
+        assert status == 200 and saved["published"], saved
+        agents[0].wait_for("config revision 1 received (paused=True)", 30)
+
+        # The device reboots while the collector is killed: the embedded broker comes back
+        # empty, the new agent process knows nothing of the pause.
+        agents[0].stop()
+        col.kill()
+        col.start()
+        assert wait_until(lambda: col.retained(wire.Kind.CONFIG).get("cam-1", {}).get("paused"),
+                          30), col.retained(wire.Kind.CONFIG)  # fmt: skip
+        agents.append(run_agent(tmp_path / "cam-1b", col.port, "cam-1", login, clip))
+        agents[1].wait_for("config revision 1 received (paused=True)", 60)
+    finally:
+        for agent in agents:
+            agent.stop()
+        col.stop()
+
+
+def _put(url: str, token: str, body: Any) -> tuple[int, Any]:
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return resp.status, json.loads(resp.read())
