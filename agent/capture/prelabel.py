@@ -86,6 +86,7 @@ class OnnxEmotionClassifier(Closing):
             InvalidGraph,
             InvalidProtobuf,
             NoSuchFile,
+            RuntimeException,
         )
 
         self.path = Path(path)
@@ -114,9 +115,28 @@ class OnnxEmotionClassifier(Closing):
             ) from None
         self.gray = meta.get("color", "grayscale") == "grayscale"
         self._input = self._session.get_inputs()[0].name
+        self._try_one_face((Fail, InvalidArgument, RuntimeException))
         # a trained model names itself (metadata model_id, see collector/train); else the file name
         self.model_id = model_id or meta.get("model_id") or self.path.stem
         self.model_sha256 = _file_sha256(self.path)
+
+    def _try_one_face(self, errors: tuple[type[Exception], ...]) -> None:
+        """Run a blank face through the model as the agent will: a file whose metadata names
+        another input size, colour or class count than its graph has is refused here, at load
+        time (a rolled-out model is then not swapped in), not at the first face it meets."""
+        blank = np.zeros((self.size, self.size, 3), np.uint8)
+        try:
+            out = self._session.run(None, {self._input: self.preprocess(blank)})[0]
+        except errors as exc:
+            raise PrelabelError(
+                f"emotion model {self.path} does not run on a {self.size}x{self.size}"
+                f" {'gray' if self.gray else 'colour'} face as its metadata says: {exc}"
+            ) from None
+        if tuple(np.shape(out)) != (1, len(self.classes)):
+            raise PrelabelError(
+                f"emotion model {self.path} answers with shape {tuple(np.shape(out))}, not one"
+                f" probability for each of the {len(self.classes)} classes of its metadata"
+            )
 
     @classmethod
     def from_config(cls, config: PrelabelConfig) -> OnnxEmotionClassifier:
