@@ -63,7 +63,8 @@ unit: $(TRAIN_TEST_STAMP)  ## pytest only
 test: lint typecheck unit  ## lint, type-check and the whole test suite (real broker, faces, browser)
 
 bench: $(STAMP)  ## run the benchmarks in bench/ and print figures (see docs/benchmarks.md)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; rc=$$?; \
+	  [ $$rc -eq 0 ] || [ $$rc -eq 2 ] || exit 1; done  # 2: nothing to measure (it says why)
 
 lock: $(UV)  ## resolve pinned lock files for x86_64 and aarch64 (deploy/locks/)
 	$(BIN)/python deploy/make_locks.py

@@ -73,6 +73,26 @@ def _crop(image: object, box: tuple[int, int, int, int], margin: float = 0.2) ->
     return bytes(jpeg.tobytes())
 
 
+def video_faces(
+    video: Path, stretches: list[tuple[int, int, str]], cascade: object
+) -> list[tuple[int, str, bytes]]:
+    """(frame, label, crop) of every second frame inside a labelled stretch, for the largest
+    face Haar finds in it; frames without a face are left out."""
+    out = []
+    cap = cv2.VideoCapture(str(video))
+    i = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        label = next((lab for a, b, lab in stretches if a <= i <= b), None)
+        if label and i % 2 == 0 and (boxes := _faces(frame, cascade)):
+            out.append((i, label, _crop(frame, max(boxes, key=lambda b: b[2] * b[3]))))
+        i += 1
+    cap.release()
+    return out
+
+
 def collect() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """(video crops, photo crops), each a dict with crop bytes, label, person and track."""
     root = pyfeat_data()
@@ -81,21 +101,11 @@ def collect() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     )
     video = []
     for person, (name, stretches) in enumerate(VIDEO_LABELS.items()):
-        cap = cv2.VideoCapture(str(root / name))
-        i = 0
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            label = next((lab for a, b, lab in stretches if a <= i <= b), None)
-            if label and i % 2 == 0 and (boxes := _faces(frame, cascade)):
-                box = max(boxes, key=lambda b: b[2] * b[3])
-                video.append(
-                    {"crop": _crop(frame, box), "label": label, "person": f"video-{person}",
-                     "track": person * 1000 + i // 24}
-                )  # fmt: skip
-            i += 1
-        cap.release()
+        for i, label, crop in video_faces(root / name, stretches, cascade):
+            video.append(
+                {"crop": crop, "label": label, "person": f"video-{person}",
+                 "track": person * 1000 + i // 24}
+            )  # fmt: skip
     photos = []
     for k, (name, labels) in enumerate(PHOTO_LABELS.items()):
         image = cv2.imread(str(root / name))

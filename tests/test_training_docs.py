@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.collector.importer.conftest import write_crops, write_people
 from tests.collector.train.helpers import need_train_extra
 from tests.collector.versions.factory import FactoryStore
 from tests.support.data import require
@@ -47,7 +48,10 @@ NOT_RUN = [(reason, code) for kind, reason, _, code in BLOCKS if kind == "not ru
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with ``data/``: a store, version emotions-v1 (crops and frames), and the csv,
-    voc and createml exports the loader snippets read (the folder export is a block itself)."""
+    voc and createml exports the loader snippets read (the folder export is a block itself);
+    ``posed/`` (real faces as eight people, the person in the file name) and ``wild/`` (the
+    same faces at another size: the mechanics of a benchmark, not other people) for the posed
+    section, and ``bench/`` (the repository's) for its bench command."""
     need_train_extra()
     from facetrove.collector.export.registry import export_version
     from facetrove.collector.versions.build import create_version
@@ -62,10 +66,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     version = create_version(store.data_dir, store.db, recipe, name="emotions-v1", progress=False)
     for fmt in ("csv", "voc", "createml"):
         export_version(version.path, fmt, work / "data" / fmt)
+    write_people(work / "posed", per_face=6, layout="name")
+    write_crops(work / "wild", per_face=1, size=64)
+    (work / "bench").symlink_to(ROOT / "bench")
     return work
 
 
-def _run(workdir: Path, lang: str, code: str) -> str:
+def _run(workdir: Path, lang: str, code: str, timeout: int = 300) -> str:
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -77,14 +84,19 @@ def _run(workdir: Path, lang: str, code: str) -> str:
         if lang == "python"
         else ["bash", "-euo", "pipefail", "-c", code]
     )
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
 
 def test_the_doc_marks_its_blocks() -> None:
     names = [name for name, _, _ in RUN]
-    assert names[:5] == ["train-cli", "train-api", "export-folder", "torch-cnn", "keras-cnn"]
+    assert names[:7] == [
+        "train-cli", "train-api", "posed-commands", "posed-bench", "export-folder", "torch-cnn",
+        "keras-cnn",
+    ]  # fmt: skip
     assert len(set(names)) == len(names)
 
 
@@ -94,9 +106,16 @@ def test_run_block(workdir: Path, name: str, lang: str, code: str) -> None:
         require("keras", "make test installs it (Keras 3 on the PyTorch backend)")
     if name in ("torch-cnn", "keras-cnn") and not (workdir / "data" / "folder").is_dir():
         pytest.fail("data/folder is missing: the export-folder block runs first")
-    out = _run(workdir, lang, code)
+    out = _run(workdir, lang, code, timeout=900 if name == "posed-bench" else 300)
     if name == "train-cli":
         assert "emo-ft1 against bundled" in out and "model.onnx" in out and "card.md" in out
+    elif name == "posed-commands":
+        assert "subjects: 8 (p0 6, p1 6," in out, out  # the import's count per person
+        assert "subjects (people): 8; in several splits: 0" in out, out
+        assert "posed-ft against bundled" in out and "wild benchmark" in out, out
+    elif name == "posed-bench":
+        assert "new people (test)" in out and "pooled over folds" in out, out
+        assert (workdir / "posed-bench" / "summary.json").is_file()
     elif name == "train-api":
         assert "data/models/emo-ft2" in out and "emo-ft1" in out and "emo-ft2" in out
     elif name in ("torch-cnn", "keras-cnn"):
@@ -113,3 +132,12 @@ def test_run_block(workdir: Path, name: str, lang: str, code: str) -> None:
 def test_blocks_not_run_are_listed_loudly(reason: str, code: str) -> None:
     first = code.strip().splitlines()[0]
     pytest.skip(f"NOT RUN docs/training.md block ({first}): {reason}")
+
+
+def test_the_posed_bench_without_a_set_says_so_and_exits_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_train_posed.py")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("NO POSED SET GIVEN"), proc.stderr
+    assert "make_posed_smoke.py" in proc.stderr and not proc.stdout
