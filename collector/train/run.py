@@ -20,7 +20,7 @@ import torch
 
 from facetrove import models as bundled_models
 from facetrove.collector.train import folder, report
-from facetrove.collector.train.data import DataError, Preprocess, open_version
+from facetrove.collector.train.data import DataError, Preprocess, VersionSet, open_version
 from facetrove.collector.train.evaluate import Evaluation, ModelMismatch, OnnxModel, evaluate
 from facetrove.collector.train.loop import FitResult, LoopSettings, Progress, fit, predict_logits
 from facetrove.collector.train.network import NetworkError, OnnxNet, export_onnx, load_onnx
@@ -143,6 +143,7 @@ def train(
             raise TrainError(
                 f"--benchmark {b.id} is the training version: its test split is reported anyway"
             )
+    _check_reportable(version, benchmarks)
     device = pick_device(settings.device)
     prep = Preprocess.from_metadata(start.meta)
     try:
@@ -214,6 +215,24 @@ def train(
             before_commit()
         final = partial.commit()
     return TrainedModel(name, final, card, rep, result)
+
+
+def _check_reportable(version: VersionSet, benchmarks: list[VersionSet]) -> None:
+    """DataError for a version whose model could not be judged: training faces of one class
+    (the model answers it for every face, and scores 100 % on a test split of that class), or
+    no test faces and no benchmark (the report would be empty)."""
+    taught = sorted({r["labels"][0] for r in version.rows if r["split"] == "train"})
+    if len(taught) == 1:  # none at all: "no training crops" below
+        raise DataError(
+            f"version {version.id} has training faces of one class only ({', '.join(taught)}):"
+            " a classifier needs at least two; build a version with more classes"
+        )
+    if not version.sample_ids(("test",)) and not benchmarks:
+        raise DataError(
+            f"version {version.id} has no test faces, so the report (the new model beside the"
+            " deployed one) would be empty: build a version whose split has a test share"
+            " (split: {test: 0.1}), or name a version of other faces with --benchmark"
+        )
 
 
 def _baseline(data_dir: Path, settings: TrainSettings) -> tuple[Source, str]:
