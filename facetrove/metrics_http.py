@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -23,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 _StartResponse = Callable[..., Any]
+log = logging.getLogger(__name__)
 
 
 def scrape_allowed(token: str | None, authorization: str, remote_addr: str) -> bool:
@@ -55,8 +58,42 @@ def metrics_app(
     return app
 
 
+#: Connections served at once (a scrape takes one for a few milliseconds); more are closed at
+#: once. And how long a connection may stay silent. Without both, every connection that never
+#: sent its request held a thread for ever: a host on the network could grow the agent's threads
+#: without bound (and under systemd's task limit stop the agent's own threads from starting).
+MAX_CONNECTIONS = 16
+IDLE_TIMEOUT_S = 10.0
+
+
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many at once: closed, no thread
+            return
+        try:
+            request.settimeout(IDLE_TIMEOUT_S)
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver printed a traceback to stderr for each connection that timed out or was
+        # reset: one debug line instead (stderr is the log, JSON lines included).
+        log.debug("metrics connection from %s ended: %s", client_address[0], sys.exc_info()[1])
 
 
 class _Server6(_Server):
