@@ -4,7 +4,7 @@ and other faces as a benchmark version (issue 12's "done when").
     .venv/bin/python bench/bench_train_posed.py --posed DIR [--wild DIR] [--folds 4]
 
 ``--posed DIR`` holds ``<class>/<image>`` with the person in the file name (JAFFE's
-``KA.HA1.29.png``: the default rule takes the letters and digits before the first ``.``, ``_``
+``KA.HA1.29.tiff``: the default rule takes the letters and digits before the first ``.``, ``_``
 or ``-``) or ``<person>/<class>/<image>`` (found by itself: the top folders are not class
 names); ``--subject-from`` sets another rule. ``--wild DIR`` holds ``<class>/<image>`` of other
 people, e.g. in-the-wild crops. Class folders must be named like the project's classes (angry,

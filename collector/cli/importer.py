@@ -51,7 +51,7 @@ from facetrove.collector.store.db import DB_NAME, StoreError
     metavar="parent|regex:PATTERN",
     help="Record who each face shows, for versions split with group_by: subject. parent: the "
     "folder above the class folder (alice/happy/1.jpg); regex:PATTERN: the pattern's first group "
-    "in the file name ('regex:^([A-Z]+)[.]' gives KA for KA.AN1.39.png).",
+    "in the file name ('regex:^([A-Z]+)[.]' gives KA for KA.AN1.39.tiff).",
 )
 @click.option(
     "--json",

@@ -34,7 +34,7 @@ class BadImage(ValueError):
 
 
 def header_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from the header of a JPEG, PNG, BMP or WebP. Raises BadImage."""
+    """(width, height) from the header of a JPEG, PNG, BMP, WebP or TIFF. Raises BadImage."""
     try:
         if data[:2] == b"\xff\xd8":
             w, h = jpeg_size(data)
@@ -45,8 +45,10 @@ def header_size(data: bytes) -> tuple[int, int]:
             h = abs(h)
         elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
             w, h = _webp_size(data)
+        elif data[:4] in (b"II*\x00", b"MM\x00*"):
+            w, h = _tiff_size(data)
         else:
-            raise BadImage("not-an-image", "not a JPEG, PNG, BMP or WebP file")
+            raise BadImage("not-an-image", "not a JPEG, PNG, BMP, WebP or TIFF file")
     except (ValueError, struct.error) as exc:
         if isinstance(exc, BadImage):
             raise
@@ -71,6 +73,28 @@ def _webp_size(data: bytes) -> tuple[int, int]:
         w, h = struct.unpack("<HH", data[26:30])
         return w & 0x3FFF, h & 0x3FFF
     raise ValueError("unknown WebP chunk")
+
+
+def _tiff_size(data: bytes) -> tuple[int, int]:
+    """ImageWidth (256) and ImageLength (257) of a classic TIFF's first image directory."""
+    e = "<" if data[:2] == b"II" else ">"
+    (offset,) = struct.unpack(e + "I", data[4:8])
+    (count,) = struct.unpack(e + "H", data[offset : offset + 2])
+    size: dict[int, int] = {}
+    for k in range(count):
+        entry = data[offset + 2 + 12 * k : offset + 14 + 12 * k]
+        tag, kind = struct.unpack(e + "HH", entry[:4])
+        if tag not in (256, 257):
+            continue
+        if kind == 3:  # SHORT
+            (size[tag],) = struct.unpack(e + "H", entry[8:10])
+        elif kind == 4:  # LONG
+            (size[tag],) = struct.unpack(e + "I", entry[8:12])
+        else:
+            raise ValueError(f"TIFF size entry {tag} of type {kind}")
+    if 256 not in size or 257 not in size:
+        raise ValueError("no image size in the TIFF's first directory")
+    return size[256], size[257]
 
 
 def decode(data: bytes) -> np.ndarray:

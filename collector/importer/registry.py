@@ -56,6 +56,6 @@ def detect_format(tree: Tree) -> Reader:
     reasons = Counter(skip.reason for skip in tree.skipped)
     aside = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
     raise ImportRefused(
-        f"{tree.name}: no images found (accepted: .jpg .jpeg .png .bmp .webp)"
+        f"{tree.name}: no images found (accepted: .jpg .jpeg .png .bmp .webp .tif .tiff)"
         + (f"; set aside: {aside}" if aside else "")
     )

@@ -7,7 +7,7 @@ test split holds people the model never saw. Two rules (``collector import --sub
   folder (``train``, ``valid``, ``val``, ``test``, ``images``): ``alice/happy/1.jpg`` and
   ``train/alice/happy/1.jpg`` are ``alice``'s.
 - ``regex:PATTERN``: the first group of PATTERN, searched in the image's file name (not its
-  folders): ``regex:^([A-Z]+)[.]`` makes ``KA.AN1.39.png`` ``KA``'s (the JAFFE naming).
+  folders): ``regex:^([A-Z]+)[.]`` makes ``KA.AN1.39.tiff`` ``KA``'s (the JAFFE naming).
 
 An image the rule finds no subject for is skipped (``no-subject``); a rule that finds none at
 all refuses the import, so a pattern that matches nothing never becomes one silent group.
@@ -97,7 +97,7 @@ def parse_subject_rule(text: str | None) -> SubjectRule | None:
     if pattern.groups < 1:
         raise SubjectRuleError(
             f"--subject-from {text!r}: the pattern has no group; put the subject in "
-            "parentheses, e.g. 'regex:^([A-Z]+)[.]' for KA.AN1.39.png"
+            "parentheses, e.g. 'regex:^([A-Z]+)[.]' for KA.AN1.39.tiff"
         )
     return SubjectRule(text, pattern)
 

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from facetrove.collector.importer.base import ImportRefused, Skip
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 #: annotation files the readers may consume; any other non-image is skipped as not-an-image
 TEXT_SUFFIXES = frozenset({".json", ".csv", ".xml", ".txt", ".yaml", ".yml"})
 MAX_FILE_BYTES = 50 * 1024 * 1024

@@ -36,7 +36,7 @@ from facetrove.collector.web.jobs import (
 )
 
 bp = Blueprint("upload", __name__, url_prefix="/upload")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MAX_FILES = 20000
 INSTALL_HINT = "pip install 'facetrove[agent]'"
 STATES = ("confirmed", "pending")
