@@ -13,7 +13,7 @@ import yaml
 from facetrove.agent.config import AgentConfig
 from facetrove.agent.config.loader import effective_dict, load_config
 from facetrove.config import ConfigError, parse_set
-from facetrove.logs import configure_logging
+from facetrove.logs import configure_logging, say
 
 DETECTORS = {
     "auto": {"detector.backend": "mediapipe", "detector.model": "auto"},
@@ -67,7 +67,7 @@ def _load(config_file: Path | None, overrides: list[tuple[str, Any]]) -> AgentCo
         return load_config(config_file, overrides)
     except ConfigError as exc:
         for line in exc.errors:
-            click.echo(line, err=True)
+            say(line, "ERROR")
         raise AgentExit(f"invalid configuration ({len(exc.errors)} error(s))", 2) from None
 
 
@@ -171,7 +171,7 @@ def drain_cmd(
     cfg = _load(config_file, _overrides(sets, options))
     configure_logging(cfg.run.log_level)
     if not cfg.outbox.path.is_file():
-        click.echo(f"no outbox at {cfg.outbox.path}: nothing to deliver", err=True)
+        say(f"no outbox at {cfg.outbox.path}: nothing to deliver")
         return
     result = Runner(cfg, id_log=id_log, drain_only=True).run()
     if cfg.run.summary_json:
@@ -195,7 +195,7 @@ def check_config(config_file: Path, sets: tuple[str, ...]) -> None:
     try:
         check_tls_files(cfg)
     except PublisherError as exc:
-        click.echo(str(exc), err=True)
+        say(str(exc), "ERROR")
         raise AgentExit("invalid configuration (1 error(s))", 2) from None
     click.echo(yaml.safe_dump(effective_dict(cfg), sort_keys=False).rstrip())
 

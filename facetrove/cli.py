@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 
 import click
 
 from facetrove import __version__
+from facetrove.logs import install_json_hooks, json_logs, say
 
 # group name -> (module, attribute, extra that provides it, modules that extra must bring)
 _GROUPS = {
@@ -75,5 +77,22 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
-    cli()
+    """Console entry point. With ``FACETROVE_LOG_FORMAT=json`` a command's error (``Error: ...``
+    and usage errors) and any uncaught exception are JSON lines on stderr like the logs."""
+    if not json_logs():
+        cli()
+        return
+    install_json_hooks()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as exc:
+        say(exc.format_message(), "ERROR")
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        say("aborted", "ERROR")
+        sys.exit(1)
+    except KeyboardInterrupt:  # standalone mode would have said "Aborted!"
+        say("aborted", "ERROR")
+        sys.exit(130)

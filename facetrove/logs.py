@@ -3,6 +3,10 @@
 ``FACETROVE_LOG_FORMAT=json`` (e.g. ``Environment=`` in a systemd unit, ``environment:`` in
 compose) makes every log record one JSON object on stderr, for Loki, journald's JSON output
 or any collector that reads JSON lines. Anything else, or unset, gives the text lines.
+
+In JSON mode the rest of what goes to stderr is JSON too: a command's ``Error: ...`` line
+(:func:`facetrove.cli.main`), user-facing lines printed with :func:`say`, Python warnings, and
+an exception nobody caught, in any thread (:func:`install_json_hooks`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import json
 import logging
 import os
 import sys
+import threading
+import traceback
 from datetime import datetime, timezone
+from types import TracebackType
 
 ENV = "FACETROVE_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -42,3 +49,51 @@ def configure_logging(level: int | str = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_logs() else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
+    if json_logs():
+        logging.captureWarnings(True)
+
+
+def json_line(level: str, logger: str, message: str, exception: str | None = None) -> str:
+    """One JSON log line as :class:`JsonFormatter` writes them."""
+    line = {
+        "time": datetime.now(timezone.utc).isoformat(),
+        "level": level,
+        "logger": logger,
+        "message": message,
+    }
+    if exception:
+        line["exception"] = exception
+    return json.dumps(line, ensure_ascii=False)
+
+
+def say(message: str, level: str = "INFO", logger: str = "facetrove") -> None:
+    """A line for the user on stderr: as given, or one JSON object in JSON mode."""
+    text = json_line(level, logger, message) if json_logs() else message
+    print(text, file=sys.stderr, flush=True)
+
+
+def install_json_hooks() -> None:
+    """In JSON mode, an uncaught exception (main thread or any other) is one CRITICAL JSON line
+    with its traceback in ``exception``, not Python's multi-line text."""
+    if not json_logs():
+        return
+
+    def main_hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        say_raw("uncaught exception: " + (str(exc) or kind.__name__), text)
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        text = "".join(
+            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
+        )
+        name = args.thread.name if args.thread is not None else "?"
+        say_raw(f"uncaught exception in thread {name}: {args.exc_value}", text)
+
+    sys.excepthook = main_hook
+    threading.excepthook = thread_hook
+
+
+def say_raw(message: str, exception: str) -> None:
+    print(json_line("CRITICAL", "facetrove", message, exception), file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ from facetrove.collector.cli.common import (
     stop_on_signals,
 )
 from facetrove.collector.store.db import StoreError
+from facetrove.logs import say
 
 
 @click.command("serve")
@@ -64,7 +65,7 @@ def serve_cmd(
     setup_logging(verbose)
     try:
         check(config)
-        serve(config, stop_on_signals(), lambda line: click.echo(line, err=True))
+        serve(config, stop_on_signals(), say)
     except EmbeddedBrokerError as exc:
         raise click.ClickException(str(exc)) from None
     except (OSError, StoreError) as exc:
