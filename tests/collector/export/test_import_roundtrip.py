@@ -38,7 +38,11 @@ def test_export_then_import_gives_the_same_samples(
     db, summary = _import(out, tmp_path / "data", faces="cropped")
     detection = EXPORTERS[fmt].task == "detection"
     assert summary.format == ("folder" if fmt == "yolo-cls" else fmt)
-    assert summary.outcomes["imported"] == len(truth), summary.lines()
+    # the factory cuts its 60 samples from a few photos, so many crops repeat byte for byte: the
+    # import stores each of them and counts a repeat as held back (a copy of an earlier sample)
+    held = summary.outcomes["held-back"]
+    assert summary.outcomes["imported"] + held == len(truth), summary.lines()
+    assert summary.outcomes["imported"] >= 1, summary.lines()
     assert summary.outcomes["skipped"] == 0, summary.lines()
     rows = list(db.query("select * from samples"))
     assert len(rows) == len(truth)
