@@ -132,6 +132,7 @@ class Orders:
             # kept): no download; its samples take that name, and a refusal reported before
             # no longer stands.
             log.info("model %s announced: the file in use, now named so", ann.model_id)
+            self.updater.want(ann.sha256)  # a download still running for another is dropped
             with self._cfg_lock:
                 self._rename = ann.model_id
             self.updater.error = None

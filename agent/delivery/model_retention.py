@@ -30,11 +30,16 @@ def _size(path: Path) -> int:
         return 0
 
 
-def prune(folder: Path, keep: int, current: Path | None = None) -> list[Deleted]:
-    """Delete stray partial downloads and all but the ``keep`` most recently used model files;
-    ``current`` (the model in use) always stays and counts as one of them."""
+def prune(
+    folder: Path, keep: int, current: Path | None = None, busy: set[Path] | None = None
+) -> list[Deleted]:
+    """Delete stray partial downloads (not the ``busy`` ones, still being written) and all but
+    the ``keep`` most recently used model files; ``current`` (the model in use) always stays and
+    counts as one of them."""
     removed: list[Deleted] = []
     for stray in folder.glob("*.part"):
+        if stray in (busy or set()):
+            continue
         size = _size(stray)
         stray.unlink(missing_ok=True)
         removed.append(("partial", stray, size))

@@ -10,7 +10,10 @@ and the folder keeps the model in use and the one before it (``model_updates.kee
 are deleted and counted (``model_retention.py``).
 
 The download runs in its own thread so capture never waits for it. The swap itself happens in
-the capture thread, between frames (the pipeline is not thread-safe).
+the capture thread, between frames (the pipeline is not thread-safe). The last announcement
+wins, not the last download to finish: a download, or a loaded model not swapped in yet, whose
+model is no longer the one announced last (another model, or the file in use) is dropped
+(``model X: dropped, ...`` in the log; not an error, the status shows none).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -36,6 +40,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class ModelUpdateError(RuntimeError):
     """A model could not be fetched or does not match its announcement."""
+
+
+class Superseded(ModelUpdateError):
+    """Another model was announced while this one downloaded: the download stopped."""
 
 
 @dataclass(frozen=True)
@@ -92,12 +100,20 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def fetch_model(ann: wire.ModelAnnouncement, folder: Path, policy: FetchPolicy) -> Path:
+def fetch_model(
+    ann: wire.ModelAnnouncement,
+    folder: Path,
+    policy: FetchPolicy,
+    *,
+    wanted: Callable[[], bool] | None = None,
+) -> Path:
     """Download ``ann.url`` into ``folder/<sha256>.onnx`` (kept: later announcements of the same
-    model are instant), checking source, size and sha256 as it streams.
+    model are instant), checking source, size and sha256 as it streams, and ``wanted()`` before
+    each chunk.
 
     Raises:
         ModelUpdateError: naming the URL and what was wrong; no partial file remains.
+        Superseded: ``wanted()`` said no; no partial file remains.
     """
     check_source(ann.url, policy.sources)
     if ann.size > policy.max_bytes:
@@ -119,6 +135,11 @@ def fetch_model(ann: wire.ModelAnnouncement, folder: Path, policy: FetchPolicy) 
     try:
         with _OPENER.open(request, timeout=policy.timeout) as resp, open(part, "wb") as out:
             while chunk := resp.read(_CHUNK):
+                if wanted is not None and not wanted():
+                    raise Superseded(
+                        f"model {ann.model_id}: dropped, another model was announced while it"
+                        " downloaded"
+                    )
                 size += len(chunk)
                 if size > ann.size:
                     raise ModelUpdateError(
@@ -140,12 +161,17 @@ def fetch_model(ann: wire.ModelAnnouncement, folder: Path, policy: FetchPolicy) 
             f"announced {ann.size} B with sha256 {ann.sha256[:12]}... (sha256 mismatch); "
             "keeping the current model"
         )
-    part.replace(target)
+    try:
+        part.replace(target)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise ModelUpdateError(f"model {ann.model_id}: cannot keep {target}: {exc}") from None
     return target
 
 
 class ModelUpdater:
-    """Fetches announced models in the background and hands a loaded classifier to the runner."""
+    """Fetches announced models in the background and hands a loaded classifier to the runner;
+    only the model announced last is handed over."""
 
     def __init__(self, folder: Path, policy: FetchPolicy, threads: int = 1) -> None:
         self.folder = folder
@@ -155,23 +181,45 @@ class ModelUpdater:
         self.deleted = DeletedModels(folder)  # what retention deleted, counted across runs
         self._ready: OnnxEmotionClassifier | None = None
         self._lock = threading.Lock()
-        self._busy: str | None = None
+        self._fetching: set[str] = set()  # sha256 of the downloads running
+        self._wanted: str | None = None  # sha256 of the model announced last
+
+    def want(self, sha256: str) -> None:
+        """The last announcement names this file: any other download or loaded model is
+        dropped (the file in use announced: nothing is fetched, nothing else swapped in)."""
+        with self._lock:
+            self._wanted = sha256
+            stale, self._ready = self._ready, None
+            if stale is not None and stale.model_sha256 == sha256:
+                self._ready, stale = stale, None
+        if stale is not None:
+            log.info(
+                "model %s: dropped, another model was announced before it was used", stale.model_id
+            )
+            stale.close()
 
     def announce(self, ann: wire.ModelAnnouncement, current_sha256: str | None) -> None:
         """Start fetching ``ann`` unless it is the model in use or already being fetched."""
+        self.want(ann.sha256)
         if ann.sha256 == current_sha256:
             log.info("model %s is already in use", ann.model_id)
             return
         with self._lock:
-            if self._busy == ann.sha256:
+            if ann.sha256 in self._fetching:
                 return
-            self._busy = ann.sha256
+            self._fetching.add(ann.sha256)
+        self._start(ann)
+
+    def _start(self, ann: wire.ModelAnnouncement) -> None:
         threading.Thread(target=self._fetch, args=(ann,), name="model-fetch", daemon=True).start()
 
     def _fetch(self, ann: wire.ModelAnnouncement) -> None:
         path: Path | None = None
+        dropped = False
         try:
-            path = fetch_model(ann, self.folder, self.policy)
+            path = fetch_model(
+                ann, self.folder, self.policy, wanted=lambda: self._wanted == ann.sha256
+            )
             classifier = OnnxEmotionClassifier(path, model_id=ann.model_id, threads=self.threads)
             if list(classifier.classes) != list(ann.classes):
                 classifier.close()
@@ -179,22 +227,45 @@ class ModelUpdater:
                     f"model {ann.model_id}: its classes {list(classifier.classes)} differ from "
                     f"the announced {ann.classes}; keeping the current model"
                 )
+            with self._lock:
+                dropped = self._wanted != ann.sha256
+                if not dropped:
+                    old_ready, self._ready = self._ready, classifier
+            if dropped:
+                classifier.close()
+                log.info(
+                    "model %s: dropped, another model was announced while it loaded", ann.model_id
+                )
+                return
+        except Superseded as exc:
+            dropped = True
+            log.info("%s", exc)
+            return
         except (ModelUpdateError, PrelabelError) as exc:
             if path is not None and path.is_file():  # fetched but rejected: not kept
                 size = path.stat().st_size
                 path.unlink(missing_ok=True)
                 self.deleted.add([("rejected", path, size)])
+            if self._wanted != ann.sha256:  # nobody waits for it any more: not the device's error
+                dropped = True
+                log.info("model %s: dropped (another model was announced): %s", ann.model_id, exc)
+                return
             self.error = f"model {ann.model_id} refused: {exc}"
             log.error("%s", self.error)
             return
         finally:
             with self._lock:
-                self._busy = None
+                self._fetching.discard(ann.sha256)
+                again = dropped and self._wanted == ann.sha256  # announced again meanwhile
+                if again:
+                    self._fetching.add(ann.sha256)
+            if again:
+                self._start(ann)
         self.error = None
         log.info("model %s (%s) fetched and loaded", ann.model_id, ann.sha256[:12])
-        self.deleted.add(prune(self.folder, self.policy.keep, current=path))
         with self._lock:
-            old_ready, self._ready = self._ready, classifier
+            busy = {self.folder / f"{sha}.part" for sha in self._fetching}
+        self.deleted.add(prune(self.folder, self.policy.keep, current=path, busy=busy))
         if old_ready is not None:
             old_ready.close()
 

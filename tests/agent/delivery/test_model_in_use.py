@@ -9,19 +9,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from facetrove import models, wire
+from facetrove import models
 from tests.agent.agent_process import start_agent
-from tests.agent.delivery_support import FileServer, Listener, publish_retained
+from tests.agent.delivery_support import FileServer, Listener, announce_model
 from tests.support.broker import Mosquitto
 from tests.support.data import looped_clip
-
-
-def _announce(port: int, device: str, model_id: str, data: bytes, url: str) -> None:
-    ann = wire.ModelAnnouncement(
-        model_id=model_id, sha256=hashlib.sha256(data).hexdigest(), url=url, size=len(data),
-        classes=list(models.EMOTION_CLASSES),
-    )  # fmt: skip
-    publish_retained(port, device, wire.Kind.MODEL, ann.model_dump_json().encode())
 
 
 def test_the_model_in_use_announced_takes_its_name_and_clears_a_refusal(tmp_path: Path) -> None:
@@ -45,12 +37,13 @@ def test_the_model_in_use_announced_takes_its_name_and_clears_a_refusal(tmp_path
         assert first is not None and first.model_id == "emotion_mini_xception"
 
         # A refused model: the agent keeps the shipped one and says why.
-        _announce(broker.port, device, "junk", junk, server.url("device/models/junk.onnx"))
+        announce_model(broker.port, device, "junk", junk, server.url("device/models/junk.onnx"))
         assert listener.wait(lambda: bool(listener.statuses[-1].get("model_error")), 30)
 
         # Rolled back to the shipped file, under the registry's name; it is not served here, so
         # a download would fail: none happens.
-        _announce(broker.port, device, "bundled", shipped, server.url("device/models/none.onnx"))
+        none = server.url("device/models/none.onnx")
+        announce_model(broker.port, device, "bundled", shipped, none)
         assert listener.wait(
             lambda: (
                 listener.statuses[-1].get("model_id") == "bundled"
