@@ -145,7 +145,9 @@ def test_retained_config_pauses_and_resumes_without_restart(
 
 
 class _GatePipeline:
-    """Applies a config to a real quality gate, as the pipeline does."""
+    """Applies a config to a real quality gate, as the pipeline does (pre-label off)."""
+
+    classifier = None
 
     def __init__(self) -> None:
         self.gate = QualityGate()
