@@ -192,3 +192,32 @@ def test_agent_unit_start_gets_its_password_from_the_credential(tmp_path: Path) 
         assert bad.returncode == 3 and "not authorised" in bad.stderr, bad.stderr[-2000:]
     finally:
         broker.stop()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_bad_config_makes_the_command_line_exit_2(name: str, tmp_path: Path) -> None:
+    """RestartPreventExitStatus=2 relies on it (issue-14 audit: the collector's commands exited 1
+    on a config error, so `serve` was restarted and the prune timer's service retried it every
+    10 minutes for ever)."""
+    etc = tmp_path / "etc"
+    (etc / "facetrove").mkdir(parents=True)
+    for config in ("agent.yaml", "collector.yaml"):
+        (etc / "facetrove" / config).write_text("ingest:\n  batch_mx: 3\ndevice_idd: x\n")
+    args = [
+        a.replace("%E", str(etc)).replace("%S", str(tmp_path / "state"))
+        for a in _facetrove_args(name)
+    ]
+    proc = subprocess.run([FACETROVE, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, (name, proc.returncode, proc.stderr[-2000:])
+    assert "unknown key" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_units_sharing_a_state_directory_give_it_one_mode() -> None:
+    """systemd applies StateDirectoryMode= (default 0755) to the folder at each start: the prune
+    unit (no mode: 0755) and the collector's (0750) disagreed about the data folder."""
+    modes: dict[str, set[str]] = {}
+    for name in SERVICES:
+        service = _service(name)
+        for folder in service["StateDirectory"]:
+            modes.setdefault(folder, set()).update(service.get("StateDirectoryMode", ["0755"]))
+    assert all(len(m) == 1 for m in modes.values()), modes
