@@ -124,6 +124,13 @@ class JobRegistry:
         finally:
             self._finish(job)
 
+    def settle(self, job: Job, status: str, error: str | None = None) -> None:
+        """End a running job from inside it, before it records its outcome elsewhere (a training
+        writes its row after this): its slot is free from now on, so a job shown as ended never
+        holds one."""
+        job.status, job.error = status, error or job.error
+        self._finish(job)
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
@@ -142,7 +149,8 @@ class JobRegistry:
         job.status = "running"
         try:
             fn()
-            job.status = "done"
+            if job.status in ACTIVE:  # not settled by fn itself
+                job.status = "done"
         except JobFailed as exc:
             log.warning("%s job %s failed: %s", job.kind, job.id, exc)
             job.status, job.error = "failed", _first_line(exc)
@@ -155,7 +163,7 @@ class JobRegistry:
     def _finish(self, job: Job) -> None:
         if job.status in ACTIVE:  # ended by a BaseException: never hold the slot for good
             job.status, job.error = "failed", job.error or "interrupted"
-        job.finished_at = time.time()
+        job.finished_at = job.finished_at or time.time()
         with self._lock:
             self._prune()
 

@@ -35,7 +35,7 @@ from facetrove.collector import lifeline
 from facetrove.collector.store import DB_NAME, Database, connect
 from facetrove.collector.store import train_jobs as rows
 from facetrove.collector.train.folder import models_root
-from facetrove.collector.web.job_registry import JobRegistry
+from facetrove.collector.web.job_registry import Job, JobRegistry
 from facetrove.collector.web.jobs import facetrove_command, new_job_id
 
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+): loss ([0-9.]+), valid acc ([0-9.]+%|-)")
@@ -104,23 +104,25 @@ class TrainJobs:
             raise
         argv = [*facetrove_command(), "collector", "train", version_id, "--name", name,
                 "--epochs", str(epochs), "--data-dir", str(self.data_dir)]  # fmt: skip
-        self._registry.start(slot, functools.partial(self._run, job, argv, lock))
+        self._registry.start(slot, functools.partial(self._run, slot, job, argv, lock))
         return job
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for every started job (tests, shutdown)."""
         self._registry.wait(timeout)
 
-    def _run(self, job: rows.TrainJob, argv: list[str], lock: JobLock) -> None:
+    def _run(self, slot: Job, job: rows.TrainJob, argv: list[str], lock: JobLock) -> None:
         db = connect(self.data_dir / DB_NAME, migrate_schema=False)
         try:
             self._follow(db, job, argv)
-            if job.returncode == 0:
-                rows.finish(db, job, "done")
-            else:
+            status = "done" if job.returncode == 0 else "failed"
+            if status == "failed":
                 errors = [line for line in job.log_tail if line.startswith("Error:")]
                 job.error = job.error or (errors[-1] if errors else "\n".join(job.log_tail[-5:]))
-                rows.finish(db, job, "failed")
+            # The slot first: once the row (what the pages show) says the job ended, a Train
+            # press is never refused for it.
+            self._registry.settle(slot, status, job.error)
+            rows.finish(db, job, status)
         finally:
             db.close()
             lock.release()
