@@ -138,6 +138,13 @@ def servable(db: Database, model_id: str) -> Model | None:
     return None if model.status == "retired" else model
 
 
+def servable_to(db: Database, device_id: str) -> str | None:
+    """The one model ``device_id`` may download: its assignment (own, else every device's, else
+    the bundled model), if registered and not retired; else None."""
+    model_id = model_for(db, device_id) or BUNDLED
+    return model_id if servable(db, model_id) is not None else None
+
+
 def assignments(db: Database) -> dict[str, str]:
     """device id (or ``*``) -> the model it should run."""
     rows = db.execute("SELECT device_id, model_id FROM model_assignments").fetchall()

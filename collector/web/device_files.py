@@ -2,9 +2,11 @@
 
 ``GET /device/models/<model_id>/model.onnx`` answers a device that authenticates with its own
 broker login (HTTP Basic: device id and password, the same as MQTT); a revoked login, a wrong
-password or a reviewer's session get 401. The files are the trained models under
-``data_dir/models/<id>/model.onnx`` that the model registry lists and has not retired (an
-unknown or retired id is 404, like a missing file), and the shipped model as ``bundled``.
+password or a reviewer's session get 401. A device gets only the model it is assigned (its
+canary, else the one rolled out to every device, else the shipped model as ``bundled``): a
+candidate, a retired model, another device's canary or an unknown id is 404, like a missing
+file, so one device's login does not hand out every model trained on the store's faces. The
+files are the trained models under ``data_dir/models/<id>/model.onnx``.
 ``model_url`` builds the address a ``model`` announcement carries (the agent accepts only its
 collector's address, see docs/agent.md).
 """
@@ -46,14 +48,15 @@ def _device() -> str | None:
 @bp.route("/models/<model_id>/model.onnx")
 def model_file(model_id: str) -> Response:
     """The ONNX file of a trained model, to an authenticated device."""
-    if _device() is None:
+    device = _device()
+    if device is None:
         return Response(
             "device login required\n",
             401,
             {"WWW-Authenticate": 'Basic realm="facetrove devices"'},
             mimetype="text/plain",
         )
-    if registry.servable(get_db(), model_id) is None:
+    if registry.servable_to(get_db(), device) != model_id:
         abort(404)
     if model_id == registry.BUNDLED:
         from facetrove import models

@@ -189,7 +189,7 @@ def _get(client: Any, path: str, login: tuple[str, str] | None) -> int:
     return int(client.get(path, headers=_basic(login)).status_code)
 
 
-def test_devices_download_only_registered_models_that_are_not_retired(data: Path) -> None:
+def test_a_device_downloads_only_the_model_it_is_assigned(data: Path) -> None:
     config = CollectorConfig.model_validate(
         {"data_dir": str(data), "web": {"secret_key": "test-" + "k" * 40}}
     )
@@ -203,8 +203,19 @@ def test_devices_download_only_registered_models_that_are_not_retired(data: Path
 
     assert sync_folders(db, data) == ["emo-1", "emo-2"]
     assert _get(client, url.format("emo-1"), None) == 401
+    # A candidate is assigned to no device: no device may fetch it (a stolen device's login
+    # must not hand out every model trained on the store's faces).
+    assert _get(client, url.format("emo-1"), login) == 404
+    assert _get(client, url.format("bundled"), login) == 200  # every device runs it by default
+    # A canary is served to its devices only, not with another device's login.
+    registry.assign(db, "emo-1", [A], "rollout")
     assert _get(client, url.format("emo-1"), login) == 200
+    assert _get(client, url.format("emo-1"), (B, "pw-" + B)) == 404
+    assert _get(client, url.format("bundled"), login) == 404  # A is told emo-1 now
+    assert _get(client, url.format("bundled"), (B, "pw-" + B)) == 200
+    assert _get(client, url.format("emo-1"), (A, "pw-" + B)) == 401  # B's password for A
     registry.assign(db, "emo-1", None, "rollout")
+    assert _get(client, url.format("emo-1"), (B, "pw-" + B)) == 200  # deployed: every device
     registry.assign(db, "emo-2", None, "rollout")  # emo-1 retired
     assert _get(client, url.format("emo-1"), login) == 404
     assert _get(client, url.format("emo-2"), login) == 200
@@ -212,6 +223,7 @@ def test_devices_download_only_registered_models_that_are_not_retired(data: Path
     # The shipped model: served like a trained one while it is not retired (a rollback target).
     assert _get(client, url.format("bundled"), login) == 404  # retired: emo-2 is deployed
     registry.assign(db, "bundled", [A], "rollback")
+    assert _get(client, url.format("emo-2"), login) == 404  # A is rolled back to bundled
     resp = client.get(url.format("bundled"), headers=_basic(login))
     assert resp.status_code == 200
     assert hashlib.sha256(resp.data).hexdigest() == models.SHA256[models.EMOTION_ONNX]

@@ -95,6 +95,18 @@ def _register(data: Path, model_id: str, sha: str, size: int, classes: list[str]
         db.close()
 
 
+def _assign(data: Path, model_id: str, devices: list[str] | None) -> None:
+    """A rollout's record in the store (what `collector model rollout` commits first)."""
+    from facetrove.collector.store import DB_NAME, connect
+    from facetrove.collector.store import models as registry
+
+    db = connect(data / DB_NAME)
+    try:
+        registry.assign(db, model_id, devices, "rollout")
+    finally:
+        db.close()
+
+
 def test_agent_takes_models_only_from_its_collector(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     from facetrove import models
@@ -131,7 +143,7 @@ def test_agent_takes_models_only_from_its_collector(tmp_path: Path) -> None:
         # The endpoint answers only a device's own login.
         assert _get(own_url, None) == 401
         assert _get(own_url, (DEVICE, "wrong")) == 401
-        assert _get(own_url, (DEVICE, login["password"])) == 200
+        assert _get(own_url, (DEVICE, login["password"])) == 404  # a candidate: nobody's yet
         assert _get(f"{login['collector_url']}/device/models/../users/model.onnx",
                     (DEVICE, login["password"])) == 404  # fmt: skip
         collector_pw = json.loads((data / "broker" / "credentials.json").read_text())["collector"]
@@ -150,6 +162,9 @@ def test_agent_takes_models_only_from_its_collector(tmp_path: Path) -> None:
                             f"model_updates.collector_url={login['collector_url']}")  # fmt: skip
         agent.wait_for("not from this device's collector", 60)
         assert wait_until(lambda: len(_model_ids(data)) >= 2, 60)
+        _assign(data, "emo-v2", [DEVICE])  # canary: served to this device only
+        assert _get(own_url, (DEVICE, login["password"])) == 200
+        assert _get(own_url, ("cam-other", other["password"])) == 404
         announce("emo-v2", own_url)
         rc, summary = agent.wait(120)
         assert rc == 0, agent.stderr[-3000:]
@@ -161,6 +176,7 @@ def test_agent_takes_models_only_from_its_collector(tmp_path: Path) -> None:
         kept = sorted(p.name for p in (tmp_path / "a" / "models").iterdir())
         assert kept == [f"{sha}.onnx"]  # nothing partial, nothing from elsewhere
         # Another device's login works for its own downloads; a revoked one no longer does.
+        _assign(data, "emo-v2", None)  # deployed to every device
         assert _get(own_url, ("cam-other", other["password"])) == 200
         assert device_cli(data, "revoke", "cam-other").returncode == 0
         assert _get(own_url, ("cam-other", other["password"])) == 401

@@ -163,11 +163,12 @@ def test_canary_rollout_refusals_and_rollback_with_real_agents(tmp_path: Path) -
 
         # A wrong sha256 (as if the file changed on the way): refused before it is loaded.
         collector_pw = json.loads((data / "broker" / "credentials.json").read_text())["collector"]
-        base = json.loads(cli(cfg, "model", "show", "emo-base"))
+        # (the file of the model A is assigned, emo-junk: a device may fetch that one only)
+        junk = json.loads(cli(cfg, "model", "show", "emo-junk"))
         ann = wire.ModelAnnouncement(
-            model_id="emo-wrong-sha", sha256="0" * 64, size=base["size"],
-            url=f"{logins[A]['collector_url']}/device/models/emo-base/model.onnx",
-            classes=base["classes"],
+            model_id="emo-wrong-sha", sha256="0" * 64, size=junk["size"],
+            url=f"{logins[A]['collector_url']}/device/models/emo-junk/model.onnx",
+            classes=junk["classes"],
         )  # fmt: skip
         admin = Mqtt(port, "collector", collector_pw, "facetrove-test-admin")
         admin.publish(wire.topic(A, wire.Kind.MODEL), ann.model_dump_json().encode(), retain=True)
