@@ -87,6 +87,18 @@ def prelabel_by_model_day(db: Database, days: int = 60) -> list[tuple[str, str, 
     ).fetchall()
 
 
+def prelabel_hits_by_file(db: Database) -> dict[str, tuple[int, int]]:
+    """``model sha256 -> (pre-labels the review confirmed, pre-labels reviewed)`` over the
+    confirmed samples: the same file under two ids (the shipped model before and after it was
+    announced as ``bundled``) counts once."""
+    rows = db.execute(
+        "SELECT prelabel_model_sha256, SUM(prelabel_label = label), COUNT(*) FROM samples"
+        f" WHERE state = 'confirmed' AND prelabel_model_sha256 IS NOT NULL AND {COUNTED}"
+        " GROUP BY 1"
+    ).fetchall()
+    return {str(sha): (int(right or 0), int(n)) for sha, right, n in rows}
+
+
 def confidence_histogram(db: Database) -> dict[int, int]:
     """Samples per pre-label confidence tenth (bin 0 is [0, 0.1), bin 9 is [0.9, 1])."""
     return dict(

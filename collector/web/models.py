@@ -13,6 +13,7 @@ from flask_login import current_user
 from facetrove import wire
 from facetrove.collector import rollout as rollouts
 from facetrove.collector.store import models as registry
+from facetrove.collector.store import stats
 from facetrove.collector.store import train_jobs as train_rows
 from facetrove.collector.store import versions as version_rows
 from facetrove.collector.train import folder
@@ -42,15 +43,46 @@ def _model(model_id: str) -> registry.Model:
         abort(404)
 
 
+def measured_as_baseline(models: list[registry.Model]) -> dict[str, list[dict[str, Any]]]:
+    """Figures the trained models' cards hold for the model each was compared with (by sha256,
+    else id), newest report first: ``{model id: [{"by", "evaluation", "top1", "macro_f1",
+    "n"}]}``. The bundled model has no report of its own; these are its test figures. A card
+    that names another file (the shipped model of an older facetrove) is not counted."""
+    by_sha = {m.sha256: m.id for m in models}
+    ids = set(by_sha.values())
+    found: dict[str, list[dict[str, Any]]] = {}
+    for info in reversed(folder.list_models(data_dir())):
+        compared = info.card.get("compared_with") or {}
+        sha = compared.get("sha256")
+        target = by_sha.get(sha) if sha else compared.get("id")  # another file: not this one
+        if target not in ids or target == info.id:
+            continue
+        for name, roles in (info.card.get("metrics") or {}).items():
+            base = roles.get("baseline") or {}
+            if base.get("top1") is not None:
+                found.setdefault(target, []).append({"by": info.id, "evaluation": name, **base})
+    return found
+
+
+def _reviewed(hits: dict[str, tuple[int, int]], model: registry.Model) -> dict[str, Any] | None:
+    right, n = hits.get(model.sha256, (0, 0))
+    return {"accuracy": right / n, "n": n} if n else None
+
+
 @bp.get("/")
 def index() -> Any:
     """Every registered model with its status and the devices it is assigned to."""
     db = get_db()
     rollouts.sync_folders(db, data_dir())
     table = registry.assignments(db)
+    models = registry.list_models(db)
+    measured = measured_as_baseline(models)
+    hits = stats.prelabel_hits_by_file(db)
     rows = [
         {
             "m": m,
+            "measured": next(iter(measured.get(m.id, [])), None),
+            "reviewed": _reviewed(hits, m),
             "devices": sorted(
                 "all" if d == registry.ALL else d for d, mid in table.items() if mid == m.id
             )
@@ -60,7 +92,7 @@ def index() -> Any:
                 else []
             ),
         }
-        for m in registry.list_models(db)
+        for m in models
     ]
     jobs()
     return render_template("models/index.html", rows=rows, jobs=train_rows.recent(db))
@@ -74,6 +106,7 @@ def show(model_id: str) -> Any:
     pictures = sorted(
         p.name for p in (folder.models_root(data_dir()) / model_id).glob("confusion-*.png")
     )
+    models = registry.list_models(db)
     return render_template(
         "models/show.html",
         m=model,
@@ -82,7 +115,9 @@ def show(model_id: str) -> Any:
         devices=rollouts.known_devices(db),
         assigned=sorted(d for d, mid in registry.assignments(db).items() if mid == model_id),
         history=registry.events(db, model_id),
-        others=[o.id for o in registry.list_models(db) if o.id != model_id],
+        others=[o.id for o in models if o.id != model_id],
+        measured=measured_as_baseline(models).get(model_id, []),
+        reviewed=_reviewed(stats.prelabel_hits_by_file(db), model),
     )
 
 

@@ -4,6 +4,7 @@ test tests/collector/test_rollout_e2e.py uses a real one)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,38 @@ def test_train_from_a_version_page_as_a_background_job(app, client, auth, store,
     report = client.get("/models/web-1").get_data(as_text=True)
     assert "v1 test" in report and "confusion-" in report
     factory.db.close()
+
+
+def test_the_bundled_row_shows_its_figures(client, auth, store, config, samples):
+    """The bundled model has no report of its own: the list and its page show what the reports
+    of models trained against it measured for it, and every model's pre-labels as reviewed
+    (by the file's sha256: samples tagged emotion_mini_xception or bundled are one model)."""
+    from facetrove import models
+
+    data = _setup(config, store)
+    card = data / "models" / "emo-1" / "card.json"
+    emo1 = json.loads(card.read_text())
+    emo1["compared_with"] = {"id": "bundled", "reason": "the bundled model: no model is deployed"}
+    emo1["metrics"]["v1 test"]["baseline"] = {"top1": 0.625, "macro_f1": 0.5, "n": 8}
+    card.write_text(json.dumps(emo1))
+    shipped = hashlib.sha256(models.path(models.EMOTION_ONNX).read_bytes()).hexdigest()
+    alice = find_user(store, "alice").id
+    decided = []
+    for ids, model_id, right in ((samples[:10], "emotion_mini_xception", 5),
+                                 (samples[10:20], "bundled", 4)):  # fmt: skip
+        store.execute(
+            f"UPDATE samples SET prelabel_model_id = ?, prelabel_model_sha256 = ?,"
+            f" prelabel_label = 'happy' WHERE id IN ({','.join('?' * len(ids))})",
+            [model_id, shipped, *[s["id"] for s in ids]],
+        )
+        decided += [reviews.DecisionIn(s["id"], "label", "happy" if i < right else "sad")
+                    for i, s in enumerate(ids)]  # fmt: skip
+    reviews.decide(store, alice, decided)
+    auth.login()
+    page = client.get("/models/").get_data(as_text=True)
+    row = page[page.index('href="/models/bundled"') :].split("</tr>")[0]
+    assert "62.5%" in row and "emo-1" in row, row  # measured in emo-1's report
+    assert "45.0% of 20" in row, row  # 9 of 20 reviewed pre-labels right
+    show = client.get("/models/bundled").get_data(as_text=True)
+    assert "62.5%" in show and "v1 test" in show and "emo-1" in show
+    assert "45.0%" in show and "20 reviewed" in show
