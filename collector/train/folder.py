@@ -72,6 +72,11 @@ def check_name(name: str) -> str:
     return name
 
 
+def is_model_id(name: str) -> bool:
+    """True if ``name`` has a model id's form (so no ``/`` and no ``..``: a folder under models/)."""
+    return re.fullmatch(MODEL_NAME, name) is not None
+
+
 def model_dir(data_dir: Path, model_id: str) -> Path:
     """The folder of a finished model, or ModelFolderError naming the known ones."""
     check_name(model_id)

@@ -79,7 +79,10 @@ def resolve_model(data_dir: Path, spec: str) -> Source:
     """``bundled``, a trained model id under data_dir/models, or a path to an .onnx file."""
     if spec == "bundled":
         path, model_id = bundled_models.path(bundled_models.EMOTION_ONNX), "bundled"
-    elif (folder.models_root(data_dir) / spec / folder.ONNX_FILE).is_file():
+    elif (
+        folder.is_model_id(spec)
+        and (folder.models_root(data_dir) / spec / folder.ONNX_FILE).is_file()
+    ):
         path, model_id = folder.models_root(data_dir) / spec / folder.ONNX_FILE, spec
     elif spec.endswith(".onnx") and Path(spec).is_file():
         path, model_id = Path(spec), Path(spec).stem

@@ -241,3 +241,17 @@ def test_a_run_told_to_stop_before_its_folder_is_named_leaves_nothing(store: Fac
     assert ".orphan.partial" in seen  # it was all written, in the hidden folder
     names = [p.name for p in (store.data_dir / "models").iterdir()]
     assert "orphan" not in names and ".orphan.partial" not in names
+
+
+@pytest.mark.parametrize("option", ["--init", "--compare"])
+def test_a_model_id_with_dot_dot_is_not_a_path_out_of_the_models_folder(
+    store: FactoryStore, trained: TrainedModel, option: str
+) -> None:
+    import shutil
+
+    outside = store.data_dir / "elsewhere"  # models/../elsewhere/model.onnx
+    outside.mkdir(exist_ok=True)
+    shutil.copy(trained.path / "model.onnx", outside / "model.onnx")
+    code, out = _cli(store, "v1", "--name", "x11", option, "../elsewhere")
+    assert code == 1 and "no model '../elsewhere'" in out, out
+    assert not (store.data_dir / "models" / "x11").exists()
