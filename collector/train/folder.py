@@ -73,7 +73,7 @@ def check_name(name: str) -> str:
 
 
 def is_model_id(name: str) -> bool:
-    """True if ``name`` has a model id's form (so no ``/`` and no ``..``: a folder under models/)."""
+    """True if ``name`` has a model id's form (no ``/``, no leading ``.``): a folder of models/."""
     return re.fullmatch(MODEL_NAME, name) is not None
 
 
