@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from facetrove.collector.broker import (
     BrokerProcess,
@@ -54,32 +55,35 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         echo(f"data folder: made {fixed} file(s) and folder(s) private to this user")
     # A damaged store is refused (DamagedStore) before the broker accepts any sample.
     check_store(config.data_dir / DB_NAME)
-    broker: EmbeddedBroker | BrokerProcess | None = None
+    kind: type[EmbeddedBroker] | type[BrokerProcess] | None = None
     if config.broker.url is None:
         b = config.broker
         creds = ensure_credentials(config.data_dir, (b.username,))
         kind = EmbeddedBroker if b.embedded_in_process else BrokerProcess
-        # The broker refuses what ingest would refuse as too_large before anyone reads it; 1 KiB
-        # more for the topic and packet id of a PUBLISH.
-        limit = config.ingest.max_payload_bytes + PUBLISH_OVERHEAD
-        broker = kind(
-            b.embedded_host,
-            b.embedded_port,
-            creds.password_file,
-            max_packet_bytes=limit,
-            registry_db=config.data_dir / DB_NAME,  # migrated by open_checked above
-        ).start()
         config = config.model_copy(
             update={"broker": b.model_copy(update={"password": creds.password(b.username)})}
         )
-        echo(f"MQTT broker (embedded, MQTT 3.1.1): {broker.url}")
-        echo("  every device has its own login; create one and paste what it prints into the")
-        echo(f"  agent's config: {_device_add_hint(config)}")
-    else:
-        echo(f"MQTT broker (external): {_redact(config.broker.url)}")
-
+    app, web_server = _bind_web(config)  # a taken port: one line, before anything starts
+    broker: EmbeddedBroker | BrokerProcess | None = None
     threads: list[tuple[str, threading.Thread, threading.Event]] = []
     try:
+        if kind is not None:
+            b = config.broker
+            # The broker refuses what ingest would refuse as too_large before anyone reads it;
+            # 1 KiB more for the topic and packet id of a PUBLISH.
+            broker = kind(
+                b.embedded_host,
+                b.embedded_port,
+                creds.password_file,
+                max_packet_bytes=config.ingest.max_payload_bytes + PUBLISH_OVERHEAD,
+                registry_db=config.data_dir / DB_NAME,  # migrated by open_checked above
+            ).start()
+            echo(f"MQTT broker (embedded, MQTT 3.1.1): {broker.url}")
+            echo("  every device has its own login; create one and paste what it prints into the")
+            echo(f"  agent's config: {_device_add_hint(config)}")
+        else:
+            echo(f"MQTT broker (external): {_redact(config.broker.url)}")
+
         ingest_stop = threading.Event()
         worker = IngestWorker(config, store_checked=True)
         ingest = threading.Thread(target=worker.run, args=(ingest_stop,), name="ingest")
@@ -89,27 +93,28 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
             log.warning("ingest has not subscribed yet; it keeps retrying the broker")
         echo(f"ingest: store {config.data_dir}")
 
-        try:
-            from facetrove.collector.web import create_app
+        if app is not None:
             from facetrove.collector.web.metrics import INGEST_EXTENSION
             from facetrove.collector.web.server import run_web
-        except ImportError as exc:
-            log.warning("the web UI is not available (%s); running broker and ingest only", exc)
-        else:
+
             web_stop = threading.Event()
-            app = create_app(config)
             app.extensions[INGEST_EXTENSION] = worker  # receipts and queue figures on /metrics
-            web = threading.Thread(target=run_web, args=(config, web_stop, app), name="web")
+            web = threading.Thread(
+                target=run_web, args=(config, web_stop, app, web_server), name="web"
+            )
             web.start()
+            web_server = None  # the web thread owns it now
             threads.append(("web", web, web_stop))
             echo(f"web app: http://{_reachable(config.web.host)}:{config.web.port}/")
         echo("running; Ctrl-C to stop")
-        while not stop.wait(0.5):
+        dead: list[str] = []
+        while not dead and not stop.wait(0.5):
             dead = [name for name, thread, _ in threads if not thread.is_alive()]
-            if dead:
-                log.error("%s stopped unexpectedly; shutting down", ", ".join(dead))
-                break
+        if dead:
+            log.error("%s stopped unexpectedly; shutting down", ", ".join(dead))
     finally:
+        if web_server is not None:
+            web_server.close()
         for name, thread, event in reversed(threads):
             log.info("stopping %s", name)
             event.set()
@@ -117,6 +122,32 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         if broker is not None:
             broker.stop()
         echo("stopped")
+    if dead:  # a failure, not a stop: exit 1, so that systemd's Restart=on-failure restarts it
+        raise ServeError(f"{', '.join(dead)} stopped unexpectedly (see the log above)")
+
+
+class ServeError(RuntimeError):
+    """The collector cannot start (a taken web port) or a part of it stopped by itself."""
+
+
+def _bind_web(config: CollectorConfig) -> tuple[Any, Any]:
+    """The web app and its bound server, or (None, None) when the web extra is missing.
+
+    Raises:
+        ServeError: the web app's address cannot be bound.
+    """
+    try:
+        from facetrove.collector.web import create_app
+        from facetrove.collector.web.server import bind_web
+    except ImportError as exc:
+        log.warning("the web UI is not available (%s); running broker and ingest only", exc)
+        return None, None
+    app = create_app(config)
+    try:
+        return app, bind_web(config, app)
+    except OSError as exc:
+        w = config.web
+        raise ServeError(f"cannot listen on {w.host}:{w.port}: {exc.strerror or exc}") from None
 
 
 def _device_add_hint(config: CollectorConfig) -> str:

@@ -49,7 +49,7 @@ def serve_cmd(
       facetrove collector serve --broker mqtt://collector:PW@mqtt.lan:1883 --host 0.0.0.0
     """
     from facetrove.collector.broker import EmbeddedBrokerError
-    from facetrove.collector.serve import check, serve
+    from facetrove.collector.serve import ServeError, check, serve
 
     config = load(
         config_path,
@@ -66,7 +66,7 @@ def serve_cmd(
     try:
         check(config)
         serve(config, stop_on_signals(), say)
-    except EmbeddedBrokerError as exc:
+    except (EmbeddedBrokerError, ServeError) as exc:
         raise click.ClickException(str(exc)) from None
     except (OSError, StoreError) as exc:
         raise click.ClickException(f"cannot use the store in {config.data_dir}: {exc}") from None

@@ -26,7 +26,7 @@ def web_cmd(
 
     Example: facetrove collector web --data-dir ./facetrove-data --port 8080
     """
-    from facetrove.collector.web.server import run_web
+    from facetrove.collector.web.server import bind_web, run_web
 
     config = load(config_path, data_dir=data_dir, **{"web.host": host, "web.port": port})
     configure_logging(logging.INFO)
@@ -37,13 +37,14 @@ def web_cmd(
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    click.echo(f"review web app on http://{config.web.host}:{config.web.port}/ (Ctrl-C stops)")
     try:
-        run_web(config, stop)
+        server = bind_web(config)
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {config.web.host}:{config.web.port}: {exc.strerror or exc}"
         ) from None
+    click.echo(f"review web app on http://{config.web.host}:{config.web.port}/ (Ctrl-C stops)")
+    run_web(config, stop, server=server)
 
 
 COMMANDS: list[click.Command] = [web_cmd]

@@ -54,8 +54,26 @@ def _summarise_queue_warnings() -> None:
         queue_log.addFilter(QueueDepthSummary())
 
 
-def run_web(config: CollectorConfig, stop_event: threading.Event, app: Any = None) -> None:
-    """Serve the review app on ``web.host:web.port`` until ``stop_event`` is set.
+def bind_web(config: CollectorConfig, app: Any = None) -> Any:
+    """The waitress server of the review app, bound to ``web.host:web.port`` (not serving yet:
+    :func:`run_web` runs it). Binding first lets a command refuse a taken port in one line
+    before it announces anything.
+
+    Raises:
+        OSError: the address cannot be bound (port in use, no permission).
+    """
+    web = web_config(config)
+    return create_server(
+        app or create_app(config), host=web.host, port=web.port, threads=web.threads,
+        ident="facetrove",
+    )  # fmt: skip
+
+
+def run_web(
+    config: CollectorConfig, stop_event: threading.Event, app: Any = None, server: Any = None
+) -> None:
+    """Serve the review app on ``web.host:web.port`` (or the ``server`` of :func:`bind_web`)
+    until ``stop_event`` is set.
 
     waitress is a production WSGI server (not Flask's dev server). Its event loop runs here, in
     the caller's thread, a short poll at a time, so that stopping closes the sockets from the
@@ -66,10 +84,9 @@ def run_web(config: CollectorConfig, stop_event: threading.Event, app: Any = Non
     """
     web = web_config(config)
     _summarise_queue_warnings()
-    wsgi = app or create_app(config)
-    server: Any = create_server(
-        wsgi, host=web.host, port=web.port, threads=web.threads, ident="facetrove"
-    )
+    if server is None:
+        server = bind_web(config, app)
+    wsgi = server.application
     log.info("review web app on http://%s:%s/", web.host, server.effective_port)
     try:
         while not stop_event.is_set():

@@ -4,6 +4,7 @@ over HTTP parsed by prometheus_client's own parser; every figure must equal the 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,12 @@ def test_metrics_after_real_traffic_match_the_store(tmp_path: Path) -> None:
             pub.wait_acked(3 + 2 * i + 2, timeout=30)
         wait_rows(serve.data, 8, timeout=30)
         wait_port(serve.web_port, 30)
+        # Receipts go out up to ingest.receipt_ms after the commit that the rows show.
+        deadline = time.monotonic() + 30
         got = scrape(serve.web_port)
+        while got[("facetrove_receipts_sent_total", ())] < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            got = scrape(serve.web_port)
         db = connect(serve.data / DB_NAME)
         try:
             stored = counters(db, "samples.")["samples.stored"]
