@@ -132,6 +132,11 @@ class OnnxEmotionClassifier(Closing):
                 f"emotion model {self.path} does not run on a {self.size}x{self.size}"
                 f" {'gray' if self.gray else 'colour'} face as its metadata says: {exc}"
             ) from None
+        if tuple(np.shape(out)) == (1, len(self.classes)) and not np.isfinite(out).all():
+            raise PrelabelError(
+                f"emotion model {self.path} answers NaN or infinity for a blank face: its"
+                " weights are broken (a training run that diverged?)"
+            )
         if tuple(np.shape(out)) != (1, len(self.classes)):
             raise PrelabelError(
                 f"emotion model {self.path} answers with shape {tuple(np.shape(out))}, not one"
@@ -162,7 +167,8 @@ class OnnxEmotionClassifier(Closing):
     def classify(self, face: np.ndarray) -> PrelabelResult:
         """Label and class probabilities of one face crop."""
         out = self._session.run(None, {self._input: self.preprocess(face)})[0][0]
-        probs = np.clip(out.astype(np.float64), 0.0, 1.0)
+        # NaN (a diverged model on some faces) counts as 0, +inf as 1: always a valid wire value
+        probs = np.clip(np.nan_to_num(out.astype(np.float64), nan=0.0), 0.0, 1.0)
         best = int(np.argmax(probs))
         return PrelabelResult(
             label=self.classes[best],

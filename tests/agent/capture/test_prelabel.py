@@ -73,3 +73,37 @@ def test_margin_and_double() -> None:
     assert double.classify(img).label == "a"
     assert double.classify(img).label == "b"
     assert double.classify(img).margin == pytest.approx(0.2)
+
+
+def test_a_model_that_answers_nan_for_some_faces_gives_finite_probabilities(
+    tmp_path: Path,
+) -> None:
+    """A model that passes the blank-face check at load but answers NaN for bright faces (a
+    diverged training run's weights can): the pre-label is still a valid wire value (probability
+    0 where the model said NaN), not a ValidationError out of the capture thread."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 64, 64])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 7])
+    nodes = [  # sqrt(-mean(input)) on every class: NaN when the face is brighter than mid-grey
+        helper.make_node("ReduceMean", ["input"], ["m"], axes=[2, 3], keepdims=0),
+        helper.make_node("Neg", ["m"], ["n"]),
+        helper.make_node("Sqrt", ["n"], ["r"]),
+        helper.make_node("Expand", ["r", "shape"], ["probabilities"]),
+    ]
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [1, 7])
+    proto = helper.make_model(
+        helper.make_graph(nodes, "sqrt", [x], [y], initializer=[shape]),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    proto.ir_version = 8
+    for prop in onnx.load(str(models.path(models.EMOTION_ONNX))).metadata_props:
+        proto.metadata_props.add(key=prop.key, value=prop.value)
+    path = tmp_path / "sqrt.onnx"
+    path.write_bytes(proto.SerializeToString())
+    classifier = OnnxEmotionClassifier(path)  # the blank face: sqrt(1), finite
+    bright = np.clip(_face("hao").astype(np.int16) + 200, 0, 255).astype(np.uint8)
+    result = classifier.classify(bright)
+    assert all(np.isfinite(p) for p in result.probs.values()), result.probs
+    assert result.to_wire().label in models.EMOTION_CLASSES

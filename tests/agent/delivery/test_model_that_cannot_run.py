@@ -19,6 +19,28 @@ from tests.support.broker import Mosquitto
 from tests.support.data import looped_clip
 
 
+def _nan_model() -> bytes:
+    """Answers NaN for every face (a training run that diverged), with the shipped metadata."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 64, 64])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 7])
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [1, 7], [0.0] * 7)
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["m", "one"], ["m1"]),
+        helper.make_node("Mul", ["m1", "zero"], ["z"]),
+        helper.make_node("Div", ["z", "zero"], ["probabilities"]),  # 0 / 0
+    ]
+    one = helper.make_tensor("one", TensorProto.INT64, [1], [1])
+    graph = helper.make_graph(nodes, "nan", [x], [y], initializer=[zero, one])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    proto.ir_version = 8
+    for prop in onnx.load(str(models.path(models.EMOTION_ONNX))).metadata_props:
+        proto.metadata_props.add(key=prop.key, value=prop.value)
+    return proto.SerializeToString()
+
+
 def _with_metadata(**changes: str) -> bytes:
     proto = onnx.load(str(models.path(models.EMOTION_ONNX)))
     for prop in proto.metadata_props:
@@ -32,13 +54,14 @@ def _with_metadata(**changes: str) -> bytes:
     [
         ({"input_size": "48"}, "48"),  # the graph takes 64x64
         ({"classes": "angry,happy,neutral,sad,surprise"}, "5"),  # the graph answers 7
+        ({"nan": "yes"}, "NaN"),
     ],
-    ids=["input-size", "classes"],
+    ids=["input-size", "classes", "nan"],
 )
 def test_a_model_that_cannot_run_on_a_face_is_refused_and_the_old_one_kept(
     tmp_path: Path, changes: dict[str, str], reason: str
 ) -> None:
-    data = _with_metadata(**changes)
+    data = _nan_model() if "nan" in changes else _with_metadata(**changes)
     classes = [
         c.strip() for c in changes.get("classes", ",".join(models.EMOTION_CLASSES)).split(",")
     ]
