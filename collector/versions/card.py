@@ -20,6 +20,31 @@ PROVENANCE = (
     "are personal data: keep the consent and licence terms under which they were collected, and "
     "do not publish this dataset beyond them."
 )
+_TERMS = PROVENANCE[PROVENANCE.index("Faces are personal data") :]
+
+
+def provenance(samples: Sequence[dict[str, Any]]) -> str:
+    """Where the faces came from: agents (reviewed), or data sets brought in by an import (the
+    device ``import``), whose images no agent captured and whose labels, when imported as
+    confirmed, are the data set's."""
+    from facetrove.collector.importer.rows import DEVICE_ID
+
+    imported = sum(1 for s in samples if s["device_id"] == DEVICE_ID)
+    if not imported:
+        return PROVENANCE
+    text = (
+        f"{imported} of the {len(samples)} samples were imported from data sets (device"
+        f" '{DEVICE_ID}'; the import tags name their sources and licence notes): no facetrove"
+        " agent captured them, and those imported as confirmed keep the data set's labels"
+        " without a review here."
+    )
+    if imported < len(samples):
+        text += (
+            " The others were captured by facetrove agents on the devices listed, cropped and"
+            " pre-labelled automatically, and their labels confirmed or corrected by a human"
+            " reviewer."
+        )
+    return f"{text} {_TERMS}"
 
 
 def make_card(
@@ -61,7 +86,7 @@ def make_card(
         },
         "leakage": split.leakage,
         "recipe": recipe.model_dump(mode="json"),
-        "provenance": PROVENANCE,
+        "provenance": provenance(samples),
     }
 
 
