@@ -88,9 +88,12 @@ def sync_folders(db: Database, data_dir: Path) -> list[str]:
 
 
 def known_devices(db: Database) -> list[str]:
-    """Every device a rollout to all reaches: active logins and devices that have reported."""
+    """Every device a rollout to all reaches: active logins and devices that have reported (not
+    the device id under which `collector import` stores imported faces: no agent runs there)."""
+    from facetrove.collector.importer.rows import DEVICE_ID as IMPORTED
+
     active = {login.device_id for login in device_logins.list_logins(db) if login.active}
-    return sorted(active | set(devices.device_ids(db)))
+    return sorted((active | set(devices.device_ids(db))) - {IMPORTED})
 
 
 def announcement(config: CollectorConfig, model: registry.Model) -> wire.ModelAnnouncement:

@@ -129,7 +129,9 @@ def add_cmd(
         data_dir=data_dir,
         **{"broker.device_url": broker_url, "web.public_url": web_url},
     )
-    reserved = (config.broker.username,)
+    from facetrove.collector.importer.rows import DEVICE_ID as IMPORTED
+
+    reserved = (config.broker.username, IMPORTED)  # imported faces are stored as device 'import'
     try:
         check_name(name, reserved)
     except DeviceRegistryError as exc:

@@ -179,6 +179,30 @@ def test_what_a_newcomer_or_an_attacker_gets_wrong(data: Path, tmp_path: Path) -
         broker.stop()
 
 
+def test_imported_faces_are_not_a_device_to_roll_out_to(data: Path, tmp_path: Path) -> None:
+    """Samples of a `collector import` are stored under the device id 'import': a rollout to
+    all must not announce a model to it, and it cannot be chosen as a canary."""
+    from tests.collector.importer.conftest import write_crops
+
+    write_crops(tmp_path / "faces", per_face=1)
+    imported = CliRunner().invoke(
+        collector, ["import", str(tmp_path / "faces"), "--data-dir", str(data), "--quiet"]
+    )
+    assert imported.exit_code == 0, imported.output
+    named = CliRunner().invoke(collector, ["device", "add", "import", "--data-dir", str(data)])
+    assert named.exit_code != 0 and "reserved" in named.output, named.output
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+    try:
+        out = _cli(data, broker.port, "rollout", "emo-1", "--devices", "import")
+        assert out.exit_code != 0 and "unknown device(s) import" in out.output, out.output
+        out = _cli(data, broker.port, "rollout", "emo-1", "--all")
+        assert out.exit_code == 0 and "announced to 2" in out.output, out.output
+        assert _retained(broker.port) == {A: "emo-1", B: "emo-1"}
+    finally:
+        broker.stop()
+
+
 def _basic(login: tuple[str, str] | None) -> dict[str, str]:
     if not login:
         return {}
