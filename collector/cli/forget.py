@@ -63,7 +63,12 @@ def forget_cmd(
     from facetrove.collector.store.blobs import BlobStore
     from facetrove.collector.store.device_logins import active_hash, list_logins
     from facetrove.collector.store.devices import get_device
-    from facetrove.collector.store.forget import device_sample_ids, forget_device, versions_holding
+    from facetrove.collector.store.forget import (
+        delete_unused_files,
+        device_sample_ids,
+        forget_device,
+        versions_holding,
+    )
     from facetrove.collector.versions.build import delete_version
 
     cutoff = _cutoff(before)
@@ -83,9 +88,7 @@ def forget_cmd(
         for version_id in held:
             delete_version(Path(config.data_dir), db, version_id)
         done = forget_device(db, device_id, cutoff)
-        blobs = BlobStore(Path(config.data_dir) / "blobs")
-        for sha in done.unused_images:
-            blobs.path(sha).unlink(missing_ok=True)
+        delete_unused_files(db, BlobStore(Path(config.data_dir) / "blobs"), done.unused_images)
         still_in = active_hash(db, device_id) is not None
     finally:
         db.close()

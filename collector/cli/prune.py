@@ -58,6 +58,7 @@ def prune_cmd(dry_run: bool, config_path: Path | None, data_dir: Path | None) ->
     """
     from facetrove.collector.store.blobs import BlobStore
     from facetrove.collector.store.db import StoreError, is_disk_full
+    from facetrove.collector.store.forget import delete_unused_files
     from facetrove.collector.store.retention import candidates, prune
 
     config = load(config_path, data_dir=data_dir)
@@ -76,9 +77,8 @@ def prune_cmd(dry_run: bool, config_path: Path | None, data_dir: Path | None) ->
             click.echo(json.dumps({k: len(v) for k, v in doomed.items()} | {"dry_run": True}))
             return
 
-        def delete_files(images: list[str]) -> None:
-            for sha in images:  # room on the disk for the next chunk
-                blobs.path(sha).unlink(missing_ok=True)
+        def delete_files(images: list[str]) -> None:  # room on the disk for the next chunk
+            delete_unused_files(db, blobs, images)
 
         try:
             counts, unused = prune(db, doomed, on_chunk=delete_files)

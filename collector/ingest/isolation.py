@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from facetrove.collector.ingest.validate import Accepted, Outcome, Rejected
 from facetrove.collector.ingest.writer import BatchResult, StorageError, Writer
 from facetrove.collector.store.db import StoreError, is_disk_full
+from facetrove.collector.store.forget import delete_unused_files
 from facetrove.collector.store.integrity import ROW_ERRORS
-from facetrove.collector.store.samples import referenced_blobs, sample_identities
+from facetrove.collector.store.samples import sample_identities
 from facetrove.wire import WireError, encode_sample
 
 log = logging.getLogger("facetrove.ingest")
@@ -190,20 +191,15 @@ def _images(outcomes: Sequence[Outcome]) -> set[str]:
 
 
 def _remove_orphans(writer: Writer, candidates: set[str]) -> None:
-    """Remove the blobs among ``candidates`` that no stored sample uses.
-
-    Race left open: another ingest process that found such a blob present a moment ago (same
-    bytes, another sample) and skipped writing it would commit a row without its image; that
-    takes two processes receiving the same image bytes at once, one of them under a bad id.
-    """
+    """Remove the blobs among ``candidates`` that no stored sample uses (under the store's
+    write lock, so another ingest process that found one present and skipped writing it writes
+    it again before its rows commit: ``Writer.commit``'s image check)."""
     if not candidates:
         return
     try:
-        for sha in candidates - referenced_blobs(writer.db, candidates):
-            path = writer.blobs.path(sha)
-            if path.exists():
-                path.unlink(missing_ok=True)
-                log.info("removed image %s: no stored sample uses it", sha[:16])
+        removed = delete_unused_files(writer.db, writer.blobs, sorted(candidates))
+        if removed:
+            log.info("removed %d image(s) no stored sample uses", removed)
     except (StoreError, OSError) as exc:
         # The batch is committed; an image left over costs disk space, not data.
         log.warning("could not remove unused images: %s", exc)

@@ -65,11 +65,21 @@ class Writer:
         for item in accepted:
             for data, sha in _images(item):
                 images.setdefault(sha, data)
+        present = {sha: data for sha, data in images.items() if self.blobs.exists(sha)}
         try:
             self.blobs.put_many(images, self.fs)
         except OSError as exc:
             full = is_disk_full(exc)
             raise StorageError(f"writing images failed: {exc}", disk_full=full) from exc
+
+        def check_images() -> None:
+            # Files that were there, so not written: a prune or forget may have deleted them
+            # since (it does so under the write lock this runs under). Rare: write them now.
+            gone = {sha: data for sha, data in present.items() if not self.blobs.exists(sha)}
+            if gone:
+                log.warning("%d image file(s) deleted meanwhile: written again", len(gone))
+                self.blobs.put_many(gone, self.fs)
+
         try:
             return commit_batch(
                 self.db,
@@ -79,6 +89,7 @@ class Writer:
                 received_at,
                 quarantine_head_bytes=self.quarantine_head_bytes,
                 quarantine_max_rows=self.quarantine_max_rows,
+                check_images=check_images if present else None,
             )
         except (StoreError, OSError) as exc:
             raise StorageError(

@@ -6,7 +6,7 @@ acknowledges the messages to the broker only after it returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,14 +39,22 @@ def commit_batch(
     *,
     quarantine_head_bytes: int,
     quarantine_max_rows: int,
+    check_images: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Commit sample rows, device updates, quarantine rows and counters all or nothing.
 
+    ``check_images`` runs first inside the transaction, under the write lock that deleting
+    unused image files takes too (``forget.delete_unused_files``): the place to make sure that
+    the files the rows will point at are still there.
+
     Raises:
         StoreError: the transaction failed and was rolled back (nothing of the batch is stored).
+        OSError: from ``check_images`` (rolled back too).
     """
     result = BatchResult()
     with write_transaction(db):
+        if check_images is not None:
+            check_images()
         ins = insert_samples(db, samples)
         result.stored = len(ins.inserted)
         result.redelivered = len(ins.already)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from facetrove.collector.store.blobs import BlobStore
 from facetrove.collector.store.db import Database, audit, in_chunks, write_transaction
 
 
@@ -112,6 +113,26 @@ def unused_images(db: Database, images: set[str]) -> list[str]:
         for r in in_chunks(db, f"SELECT {column} FROM samples WHERE {column} IN ({{}})", shas)
     }
     return sorted(images - still)
+
+
+def delete_unused_files(db: Database, blobs: BlobStore, images: Sequence[str]) -> int:
+    """Delete the image files among ``images`` that no sample uses; returns how many.
+
+    Each check and its deletes hold the store's write lock: ingest writes an image only if its
+    file is missing and then commits the rows that use it, so a file found unused by a
+    transaction that committed before could already be wanted again (a re-sent sample, a
+    byte-identical crop); ingest checks the files of its batch again under the same lock
+    (``commit_batch(check_images=...)``).
+    """
+    deleted = 0
+    for start in range(0, len(images), 500):
+        with write_transaction(db):
+            for sha in unused_images(db, set(images[start : start + 500])):
+                path = blobs.path(sha)
+                if path.exists():
+                    path.unlink(missing_ok=True)
+                    deleted += 1
+    return deleted
 
 
 def _delete(db: Database, table: str, column: str, ids: Sequence[str]) -> int:

@@ -271,22 +271,6 @@ def sample_identities(db: Database, ids: Iterable[str]) -> dict[str, tuple[str, 
     return found
 
 
-def referenced_blobs(db: Database, shas: Iterable[str]) -> set[str]:
-    """Those of ``shas`` that some sample row uses as its crop or frame image."""
-    wanted = list(dict.fromkeys(shas))
-    found: set[str] = set()
-    for start in range(0, len(wanted), 400):
-        chunk = wanted[start : start + 400]
-        marks = ",".join("?" * len(chunk))
-        rows = db.conn.execute(
-            f"SELECT crop_sha256 FROM samples WHERE crop_sha256 IN ({marks}) "
-            f"UNION SELECT frame_sha256 FROM samples WHERE frame_sha256 IN ({marks})",
-            chunk + chunk,
-        ).fetchall()
-        found.update(row[0] for row in rows)
-    return found
-
-
 def selection_counts(db: Database) -> list[tuple[str, int]]:
     """Samples per ``selection`` (why each was kept), most first; ``(none)`` for samples
     from agents that do not send one."""
