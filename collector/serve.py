@@ -23,6 +23,7 @@ from facetrove.collector.ingest.worker import IngestWorker
 from facetrove.collector.store import DB_NAME
 from facetrove.collector.store.integrity import check_store
 from facetrove.collector.store.private import PRIVATE_UMASK, make_private
+from facetrove.collector.store.reserve import data_reserve
 
 log = logging.getLogger("facetrove.serve")
 PUBLISH_OVERHEAD = 1024
@@ -55,6 +56,7 @@ def serve(config: CollectorConfig, stop: threading.Event, echo: Callable[[str], 
         echo(f"data folder: made {fixed} file(s) and folder(s) private to this user")
     # A damaged store is refused (DamagedStore) before the broker accepts any sample.
     check_store(config.data_dir / DB_NAME)
+    data_reserve(config.data_dir).ensure()  # room for `prune` on a disk that fills up
     kind: type[EmbeddedBroker] | type[BrokerProcess] | None = None
     if config.broker.url is None:
         b = config.broker

@@ -93,6 +93,11 @@ def install_json_hooks() -> None:
 
     sys.excepthook = main_hook
     threading.excepthook = thread_hook
+    # A command that configures no logging still gets its warnings out through lastResort.
+    last = logging.StreamHandler(sys.stderr)
+    last.setLevel(logging.WARNING)
+    last.setFormatter(JsonFormatter())
+    logging.lastResort = last
 
 
 def say_raw(message: str, exception: str) -> None:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facetrove.agent.delivery.reserve import DiskReserve
+from facetrove.disk_reserve import DiskReserve
 
 log = logging.getLogger("facetrove.agent.delivery.outbox")  # the outbox's log, as before
 CHUNK = 500  # ids per DELETE statement (SQLite's variable limit is far above)

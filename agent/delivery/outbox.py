@@ -23,7 +23,7 @@ from typing import Literal
 from facetrove.agent.delivery.eviction import CHUNK as _CHUNK
 from facetrove.agent.delivery.eviction import SELECTION_VALUE, Eviction, OutboxError, is_full
 from facetrove.agent.delivery.outbox_file import open_outbox_file, reserve_size
-from facetrove.agent.delivery.reserve import RESERVE_SUFFIX, DiskReserve
+from facetrove.disk_reserve import RESERVE_SUFFIX, DiskReserve
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Outbox(Eviction):
         self._again: set[str] = set()  # released one by one: handed out again first
         self._cursor = 0  # seq of the newest row handed out by next_batch
         self.reserve = DiskReserve(
-            self.path.with_name(self.path.name + RESERVE_SUFFIX), reserve_size(min_free_bytes)
+            self.path.with_name(self.path.name + RESERVE_SUFFIX), reserve_size(min_free_bytes), log
         )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -55,23 +55,33 @@ broker_option = click.option(
 def open_existing(config: CollectorConfig) -> Database:
     """The store of ``config`` for a read-only command; a missing store is a user error."""
     from facetrove.collector.store import DB_NAME, connect
+    from facetrove.collector.store.reserve import data_reserve
 
     path = config.data_dir / DB_NAME
     if not path.exists():
         raise click.ClickException(f"no store at {config.data_dir} ({DB_NAME} not found)")
+    reserve = data_reserve(config.data_dir)
     try:
-        return connect(path)
+        db = connect(path)
     except (OSError, StoreError) as exc:
         try:
             free = shutil.disk_usage(path.parent).free
         except OSError:
             free = None
-        if free is not None and free < 1024 * 1024:  # SQLite could not make its WAL or -shm
+        if free is None or free >= 1024 * 1024:
+            raise click.ClickException(f"cannot open {path}: {exc}") from None
+        # SQLite could not make its WAL or -shm: the reserve gives it room, once.
+        try:
+            if not reserve.release("opening the store"):
+                raise exc
+            db = connect(path)
+        except (OSError, StoreError) as again:
             raise click.ClickException(
-                f"cannot open {path}: the disk is full ({free} bytes free; {exc}): free some "
+                f"cannot open {path}: the disk is full ({free} bytes free; {again}): free some "
                 "space, then try again"
             ) from None
-        raise click.ClickException(f"cannot open {path}: {exc}") from None
+    reserve.ensure()  # (again) while there is room
+    return db
 
 
 def setup_logging(verbose: bool) -> None:

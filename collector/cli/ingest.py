@@ -46,6 +46,7 @@ def ingest_cmd(
     """
     from facetrove.collector.ingest.metrics import serve_ingest_metrics
     from facetrove.collector.ingest.worker import IngestWorker
+    from facetrove.collector.store.reserve import data_reserve
 
     config = load(
         config_path,
@@ -58,6 +59,8 @@ def ingest_cmd(
     )
     setup_logging(verbose)
     worker = IngestWorker(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    data_reserve(config.data_dir).ensure()  # room for `prune` on a disk that fills up
     metrics = serve_ingest_metrics(config, worker)
     try:
         worker.run(stop_on_signals())

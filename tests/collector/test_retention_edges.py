@@ -93,8 +93,9 @@ def test_limits_beyond_the_calendar_are_refused_in_the_config(tmp_path: Path) ->
 
 PRUNE_ON_TMPFS = r"""
 set -e
-mount -t tmpfs -o size=24m tmpfs "$DATA"
+mount -t tmpfs -o size=$SIZE tmpfs "$DATA"
 "$PY" -c "$FILL" "$DATA/store" 800 > /dev/null
+eval "$BEFORE"
 # Another program takes the rest of the disk but $LEFT KiB.
 free=$(df -k --output=avail "$DATA" | tail -1)
 dd if=/dev/zero of="$DATA/filler" bs=1K count=$((free - LEFT)) status=none
@@ -106,7 +107,9 @@ ls "$DATA/store/blobs"/*/ 2>/dev/null | grep -c jpg >&2 || true
 """
 
 
-def prune_on_tmpfs(tmp_path: Path, left_kib: int) -> subprocess.CompletedProcess[str]:
+def prune_on_tmpfs(
+    tmp_path: Path, left_kib: int, size: str = "24m", before: str = ""
+) -> subprocess.CompletedProcess[str]:
     if not _can_mount_tmpfs(tmp_path / "probe"):
         require("unshare + tmpfs", "cannot mount a tmpfs in a private namespace here")
     data = tmp_path / "disk"
@@ -114,6 +117,7 @@ def prune_on_tmpfs(tmp_path: Path, left_kib: int) -> subprocess.CompletedProcess
     config = tmp_path / "c.yaml"
     config.write_text("retention:\n  pending_days: 30\n")
     env = {"DATA": str(data), "PY": sys.executable, "FILL": FILL, "LEFT": str(left_kib),
+           "SIZE": size, "BEFORE": before,
            "FACETROVE": FACETROVE, "CONFIG": str(config), "PATH": "/usr/bin:/bin",
            "PYTHONPATH": str(Path(__file__).parents[2])}  # fmt: skip
     return subprocess.run(
@@ -145,3 +149,18 @@ def test_prune_on_a_disk_with_no_byte_left_says_so(tmp_path: Path) -> None:
     assert int(err[0]) == 0 and "exit 1" in err and err[-1] == "800", err
     message = [line for line in err if line.startswith("Error:")]
     assert len(message) == 1 and "the disk is full" in message[0], err
+
+
+@pytest.mark.slow
+def test_a_store_opened_once_with_room_keeps_a_reserve_for_prune(tmp_path: Path) -> None:
+    """Any command that opens the store while the disk has room (here `collector stats`) leaves
+    a reserve file (`data_dir/.reserve`, 8 MiB); on a disk then filled to the last byte, `prune`
+    releases it to open the store and delete (before: `disk I/O error`, nothing deleted)."""
+    stats = '"$FACETROVE" collector stats --data-dir "$DATA/store" > /dev/null'
+    proc = prune_on_tmpfs(tmp_path, 0, size="40m", before=stats)
+    err = proc.stderr.splitlines()
+    assert int(err[0]) == 0 and "exit 0" in err, proc.stderr[-3000:]
+    assert err[-1] == "0" and "Traceback" not in proc.stderr, err
+    counts = json.loads(proc.stdout)
+    assert counts["pending_age"] == 800 and counts["images"] == 800, counts
+    assert "released the 8.0 MB reserve" in proc.stderr, proc.stderr[-3000:]

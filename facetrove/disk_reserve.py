@@ -1,12 +1,13 @@
-"""A reserve of disk space beside the outbox, for the day another program fills the disk.
+"""A reserve of disk space beside a SQLite file, for the day the disk fills to the last byte.
 
 SQLite needs free space for any write, a delete included (its WAL grows first), and even to
-open a file in WAL mode (the ``-shm`` index). On a disk that something else filled to the last
-byte the outbox could then neither start, nor evict its least valuable samples, nor delete the
-ones the collector confirmed. So the outbox keeps a file of zeros (``outbox.db.reserve``) while
-there is room, and deletes it when a write or the opening fails for lack of space: the write
-then goes through, and the outbox makes room the usual way. The file comes back when the disk
-has room for it again.
+open a file in WAL mode (the ``-shm`` index). On a full disk the agent's outbox could then
+neither start, nor evict its least valuable samples, nor delete the ones the collector
+confirmed, and ``collector prune`` could not open the store to free space. So both keep a file
+of zeros while there is room (``outbox.db.reserve``; ``.reserve`` in the collector's data
+folder) and delete it when opening or a write fails for lack of space: that then goes through,
+and room is made the usual way. The file comes back when the disk has room for it again.
+Shared by both sides, like ``logs.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import os
 import shutil
 from pathlib import Path
 
-log = logging.getLogger("facetrove.agent.delivery.outbox")  # the outbox's log
-
 RESERVE_SUFFIX = ".reserve"
 SPARE = 64 * 1024  # made only when the disk has this much room beside it
 
@@ -26,9 +25,10 @@ SPARE = 64 * 1024  # made only when the disk has this much room beside it
 class DiskReserve:
     """``size`` bytes held in ``path`` until :meth:`release`."""
 
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, path: Path, size: int, log: logging.Logger | None = None) -> None:
         self.path = path
         self.size = size
+        self.log = log or logging.getLogger(__name__)
 
     @property
     def held(self) -> bool:
@@ -63,11 +63,11 @@ class DiskReserve:
         except FileNotFoundError:
             return False
         except OSError as exc:
-            log.warning("cannot release the outbox's disk reserve %s: %s", self.path, exc)
+            self.log.warning("cannot release the disk reserve %s: %s", self.path, exc)
             return False
-        log.warning(
-            "outbox disk full (%s): released the %.1f MB reserve %s to keep working; it comes "
-            "back when the disk has room",
+        self.log.warning(
+            "disk full (%s): released the %.1f MB reserve %s to keep working; it comes back "
+            "when the disk has room",
             why,
             self.size / 1024 / 1024,
             self.path,
