@@ -62,12 +62,12 @@ class _Repeating(dict):  # type: ignore[type-arg]
             super().__setitem__(key, value)
 
 
-def _service(name: str) -> dict[str, list[str]]:
-    """The [Service] section: key -> every value."""
+def _service(name: str, section: str = "Service") -> dict[str, list[str]]:
+    """A section of the unit ([Service] unless told): key -> every value."""
     parser = configparser.RawConfigParser(strict=False, dict_type=_Repeating, delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string((UNITS / name).read_text())
-    return {key: [v for v in str(value).split("\n") if v] for key, value in parser.items("Service")}
+    return {key: [v for v in str(value).split("\n") if v] for key, value in parser.items(section)}
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -120,6 +120,11 @@ def test_unit_is_hardened(name: str) -> None:
         # syscall no stock kernel has did, under a booted systemd on arm64 (SIGSYS, every
         # restart; docs/raspberry-pi.md, Tested on). systemd-analyze cannot show that.
         assert service["SystemCallErrorNumber"] == ["EPERM"], service.get("SystemCallErrorNumber")
+        # An unattended camera must come back by itself when its camera or network returns: a
+        # start limit would stop it for good after a few failed starts (camera unplugged at
+        # boot; issue-14 audit). Only exit 2 (bad config) stops it.
+        assert _service(name, "Unit")["StartLimitIntervalSec"] == ["0"]
+        assert int(service["RestartSec"][0]) >= 10, "no tight restart loop"
 
 
 def test_sysusers_creates_the_user_in_the_video_group(tmp_path: Path) -> None:
