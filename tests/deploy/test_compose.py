@@ -1,7 +1,10 @@
 """deploy/compose.yaml, the Dockerfiles and the Mosquitto wrapper of the compose setup.
 
-What is tried: `docker compose config` (or the Debian `docker-compose` 1.29 when the compose
-plugin is missing: both validate against the compose specification and resolve every path);
+What is tried: the file against the Compose specification's JSON schema on every machine
+(compose-spec.json as vendored in check-jsonschema's wheel, fetched from PyPI once and cached;
+a misspelt key or a wrong type is refused), and `docker compose config` where it is installed (or
+the Debian `docker-compose` 1.29 when the compose plugin is missing: both validate against the
+compose specification and resolve every path);
 every host file the compose file mounts and every COPY source of the Dockerfiles exists; every
 facetrove command line in them exists in the CLI; and mosquitto-run.sh, the compose Mosquitto's
 PID 1, run for real with a real Mosquitto: it waits for the collector's files, starts, and after a
@@ -27,10 +30,11 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from jsonschema.validators import validator_for
 
 from facetrove.cli import cli
 from tests.support.broker import free_port, wait_port
-from tests.support.data import require
+from tests.support.data import compose_schema, require
 from tests.support.doc_blocks import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -81,6 +85,42 @@ def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
             host = str(volume).split(":")[0]
             if host.startswith("/"):
                 assert Path(host).exists(), f"{name} mounts missing {host}"
+
+
+# The Compose JSON schema: checked on every machine, with or without Docker compose
+
+
+def _schema_errors(text: str) -> list[str]:
+    """Where and why ``text``, a compose file, breaks the Compose specification's JSON schema."""
+    schema = compose_schema()
+    validator = validator_for(schema)
+    validator.check_schema(schema)  # a damaged download fails here, not as a pass
+    errors = validator(schema).iter_errors(yaml.safe_load(text))
+    return sorted(f"{e.json_path}: {e.message}" for e in errors)
+
+
+def test_compose_yaml_matches_the_compose_schema() -> None:
+    assert _schema_errors((DEPLOY / "compose.yaml").read_text()) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "why"),
+    [  # a misspelt key of a service, a misspelt top-level key, a wrong type, a wrong shape
+        ("    volumes:\n", "    volumse:\n", "$.services.mosquitto", "'volumse' was unexpected"),
+        ("\nvolumes:\n", "\nvolume:\n", "$", "'volume' does not match any of the regexes"),
+        ("    restart: unless-stopped\n", "    restart: no\n",  # YAML 1.1: no is false
+         "$.services.mosquitto.restart", "False is not of type 'string'"),
+        ("    depends_on:\n      - mosquitto\n", "    depends_on: mosquitto\n",
+         "$.services.collector.depends_on", "'mosquitto' is not valid"),
+    ],
+    ids=["misspelt-service-key", "misspelt-top-level-key", "restart-no", "depends-on-string"],
+)  # fmt: skip
+def test_the_schema_refuses_a_broken_compose_file(old: str, new: str, where: str, why: str) -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert old in text, f"deploy/compose.yaml changed: no {old!r}"
+    errors = _schema_errors(text.replace(old, new, 1))
+    assert errors, f"the schema accepted {new.strip()!r}"
+    assert [e for e in errors if e.startswith(f"{where}: ") and why in e], errors
 
 
 COMMAND = re.compile(r"(?<![\w/-])facetrove ((?:agent|collector) [a-z][^&\n\\>]*)")

