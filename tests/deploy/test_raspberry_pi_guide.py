@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import stat
 import subprocess
 import tempfile
 import time
@@ -41,7 +39,16 @@ from pathlib import Path
 
 import pytest
 
-from facetrove import sample_data
+from tests.deploy.pi_chroot import (
+    CACHE,
+    HOST_DEBIAN_ARCH,
+    SYSTEMCTL_SHIM,
+    Chroot,
+    has_mounts,
+    remove_leftovers,
+    rootfs_tar,
+    run_ok,
+)
 from tests.support.broker import free_port, wait_port
 from tests.support.data import expression_file, face_file, require
 from tests.support.doc_blocks import ROOT, blocks
@@ -52,30 +59,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 GUIDE = "docs/raspberry-pi.md"
 STEPS = ["pi-system-packages", "pi-install", "pi-provision", "pi-service", "pi-update"]
-CACHE = sample_data.cache_dir() / "pi"
-ROOTFS_VERSION = 1  # bump when the package set below changes
-PACKAGES = "python3,sudo,ca-certificates,systemd,systemd-sysv"
-SYSTEMCTL_SHIM = """#!/bin/sh
-# Test plumbing (tests/deploy/test_raspberry_pi_guide.py): systemd is not PID 1 in this chroot.
-# enable and disable run for real (they write symlinks); --now, start, restart and daemon-reload
-# are logged and skipped by systemctl itself ("Running in chroot, ignoring command").
-echo "systemctl $*" >> /var/log/facetrove-test-systemctl.log
-args=""
-for a in "$@"; do [ "$a" = "--now" ] || args="$args $a"; done
-SYSTEMD_OFFLINE=1 exec /usr/bin/systemctl $args
-"""
-PI5_CPUINFO = """processor\t: {}
-BogoMIPS\t: 108.00
-Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc \
-dcpop asimddp
-CPU implementer\t: 0x41
-CPU architecture: 8
-CPU variant\t: 0x4
-CPU part\t: 0xd0b
-CPU revision\t: 1
-
-"""
-HOST_DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "")
 
 
 def _arches() -> list[str]:
@@ -103,86 +86,6 @@ def _can_run_arm64() -> None:
         )
 
 
-def _run(cmd: list[str], timeout: float = 3600, **kwargs: object) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
-    assert proc.returncode == 0, f"{cmd[:6]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return str(proc.stdout)
-
-
-def _rootfs_tar(arch: str) -> Path:
-    """A cached bookworm root file system for ``arch`` (built once with mmdebstrap)."""
-    tar = CACHE / f"bookworm-{arch}-v{ROOTFS_VERSION}.tar"
-    if tar.exists():
-        return tar
-    mmdebstrap = shutil.which("mmdebstrap")
-    if mmdebstrap is None:
-        require("mmdebstrap", "apt-get install mmdebstrap (builds the Debian root file system)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    partial = tar.with_suffix(".partial.tar")  # mmdebstrap picks the format by the suffix
-    _run([str(mmdebstrap), f"--arch={arch}", "--variant=minbase", f"--include={PACKAGES}",
-          "bookworm", str(partial), "http://deb.debian.org/debian"])  # fmt: skip
-    partial.replace(tar)
-    return tar
-
-
-class Chroot:
-    """A Debian root file system with /proc, /sys and /dev mounted, entered with chroot."""
-
-    def __init__(self, root: Path, arch: str) -> None:
-        self.root = root
-        self.arch = arch
-        self.mounts: list[Path] = []
-
-    def mount(self, *args: str, target: str) -> None:
-        path = self.root / target.lstrip("/")
-        path.mkdir(parents=True, exist_ok=True)
-        _run(["mount", *args, str(path)])
-        self.mounts.append(path)
-
-    def make_devices(self) -> None:
-        dev = self.root / "dev"
-        for name, major, minor in (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
-                                   ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)):  # fmt: skip
-            os.mknod(dev / name, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-            (dev / name).chmod(0o666)
-        (dev / "shm").mkdir(mode=0o1777)
-        (dev / "pts").mkdir()
-        self.mount("-t", "devpts", "-o", "newinstance,ptmxmode=0666", "devpts", target="/dev/pts")
-        (dev / "ptmx").symlink_to("pts/ptmx")
-        (dev / "fd").symlink_to("/proc/self/fd")
-        for number, name in enumerate(("stdin", "stdout", "stderr")):
-            (dev / name).symlink_to(f"/proc/self/fd/{number}")
-
-    def arm64_cpuinfo(self) -> None:
-        """Debian 12's qemu-user (7.2) shows arm64 programs the host's x86 /proc/cpuinfo, and
-        MediaPipe's CPU probe (cpuinfo) crashes on it with SIGSEGV: a Pi 5's (Cortex-A76) is
-        bound over it, as an arm64 kernel would show (the HWCAP bits qemu gives are unchanged)."""
-        if "Features" in (self.root / "proc" / "cpuinfo").read_text():
-            return  # a qemu that emulates it
-        fake = self.root.parent / "cpuinfo"
-        fake.write_text("".join(PI5_CPUINFO.format(n) for n in range(4)))
-        path = self.root / "proc" / "cpuinfo"
-        _run(["mount", "--bind", str(fake), str(path)])
-        self.mounts.append(path)
-
-    def unmount(self) -> None:
-        for path in reversed(self.mounts):
-            subprocess.run(["umount", "-R", "-l", str(path)], capture_output=True)
-        self.mounts.clear()
-
-    def run(self, script: str, user: str = "root", timeout: float = 3600, cpu: str = "") -> str:
-        """Run a bash script inside, as ``user``, with a clean login-like environment; under
-        qemu-user, ``cpu`` names the CPU it emulates for the script (QEMU_CPU: qemu reads it
-        at every exec), else qemu's default ``max``, which has every feature."""
-        home = "/root" if user == "root" else f"/home/{user}"
-        env = ["env", "-i", f"HOME={home}", f"USER={user}", "LANG=C.UTF-8",
-               "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]  # fmt: skip
-        if cpu:
-            env.append(f"QEMU_CPU={cpu}")
-        cmd = ["chroot", f"--userspec={user}:{user}", str(self.root), *env]
-        return _run([*cmd, "bash", "-euo", "pipefail", "-c", f"cd ~\n{script}"], timeout)
-
-
 @pytest.fixture(scope="module", params=_arches())
 def pi(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -192,7 +95,7 @@ def pi(
         _can_run_arm64()
     if os.geteuid() != 0 or shutil.which("chroot") is None:
         require("root and chroot", "the guide runs in a chroot, which needs root")
-    tar = _rootfs_tar(arch)
+    tar = rootfs_tar(arch)
     # Not under pytest's tmp folder, whose old runs pytest deletes: a crashed run could leave
     # mounts there. Leftovers of a crashed run of this test are unmounted and removed first.
     base = Path("/var/tmp/facetrove-pi-guide")
@@ -201,7 +104,7 @@ def pi(
     # The pid in the name tells a crashed run's folder from a live one's (two runs at once).
     root = Path(tempfile.mkdtemp(prefix=f"{arch}-{os.getpid()}-", dir=base)) / "root"
     root.mkdir()
-    _run(["tar", "-C", str(root), "-xf", str(tar)])
+    run_ok(["tar", "-C", str(root), "-xf", str(tar)])
     box = Chroot(root, arch)
     try:
         box.mount("-t", "proc", "proc", target="/proc")
@@ -232,23 +135,8 @@ def pi(
         yield box
     finally:
         box.unmount()
-        if not _has_mounts(root.parent):
+        if not has_mounts(root.parent):
             shutil.rmtree(root.parent, ignore_errors=True)
-
-
-def remove_leftovers(base: Path, arch: str) -> None:
-    """Unmount and remove the folders of crashed runs; a folder of a run whose process is alive
-    (another run of this test at the same time) is left alone."""
-    for old in sorted(base.glob(f"{arch}-*")):
-        pid = old.name.split("-")[1]
-        if pid.isdigit() and Path(f"/proc/{pid}").exists():
-            continue  # a live run's
-        for inside in ("proc", "dev", "sys"):
-            subprocess.run(["umount", "-R", "-l", str(old / "root" / inside)], capture_output=True)
-        for inside in ("var/cache/apt/archives", "root/.cache/pip"):
-            subprocess.run(["umount", "-l", str(old / "root" / inside)], capture_output=True)
-        if not _has_mounts(old):
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def test_a_run_leaves_the_folder_of_another_live_run_alone(tmp_path: Path) -> None:
@@ -270,11 +158,6 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
-
-
-def _has_mounts(folder: Path) -> bool:
-    text = Path("/proc/self/mounts").read_text()
-    return any(line.split()[1].startswith(str(folder)) for line in text.splitlines())
 
 
 @pytest.fixture(scope="module")
@@ -377,7 +260,7 @@ def _wheel(tmp_path: Path) -> Path:
     from tests.deploy.test_dist import WHEEL, _uv
 
     out = tmp_path / "dist"
-    _run([_uv(), "build", "--wheel", "--out-dir", str(out), str(ROOT)])
+    run_ok([_uv(), "build", "--wheel", "--out-dir", str(out), str(ROOT)])
     return out / WHEEL
 
 
